@@ -1,0 +1,114 @@
+"""casemgr: a security incident response case manager."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import logging.handlers
+from pathlib import Path
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from casemgr.config import Settings
+from casemgr.db import Database
+
+PACKAGE_DIR = Path(__file__).parent
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from settings (default: the environment). Wiring only: no migration, no seeding."""
+    from casemgr import api, home, web
+    from casemgr.audit import api as audit_api
+    from casemgr.audit import views as audit_views
+    from casemgr.auth import api as auth_api
+    from casemgr.auth import views as auth_views
+
+    settings = (settings or Settings.from_env()).with_secret_key_loaded()
+    assert settings.secret_key is not None
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_NAME="casemgr_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires on its own
+        MAX_CONTENT_LENGTH=None,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["casemgr.settings"] = settings
+    if settings.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    db = build_database(settings)
+    web.init_web(app, db)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(audit_views.bp)
+    api_bp = api.make_api([auth_api.bp, audit_api.bp])
+    app.register_blueprint(api_bp)
+    web.csrf_exempt(app, api_bp)
+
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
+    app.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(  # type: ignore[assignment]
+        app.view_functions["auth.login"]
+    )
+    return app
+
+
+def build_database(settings: Settings) -> Database:
+    """The database with the collaborators every service session carries."""
+    from casemgr.audit.service import AuditTrail
+    from casemgr.auth import passwords
+    from casemgr.auth.service import AUTH_KEY, AuthPolicy
+    from casemgr.signing import Signer
+
+    settings = settings.with_secret_key_loaded()
+    assert settings.secret_key is not None
+    signer = Signer.load(settings.signing_key_path)
+    db = Database(settings.database_url)
+    trail = AuditTrail(signer, settings.audit_checkpoint_every, _audit_stream(settings))
+    trail.install(db.info, [db._read, db._write])
+    db.info[AUTH_KEY] = AuthPolicy(
+        hasher=passwords.make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib,
+                                     settings.argon2_parallelism),
+        session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
+        session_max_age=dt.timedelta(hours=settings.session_max_hours),
+        max_failures=settings.login_max_failures,
+        lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
+        secret_key=settings.secret_key,
+    )
+    db.info["casemgr.settings"] = settings
+    return db
+
+
+def _audit_stream(settings: Settings) -> logging.Logger | None:
+    """A logger that receives each committed audit entry as one JSON line (for a SIEM)."""
+    if settings.audit_log_file is None and settings.audit_syslog is None:
+        return None
+    logger = logging.getLogger(f"casemgr.audit.stream.{id(settings)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    if settings.audit_log_file is not None:
+        file_handler = logging.FileHandler(settings.audit_log_file, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(file_handler)
+    if settings.audit_syslog is not None:
+        logger.addHandler(_syslog_handler(settings.audit_syslog))
+    return logger
+
+
+def _syslog_handler(target: str) -> logging.Handler:
+    if target.startswith("/"):
+        handler = logging.handlers.SysLogHandler(address=target)
+    else:
+        host, _, port = target.rpartition(":")
+        handler = logging.handlers.SysLogHandler(address=(host or "127.0.0.1", int(port or 514)))
+    handler.setFormatter(logging.Formatter("casemgr-audit: %(message)s"))
+    return handler

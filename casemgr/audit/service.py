@@ -1,0 +1,328 @@
+"""Appending to, checkpointing, verifying and reading the audit log.
+
+Every state change in casemgr calls `record()` in the same transaction as the change itself.
+Entries form a SHA-256 chain: hash = SHA-256(prev_hash || RFC 8785 canonical JSON of the entry).
+Appends lock the single `audit_head` row (SELECT ... FOR UPDATE on PostgreSQL; SQLite write
+transactions are already serialized by BEGIN IMMEDIATE), so the chain stays linear under
+concurrent writers. Every N entries, and on demand, a checkpoint signed with the instance's
+Ed25519 key records the entry count and head hash, so that cutting off the newest entries is
+detected too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import rfc8785
+from sqlalchemy import Select, event, func, select
+from sqlalchemy.orm import Session
+
+from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role
+from casemgr.db import utcnow
+from casemgr.errors import Forbidden
+from casemgr.signing import Signer
+
+GENESIS_HASH = "0" * 64
+TRAIL_KEY = "casemgr.audit_trail"
+_PENDING_KEY = "casemgr.audit_pending"
+READERS = {Role.AUDITOR, Role.ADMIN}
+
+
+class AuditTrail:
+    """Collaborator built once from settings: the signing key, checkpoint interval and SIEM stream."""
+
+    def __init__(self, signer: Signer, checkpoint_every: int, stream: logging.Logger | None = None) -> None:
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self.stream = stream
+
+    def install(self, info: dict[str, Any], session_factories: list[Any]) -> None:
+        info[TRAIL_KEY] = self
+        if self.stream is not None:
+            for factory in session_factories:
+                event.listen(factory, "after_commit", self._emit_pending)
+                event.listen(factory, "after_rollback", _drop_pending)
+
+    def _emit_pending(self, session: Session) -> None:
+        pending = session.info.pop(_PENDING_KEY, [])
+        if self.stream is None:
+            return
+        for line in pending:
+            self.stream.info(line)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def trail_of(session: Session) -> AuditTrail:
+    trail = session.info.get(TRAIL_KEY)
+    if trail is None:
+        raise RuntimeError("session was not created by casemgr.db.Database with an audit trail installed")
+    return trail
+
+
+def canonical_entry(entry: AuditEntry) -> bytes:
+    """The RFC 8785 serialization of everything an entry says, which its hash covers."""
+    return rfc8785.dumps(
+        {
+            "seq": entry.seq,
+            "occurred_at": entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "actor_type": entry.actor_type,
+            "actor_id": entry.actor_id,
+            "actor_name": entry.actor_name,
+            "token_id": entry.token_id,
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "summary": entry.summary,  # type: ignore[dict-item]
+            "source_ip": entry.source_ip,
+            "request_id": entry.request_id,
+            "via": entry.via,
+        }
+    )
+
+
+def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_entry(entry)).hexdigest()
+
+
+def _lock_head(session: Session) -> AuditHead:
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
+        session.add(head)
+        session.flush()
+    return head
+
+
+def record(session: Session, actor: Actor, action: str, object_type: str, object_id: object | None,  # noqa: PLR0917
+           summary: dict[str, Any] | None = None) -> AuditEntry:
+    """Append one entry for `action` on an object. Call it in the transaction that makes the change."""
+    trail = trail_of(session)
+    head = _lock_head(session)
+    entry = AuditEntry(
+        seq=head.seq + 1,
+        occurred_at=utcnow(),
+        actor_type=actor.kind,
+        actor_id=actor.user.id if actor.user is not None else None,
+        actor_name=actor.name,
+        token_id=actor.token_id,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        summary=json.loads(json.dumps(summary or {}, default=str)),
+        source_ip=actor.source_ip,
+        request_id=actor.request_id,
+        via=actor.via,
+        prev_hash=head.hash,
+    )
+    entry.hash = chain_hash(head.hash, entry)
+    session.add(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.flush()
+    if trail.stream is not None:
+        session.info.setdefault(_PENDING_KEY, []).append(json.dumps(entry_to_dict(entry), sort_keys=True))
+    if entry.seq % trail.checkpoint_every == 0:
+        _write_checkpoint(session, trail, head)
+    return entry
+
+
+def _checkpoint_message(entry_count: int, head_hash: str, created_at: dt.datetime, key_id: str) -> bytes:
+    return rfc8785.dumps(
+        {
+            "entry_count": entry_count,
+            "head_hash": head_hash,
+            "created_at": created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "key_id": key_id,
+        }
+    )
+
+
+def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> AuditCheckpoint:
+    created = utcnow()
+    message = _checkpoint_message(head.seq, head.hash, created, trail.signer.key_id)
+    checkpoint = AuditCheckpoint(
+        created_at=created,
+        entry_count=head.seq,
+        head_hash=head.hash,
+        key_id=trail.signer.key_id,
+        signature=base64.b64encode(trail.signer.sign(message)).decode("ascii"),
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
+    """Record and sign a checkpoint of the chain head now. Raises Forbidden for non-auditors."""
+    _require_reader(actor)
+    record(session, actor, "audit.checkpoint", "audit", None, {})
+    return _write_checkpoint(session, trail_of(session), _lock_head(session))
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    checked: int
+    first_broken_seq: int | None = None
+    reason: str | None = None
+    checkpoints_checked: int = 0
+    head_seq: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_broken_seq": self.first_broken_seq,
+            "reason": self.reason,
+            "checkpoints_checked": self.checkpoints_checked,
+        }
+
+
+def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainReport:
+    """Walk the whole chain and every checkpoint. Raises Forbidden for roles that may not."""
+    _require_reader(actor)
+    trail = trail_of(session)
+    report = _walk(session, batch)
+    checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.entry_count)).all()
+    hashes_at = _hashes_at(session, [c.entry_count for c in checkpoints])
+    for cp in checkpoints:
+        report.checkpoints_checked += 1
+        message = _checkpoint_message(cp.entry_count, cp.head_hash, cp.created_at, cp.key_id)
+        if cp.key_id != trail.signer.key_id or not trail.signer.verify(base64.b64decode(cp.signature), message):
+            _fail(report, cp.entry_count, f"checkpoint #{cp.id} has an invalid signature")
+            continue
+        if cp.entry_count > report.checked:
+            _fail(report, report.checked + 1,
+                  f"checkpoint #{cp.id} signed {cp.entry_count} entries but only {report.checked} are present:"
+                  f" entries after #{report.checked} were deleted")
+        elif hashes_at.get(cp.entry_count) != cp.head_hash:
+            _fail(report, cp.entry_count, f"entry #{cp.entry_count} differs from signed checkpoint #{cp.id}")
+    head = session.get(AuditHead, 1)
+    if head is not None and report.ok and head.seq != report.checked:
+        _fail(report, min(head.seq, report.checked) + 1,
+              f"the chain head says {head.seq} entries but {report.checked} are present")
+    return report
+
+
+def _fail(report: ChainReport, seq: int, reason: str) -> None:
+    report.problems.append(reason)
+    if report.ok or (report.first_broken_seq is not None and seq < report.first_broken_seq):
+        report.ok = False
+        report.first_broken_seq = seq
+        report.reason = reason
+
+
+def _walk(session: Session, batch: int) -> ChainReport:
+    report = ChainReport(ok=True, checked=0)
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    for entry in _iter_entries(session, batch):
+        if entry.seq != expected_seq:
+            _fail(report, expected_seq, f"entry #{expected_seq} is missing (next present is #{entry.seq})")
+            return _count_rest(report, session)
+        if entry.prev_hash != prev_hash:
+            _fail(report, entry.seq, f"entry #{entry.seq} does not link to entry #{entry.seq - 1}")
+            return _count_rest(report, session)
+        if chain_hash(prev_hash, entry) != entry.hash:
+            _fail(report, entry.seq, f"entry #{entry.seq} was altered: its content does not match its hash")
+            return _count_rest(report, session)
+        prev_hash = entry.hash
+        expected_seq += 1
+        report.checked += 1
+    return report
+
+
+def _count_rest(report: ChainReport, session: Session) -> ChainReport:
+    report.checked = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    return report
+
+
+def _iter_entries(session: Session, batch: int) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def _hashes_at(session: Session, seqs: list[int]) -> dict[int, str]:
+    if not seqs:
+        return {}
+    rows = session.execute(select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.seq.in_(set(seqs)))).all()
+    return {seq: h for seq, h in rows}
+
+
+def _require_reader(actor: Actor) -> None:
+    if not actor.is_system and actor.role not in READERS:
+        raise Forbidden("only auditors and admins may read or verify the audit log")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
+    """A page of entries, newest first, and the total matching. Raises Forbidden for non-readers."""
+    _require_reader(actor)
+    query: Select[AuditEntry] = select(AuditEntry)
+    if flt.actor:
+        query = query.where(AuditEntry.actor_name == flt.actor)
+    if flt.action:
+        query = query.where(AuditEntry.action.startswith(flt.action, autoescape=True))
+    if flt.object_type:
+        query = query.where(AuditEntry.object_type == flt.object_type)
+    if flt.object_id:
+        query = query.where(AuditEntry.object_id == flt.object_id)
+    if flt.since:
+        query = query.where(AuditEntry.occurred_at >= flt.since)
+    if flt.until:
+        query = query.where(AuditEntry.occurred_at < flt.until)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
+    ).all()
+    return list(rows), total
+
+
+def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "actor_type": entry.actor_type,
+        "actor_id": entry.actor_id,
+        "actor": entry.actor_name,
+        "token_id": entry.token_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "summary": entry.summary,
+        "source_ip": entry.source_ip,
+        "request_id": entry.request_id,
+        "via": entry.via,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }

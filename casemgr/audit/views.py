@@ -1,0 +1,45 @@
+"""The audit log pages for auditors and admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from casemgr.audit import service
+from casemgr.audit.schemas import AuditQuery
+from casemgr.errors import DomainError
+from casemgr.web import current_actor, db_session, parse
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.get("")
+@login_required
+def index() -> Any:
+    args = {k: v for k, v in request.args.items() if k in AuditQuery.model_fields}
+    try:
+        q: AuditQuery = parse(AuditQuery, args)
+        error = None
+    except DomainError as exc:
+        q, error = AuditQuery(), exc.message
+    entries, total = service.list_entries(db_session(), current_actor(), service.AuditFilter(**q.model_dump()))
+    pages = max(1, -(-total // q.per_page))
+    return render_template("audit/index.html", entries=entries, total=total, q=q, pages=pages, args=args,
+                           error=error), 422 if error else 200
+
+
+@bp.post("/verify")
+@login_required
+def verify() -> Any:
+    report = service.verify_chain(db_session(), current_actor())
+    return render_template("audit/verify.html", report=report)
+
+
+@bp.post("/checkpoints")
+@login_required
+def checkpoint() -> Any:
+    cp = service.checkpoint(db_session(), current_actor())
+    flash(f"Checkpoint signed at entry #{cp.entry_count}.", "info")
+    return redirect(url_for("audit.index"))

@@ -1,0 +1,124 @@
+"""`casemgr user ...` and `casemgr token ...`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from casemgr.auth import service
+from casemgr.auth.models import Role
+from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
+from casemgr.cli import CliContext, pass_ctx, reports_errors
+from casemgr.web import parse
+
+
+@click.group()
+def user() -> None:
+    """Manage user accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--display-name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+@reports_errors
+def create_user(ctx: CliContext, username: str, role: str, display_name: str, password_stdin: bool) -> None:
+    """Create USERNAME with ROLE; asks for the password unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    cmd = parse(NewUser, {"username": username, "role": role, "password": password, "display_name": display_name})
+    with ctx.transaction() as s:
+        created = service.create_user(s, ctx.actor(), cmd)
+        click.echo(f"created {created.username} ({created.role})")
+
+
+@user.command("list")
+@pass_ctx
+@reports_errors
+def list_users(ctx: CliContext) -> None:
+    """List users with their role and state."""
+    with ctx.transaction() as s:
+        for u in service.list_users(s, ctx.actor()):
+            state = "disabled" if u.is_disabled else "active"
+            mfa = "totp" if u.totp_enabled else "-"
+            click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}")
+
+
+def _set_disabled(ctx: CliContext, username: str, disabled: bool) -> None:
+    with ctx.transaction() as s:
+        service.update_user(s, ctx.actor(), username, UserUpdate(disabled=disabled))
+    click.echo(f"{username} {'disabled' if disabled else 'enabled'}")
+
+
+@user.command("disable")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def disable_user(ctx: CliContext, username: str) -> None:
+    """Disable USERNAME: open sessions and tokens stop working at once."""
+    _set_disabled(ctx, username, True)
+
+
+@user.command("enable")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def enable_user(ctx: CliContext, username: str) -> None:
+    """Enable USERNAME again."""
+    _set_disabled(ctx, username, False)
+
+
+@click.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="api", show_default=True)
+@click.option("--expires", "expires_days", type=int, default=90, show_default=True,
+              help="Days until the token expires; 0 for never.")
+@pass_ctx
+@reports_errors
+def create_token(ctx: CliContext, username: str, name: str, expires_days: int) -> None:
+    """Create a token for USERNAME; the token is printed once, alone on the last line."""
+    cmd = parse(NewToken, {"name": name, "expires_days": expires_days or None})
+    with ctx.transaction() as s:
+        issued = service.create_token(s, ctx.actor(), username, cmd)
+        expiry = issued.token.expires_at.date().isoformat() if issued.token.expires_at else "never"
+    click.echo(f"token {issued.token.id} for {username} ({name}), expires {expiry}; store it now:")
+    click.echo(issued.secret)
+
+
+@token.command("list")
+@click.argument("username", required=False)
+@pass_ctx
+@reports_errors
+def list_tokens(ctx: CliContext, username: str | None) -> None:
+    """List tokens (all, or USERNAME's): id, owner, name, created, last used, expiry, state."""
+    with ctx.transaction() as s:
+        tokens = (service.list_tokens(s, ctx.actor(), username) if username
+                  else service.all_tokens(s, ctx.actor()))
+        for t in tokens:
+            state = "revoked" if t.revoked_at else "active"
+            last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            exp = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
+            click.echo(f"{t.id:<5} {t.user.username:<20} {t.name:<20} {t.prefix}… "
+                       f"created {t.created_at.isoformat(timespec='seconds')} last-used {last} "
+                       f"expires {exp} {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@pass_ctx
+@reports_errors
+def revoke_token(ctx: CliContext, token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `casemgr token list`)."""
+    with ctx.transaction() as s:
+        t = service.revoke_token(s, ctx.actor(), token_id)
+        click.echo(f"revoked token {t.id} ({t.name}) of {t.user.username}")

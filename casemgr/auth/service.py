@@ -1,0 +1,450 @@
+"""Accounts, logins, browser sessions, second factors and API tokens."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+from argon2 import PasswordHasher
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from casemgr.audit import service as audit
+from casemgr.auth import passwords
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, Role, User
+from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
+from casemgr.db import utcnow
+from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+
+AUTH_KEY = "casemgr.auth_policy"
+TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
+MFA_SETTING = "mfa_required_roles"
+TOUCH_EVERY = dt.timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Collaborator built from settings once by the factory."""
+
+    hasher: PasswordHasher
+    session_idle: dt.timedelta
+    session_max_age: dt.timedelta
+    max_failures: int
+    lockout: dt.timedelta
+    secret_key: str
+
+    @property
+    def fernet(self) -> Fernet:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"casemgr totp secrets").derive(
+            self.secret_key.encode()
+        )
+        return Fernet(base64.urlsafe_b64encode(key))
+
+
+def policy_of(session: Session) -> AuthPolicy:
+    return session.info[AUTH_KEY]
+
+
+def _sha256(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.is_system and actor.role is not Role.ADMIN:
+        raise Forbidden("only admins may manage users")
+
+
+# ---------------------------------------------------------------- users
+
+def get_user(session: Session, username: str) -> User:
+    """The user named `username`. Raises NotFound."""
+    user = session.scalar(select(User).where(User.username == username.lower()))
+    if user is None:
+        raise NotFound(f"no user named {username!r}", field="username")
+    return user
+
+
+def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
+    """Create an account. Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
+    _require_admin(actor)
+    passwords.check_policy(cmd.password, cmd.username)
+    if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
+        raise Conflict(f"the username {cmd.username!r} is taken", field="username")
+    user = User(
+        username=cmd.username,
+        display_name=cmd.display_name,
+        role=cmd.role,
+        password_hash=policy_of(session).hasher.hash(cmd.password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor, "user.create", "user", user.id, {"username": user.username, "role": user.role})
+    return user
+
+
+def list_users(session: Session, actor: Actor) -> list[User]:
+    """All accounts. Raises Forbidden for non-admins."""
+    _require_admin(actor)
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def admin_exists(session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN)) != 0
+
+
+def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) -> User:
+    """Change a user's role, name or disabled state. Raises Forbidden, NotFound, Conflict."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    changes: dict[str, Any] = {}
+    if cmd.role is not None and cmd.role != user.role:
+        if user.role is Role.ADMIN and _would_leave_no_admin(session, user):
+            raise Conflict("this is the last active admin; create another admin first", field="role")
+        changes["role"] = [user.role, cmd.role]
+        user.role = cmd.role
+    if cmd.display_name is not None and cmd.display_name != user.display_name:
+        changes["display_name"] = [user.display_name, cmd.display_name]
+        user.display_name = cmd.display_name
+    if cmd.disabled is not None and cmd.disabled != user.is_disabled:
+        if cmd.disabled:
+            if actor.user is not None and actor.user.id == user.id:
+                raise Conflict("you cannot disable your own account", field="disabled")
+            if user.role is Role.ADMIN and _would_leave_no_admin(session, user):
+                raise Conflict("this is the last active admin; create another admin first", field="disabled")
+            user.disabled_at = utcnow()
+            _end_all_sessions(session, user)
+        else:
+            user.disabled_at = None
+            user.failed_logins = 0
+            user.locked_until = None
+        changes["disabled"] = [not cmd.disabled, cmd.disabled]
+    if changes:
+        session.flush()
+        audit.record(session, actor, "user.update", "user", user.id, {"username": user.username, **changes})
+    return user
+
+
+def _would_leave_no_admin(session: Session, user: User) -> bool:
+    others = session.scalar(
+        select(func.count()).select_from(User).where(
+            User.role == Role.ADMIN, User.disabled_at.is_(None), User.id != user.id
+        )
+    )
+    return others == 0
+
+
+def _end_all_sessions(session: Session, user: User) -> None:
+    now = utcnow()
+    for login in session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    ):
+        login.ended_at = now
+
+
+def set_password(session: Session, actor: Actor, username: str, new_password: str) -> User:
+    """Admin reset of another user's password; ends their sessions. Raises Forbidden, NotFound, Invalid."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    passwords.check_policy(new_password, user.username)
+    user.password_hash = policy_of(session).hasher.hash(new_password)
+    user.password_changed_at = utcnow()
+    user.failed_logins, user.locked_until = 0, None
+    _end_all_sessions(session, user)
+    audit.record(session, actor, "user.password_reset", "user", user.id, {"username": user.username})
+    return user
+
+
+def change_own_password(session: Session, actor: Actor, cmd: PasswordChange) -> User:
+    """Change the actor's own password. Raises Invalid when the current one is wrong."""
+    user = _require_user(actor)
+    policy = policy_of(session)
+    if not passwords.verify(policy.hasher, user.password_hash, cmd.current_password):
+        raise Invalid("the current password is wrong", field="current_password")
+    passwords.check_policy(cmd.new_password, user.username, field="new_password")
+    user.password_hash = policy.hasher.hash(cmd.new_password)
+    user.password_changed_at = utcnow()
+    audit.record(session, actor, "user.password_change", "user", user.id, {})
+    return user
+
+
+def _require_user(actor: Actor) -> User:
+    if actor.user is None:
+        raise Forbidden("sign in first")
+    return actor.user
+
+
+# ---------------------------------------------------------------- login
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    error: str | None = None
+    locked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+GENERIC_LOGIN_ERROR = "wrong username or password"
+
+
+def authenticate(session: Session, actor: Actor, username: str, password: str) -> LoginResult:
+    """Check a username and password, counting failures and locking the account after too many.
+
+    Returns a LoginResult rather than raising so that the failure count is committed.
+    """
+    policy = policy_of(session)
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    now = utcnow()
+    if user is None:
+        policy.hasher.hash(password)  # spend the same time as a real check: no user enumeration
+        audit.record(session, actor, "auth.login_failed", "user", None, {"username": username[:64]})
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+    if user.locked_until is not None and user.locked_until > now:
+        audit.record(session, actor, "auth.login_refused_locked", "user", user.id, {"username": user.username})
+        return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
+    if not passwords.verify(policy.hasher, user.password_hash, password):
+        user.failed_logins += 1
+        audit.record(session, actor, "auth.login_failed", "user", user.id,
+                     {"username": user.username, "failures": user.failed_logins})
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + policy.lockout
+            user.failed_logins = 0
+            audit.record(session, actor, "auth.lockout", "user", user.id,
+                         {"username": user.username, "until": user.locked_until.isoformat()})
+            return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+    if user.is_disabled:
+        audit.record(session, actor, "auth.login_refused_disabled", "user", user.id, {"username": user.username})
+        return LoginResult(None, "this account is disabled; ask an admin")
+    if policy.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = policy.hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    return LoginResult(user)
+
+
+def _locked_message(until: dt.datetime, now: dt.datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+    return f"too many failed attempts: this account is locked for {minutes} more minute(s)"
+
+
+def mfa_required(session: Session, user: User) -> bool:
+    return user.totp_enabled or user.role in get_mfa_policy(session)
+
+
+def start_session(session: Session, actor: Actor, user: User, *, mfa_passed: bool,
+                  user_agent: str | None) -> str:
+    """Open a browser session for `user`; returns the raw session id for the cookie (never stored)."""
+    raw = secrets.token_urlsafe(32)
+    session.add(LoginSession(
+        token_hash=_sha256(raw), user_id=user.id, mfa_passed=mfa_passed,
+        source_ip=actor.source_ip, user_agent=(user_agent or "")[:256],
+    ))
+    session.flush()
+    audit.record(session, Actor(user=user, via=actor.via, source_ip=actor.source_ip, request_id=actor.request_id),
+                 "auth.login", "user", user.id, {"username": user.username, "mfa": mfa_passed})
+    return raw
+
+
+def find_session(session: Session, raw: str) -> LoginSession | None:
+    """The live session for a cookie value, or None when unknown, ended, expired or its user disabled.
+
+    Marks an expired session as ended; the caller commits.
+    """
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(raw)))
+    if login is None or login.ended_at is not None:
+        return None
+    policy = policy_of(session)
+    now = utcnow()
+    if now - login.last_seen_at > policy.session_idle or now - login.created_at > policy.session_max_age:
+        login.ended_at = now
+        return None
+    if login.user.is_disabled:
+        return None
+    if now - login.last_seen_at > TOUCH_EVERY:
+        login.last_seen_at = now
+    return login
+
+
+def end_session(session: Session, actor: Actor, raw: str) -> None:
+    """Log out: end the session with this cookie value."""
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(raw)))
+    if login is not None and login.ended_at is None:
+        login.ended_at = utcnow()
+        audit.record(session, actor, "auth.logout", "user", login.user_id, {})
+
+
+def mark_mfa_passed(session: Session, raw: str) -> None:
+    login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(raw)))
+    if login is not None:
+        login.mfa_passed = True
+
+
+# ---------------------------------------------------------------- second factor
+
+def _totp(session: Session, user: User) -> pyotp.TOTP | None:
+    if not user.totp_secret:
+        return None
+    try:
+        secret = policy_of(session).fernet.decrypt(user.totp_secret.encode()).decode()
+    except InvalidToken:
+        return None
+    return pyotp.TOTP(secret)
+
+
+def check_totp(session: Session, actor: Actor, user: User, code: str) -> bool:
+    """Check a code from the user's authenticator; a code is accepted once only (no replay)."""
+    totp = _totp(session, user)
+    code = code.strip().replace(" ", "")
+    now = utcnow()
+    if totp is None or not code.isdigit():
+        return False
+    for drift in (0, -1, 1):
+        at = now + dt.timedelta(seconds=30 * drift)
+        if secrets.compare_digest(totp.at(at), code):
+            counter = totp.timecode(at)
+            if user.totp_last_counter is not None and counter <= user.totp_last_counter:
+                break
+            user.totp_last_counter = counter
+            return True
+    audit.record(session, actor, "auth.mfa_failed", "user", user.id, {"username": user.username})
+    return False
+
+
+def begin_totp_enrollment(session: Session, actor: Actor) -> str:
+    """Give the actor a new TOTP secret to confirm; returns its otpauth:// URI."""
+    user = _require_user(actor)
+    secret = pyotp.random_base32()
+    user.totp_secret = policy_of(session).fernet.encrypt(secret.encode()).decode()
+    user.totp_enabled = False
+    user.totp_last_counter = None
+    session.flush()
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="casemgr")
+
+
+def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> None:
+    """Turn TOTP on once the user proves their authenticator works. Raises Invalid."""
+    user = _require_user(actor)
+    if user.totp_secret is None:
+        raise Invalid("start the enrollment first", field="code")
+    if not check_totp(session, actor, user, code):
+        raise Invalid("that code is not valid; check the time on your device and try again", field="code")
+    user.totp_enabled = True
+    audit.record(session, actor, "user.mfa_enabled", "user", user.id, {})
+
+
+def disable_totp(session: Session, actor: Actor, password: str) -> None:
+    """Turn the actor's TOTP off after checking the password. Raises Invalid, Conflict."""
+    user = _require_user(actor)
+    if not passwords.verify(policy_of(session).hasher, user.password_hash, password):
+        raise Invalid("the password is wrong", field="password")
+    if user.role in get_mfa_policy(session):
+        raise Conflict(f"a second factor is required for the {user.role} role", field="password")
+    user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+    audit.record(session, actor, "user.mfa_disabled", "user", user.id, {})
+
+
+def get_mfa_policy(session: Session) -> set[Role]:
+    setting = session.get(InstanceSetting, MFA_SETTING)
+    values = setting.value if setting is not None and isinstance(setting.value, list) else []
+    return {Role(v) for v in values}
+
+
+def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
+    """Choose which roles must use a second factor. Raises Forbidden for non-admins."""
+    _require_admin(actor)
+    before = sorted(get_mfa_policy(session))
+    value = sorted({r.value for r in cmd.required_roles})
+    setting = session.get(InstanceSetting, MFA_SETTING)
+    if setting is None:
+        session.add(InstanceSetting(key=MFA_SETTING, value=value))
+    else:
+        setting.value, setting.updated_at = value, utcnow()
+    session.flush()
+    audit.record(session, actor, "settings.mfa_required_roles", "setting", MFA_SETTING,
+                 {"from": [str(r) for r in before], "to": value})
+    return {Role(v) for v in value}
+
+
+# ---------------------------------------------------------------- API tokens
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def create_token(session: Session, actor: Actor, username: str, cmd: NewToken) -> IssuedToken:
+    """Issue an API token for `username` (yourself, or anyone if admin). Raises Forbidden, NotFound."""
+    owner = get_user(session, username)
+    if not actor.is_system and actor.role is not Role.ADMIN and (actor.user is None or actor.user.id != owner.id):
+        raise Forbidden("you may only create tokens for yourself")
+    if owner.is_disabled:
+        raise Conflict(f"{owner.username} is disabled", field="username")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    token = ApiToken(
+        user_id=owner.id, name=cmd.name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_sha256(raw),
+        created_by_id=actor.user.id if actor.user else None,
+        expires_at=now + dt.timedelta(days=cmd.expires_days) if cmd.expires_days else None,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, "token.create", "token", token.id,
+                 {"owner": owner.username, "name": token.name,
+                  "expires_at": token.expires_at.isoformat() if token.expires_at else None})
+    return IssuedToken(token, raw)
+
+
+def list_tokens(session: Session, actor: Actor, username: str | None = None) -> list[ApiToken]:
+    """Tokens of `username` (default: the actor). Others' tokens need the admin role."""
+    if username is None:
+        owner = _require_user(actor)
+    else:
+        owner = get_user(session, username)
+        if not actor.is_system and actor.role is not Role.ADMIN and (actor.user is None
+                                                                     or actor.user.id != owner.id):
+            raise Forbidden("you may only list your own tokens")
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id)))
+
+
+def all_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    _require_admin(actor)
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke a token (your own, or any if admin). Raises NotFound, Conflict."""
+    token = session.get(ApiToken, token_id)
+    mine = token is not None and actor.user is not None and token.user_id == actor.user.id
+    if token is None or not (mine or actor.is_system or actor.role is Role.ADMIN):
+        raise NotFound(f"no token with id {token_id}", field="token_id")
+    if token.revoked_at is not None:
+        raise Conflict("this token is already revoked", field="token_id")
+    token.revoked_at = utcnow()
+    audit.record(session, actor, "token.revoke", "token", token.id, {"owner": token.user.username,
+                                                                    "name": token.name})
+    return token
+
+
+def find_token(session: Session, raw: str) -> ApiToken | None:
+    """The usable token for a bearer value, or None (unknown, revoked, expired, user disabled)."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(raw)))
+    now = utcnow()
+    if token is None or not token.is_usable(now) or token.user.is_disabled:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+        token.last_used_at = now
+    return token

@@ -1,0 +1,226 @@
+"""Sign-in, second factor, own account and tokens, and the admin's user management pages."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from casemgr.auth import service
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role
+from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
+from casemgr.errors import DomainError, Forbidden
+from casemgr.web import SESSION_KEY, commit_now, current_actor, db_session, form_data, parse, safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("auth/login.html", next=safe_next(request.args.get("next")))
+    s = db_session()
+    anonymous = current_actor()
+    result = service.authenticate(s, anonymous, request.form.get("username", ""), request.form.get("password", ""))
+    if not result.ok or result.user is None:
+        commit_now()  # keep the failure count and the audit entry
+        return render_template("auth/login.html", error=result.error, username=request.form.get("username", ""),
+                               next=safe_next(request.form.get("next"))), 429 if result.locked else 401
+    needs_mfa = service.mfa_required(s, result.user)
+    raw = service.start_session(s, anonymous, result.user, mfa_passed=not needs_mfa,
+                                user_agent=request.user_agent.string)
+    session.clear()  # a new session id at every login
+    session[SESSION_KEY] = raw
+    session.permanent = True
+    target = safe_next(request.form.get("next")) or url_for("home.index")
+    if needs_mfa:
+        session["after_mfa"] = target
+        return redirect(url_for("auth.mfa"))
+    return redirect(target)
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+@login_required
+def mfa() -> Any:
+    actor = current_actor()
+    assert actor.user is not None
+    if not current_user.mfa_pending:
+        return redirect(url_for("home.index"))
+    if not actor.user.totp_enabled:
+        return redirect(url_for("auth.mfa_enroll"))
+    if request.method == "GET":
+        return render_template("auth/mfa.html")
+    if service.check_totp(db_session(), actor, actor.user, request.form.get("code", "")):
+        service.mark_mfa_passed(db_session(), session[SESSION_KEY])
+        return redirect(safe_next(session.pop("after_mfa", None)) or url_for("home.index"))
+    commit_now()
+    return render_template("auth/mfa.html", error="that code is not valid"), 401
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    raw = session.get(SESSION_KEY)
+    if raw:
+        service.end_session(db_session(), current_actor(), raw)
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def _account_page(status: int = 200, **extra: Any) -> Any:
+    actor = current_actor()
+    tokens = service.list_tokens(db_session(), actor)
+    return render_template("auth/account.html", user=actor.user, tokens=tokens, **extra), status
+
+
+@bp.get("/account")
+@login_required
+def account() -> Any:
+    return _account_page()
+
+
+@bp.post("/account/password")
+@login_required
+def change_password() -> Any:
+    try:
+        service.change_own_password(db_session(), current_actor(), parse(PasswordChange, form_data()))
+    except DomainError as exc:
+        return _account_page(exc.status, error=exc.message, error_field=exc.field)
+    flash("Your password was changed.", "info")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token() -> Any:
+    actor = current_actor()
+    try:
+        issued = service.create_token(db_session(), actor, actor.name, parse(NewToken, _token_form()))
+    except DomainError as exc:
+        return _account_page(exc.status, error=exc.message, error_field=exc.field)
+    return _account_page(201, new_token=issued.secret, new_token_name=issued.token.name)
+
+
+def _token_form() -> dict[str, Any]:
+    data = form_data()
+    if data.get("expires_days", "") == "":
+        data["expires_days"] = None
+    return data
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Any:
+    token = service.revoke_token(db_session(), current_actor(), token_id)
+    flash(f"Token {token.name!r} was revoked.", "info")
+    return redirect(request.form.get("back") == "admin" and url_for("auth.admin_tokens") or url_for("auth.account"))
+
+
+@bp.route("/account/mfa", methods=["GET", "POST"])
+@login_required
+def mfa_enroll() -> Any:
+    actor = current_actor()
+    s = db_session()
+    action = request.form.get("action") if request.method == "POST" else None
+    try:
+        if action == "begin":
+            uri = service.begin_totp_enrollment(s, actor)
+            return render_template("auth/enroll.html", qr=_qr_data_uri(uri), uri=uri)
+        if action == "confirm":
+            service.confirm_totp_enrollment(s, actor, request.form.get("code", ""))
+            if SESSION_KEY in session:
+                service.mark_mfa_passed(s, session[SESSION_KEY])
+            flash("Two-factor authentication is on.", "info")
+            return redirect(safe_next(session.pop("after_mfa", None)) or url_for("auth.account"))
+        if action == "disable":
+            service.disable_totp(s, actor, request.form.get("password", ""))
+            flash("Two-factor authentication is off.", "info")
+            return redirect(url_for("auth.account"))
+    except DomainError as exc:
+        if action == "confirm":
+            commit_now()
+        return render_template("auth/enroll.html", error=exc.message, pending=True), exc.status
+    return render_template("auth/enroll.html", required=current_user.mfa_pending)
+
+
+def _qr_data_uri(uri: str) -> str:
+    svg = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage).to_string()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+
+
+# ---------------------------------------------------------------- admin
+
+def _admin() -> Actor:
+    actor = current_actor()
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("only admins may manage users")
+    return actor
+
+
+def _users_page(status: int = 200, **extra: Any) -> Any:
+    s = db_session()
+    actor = _admin()
+    return render_template("auth/users.html", users=service.list_users(s, actor), roles=list(Role),
+                           mfa_roles=service.get_mfa_policy(s), **extra), status
+
+
+@bp.get("/admin/users")
+@login_required
+def admin_users() -> Any:
+    return _users_page()
+
+
+@bp.post("/admin/users")
+@login_required
+def admin_create_user() -> Any:
+    try:
+        user = service.create_user(db_session(), _admin(), parse(NewUser, form_data()))
+    except DomainError as exc:
+        return _users_page(exc.status, error=exc.message, error_field=exc.field, form=form_data())
+    flash(f"User {user.username} was created.", "info")
+    return redirect(url_for("auth.admin_users"))
+
+
+@bp.post("/admin/users/<username>")
+@login_required
+def admin_update_user(username: str) -> Any:
+    data = form_data()
+    if "disabled" in data:
+        data["disabled"] = data["disabled"] == "true"
+    try:
+        service.update_user(db_session(), _admin(), username, parse(UserUpdate, data))
+    except DomainError as exc:
+        return _users_page(exc.status, error=exc.message, error_field=exc.field)
+    flash(f"User {username} was updated.", "info")
+    return redirect(url_for("auth.admin_users"))
+
+
+@bp.post("/admin/users/<username>/tokens")
+@login_required
+def admin_create_token(username: str) -> Any:
+    try:
+        issued = service.create_token(db_session(), _admin(), username, parse(NewToken, _token_form()))
+    except DomainError as exc:
+        return _users_page(exc.status, error=exc.message, error_field=exc.field)
+    return _users_page(201, new_token=issued.secret, new_token_owner=username)
+
+
+@bp.post("/admin/settings/mfa")
+@login_required
+def admin_mfa_policy() -> Any:
+    roles = request.form.getlist("required_roles")
+    service.set_mfa_policy(db_session(), _admin(), parse(MfaPolicy, {"required_roles": roles}))
+    flash("The second-factor policy was saved.", "info")
+    return redirect(url_for("auth.admin_users"))
+
+
+@bp.get("/admin/tokens")
+@login_required
+def admin_tokens() -> Any:
+    return render_template("auth/tokens.html", tokens=service.all_tokens(db_session(), _admin()),
+                           request_id=g.get("request_id"))

@@ -1,0 +1,168 @@
+"""Settings: defaults overridden by CASEMGR_* environment variables, validated once.
+
+A wrong or missing setting raises ConfigError naming the variable; the CLI and wsgi.py turn it
+into one line on stderr instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `variable` names the environment variable."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+SIGNING_KEY_FILE = "signing_key.pem"
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    evidence_dir: Path
+    secret_key: str | None = None
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    login_rate_limit: str = "20 per minute"
+    audit_checkpoint_every: int = 100
+    audit_log_file: Path | None = None
+    audit_syslog: str | None = None
+    trust_proxy: bool = False
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    max_upload_bytes: int = 8 * 1024**3
+    organization_name: str = "casemgr"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.instance_dir / SECRET_KEY_FILE
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.instance_dir / SIGNING_KEY_FILE
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_secret_key_loaded(self) -> Settings:
+        """Return settings whose secret key is known, reading the instance file if needed.
+
+        Raises ConfigError when neither CASEMGR_SECRET_KEY nor the generated file exists.
+        """
+        if self.secret_key:
+            return self
+        try:
+            key = self.secret_key_path.read_text().strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                "CASEMGR_SECRET_KEY",
+                f"not set and {self.secret_key_path} does not exist; run `casemgr init` first",
+            ) from None
+        if len(key) < 32:
+            raise ConfigError("CASEMGR_SECRET_KEY", f"{self.secret_key_path} holds fewer than 32 characters")
+        return replace(self, secret_key=key)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment. Raises ConfigError naming the bad variable."""
+        env = os.environ if environ is None else environ
+        instance_dir = Path(env.get("CASEMGR_INSTANCE_DIR", "instance")).absolute()
+        if instance_dir.exists() and not instance_dir.is_dir():
+            raise ConfigError("CASEMGR_INSTANCE_DIR", f"{instance_dir} exists and is not a directory")
+        database_url = env.get("CASEMGR_DATABASE_URL") or f"sqlite:///{instance_dir / 'casemgr.db'}"
+        _check_database_url(database_url)
+        evidence_dir = Path(env.get("CASEMGR_EVIDENCE_DIR", "evidence")).absolute()
+        if evidence_dir.exists() and not evidence_dir.is_dir():
+            raise ConfigError("CASEMGR_EVIDENCE_DIR", f"{evidence_dir} exists and is not a directory")
+        secret_key = env.get("CASEMGR_SECRET_KEY") or None
+        if secret_key is not None and len(secret_key) < 32:
+            raise ConfigError("CASEMGR_SECRET_KEY", "must be at least 32 characters long")
+        audit_file = env.get("CASEMGR_AUDIT_LOG_FILE") or None
+        return cls(
+            instance_dir=instance_dir,
+            database_url=database_url,
+            evidence_dir=evidence_dir,
+            secret_key=secret_key,
+            session_idle_minutes=_int(env, "CASEMGR_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+            session_max_hours=_int(env, "CASEMGR_SESSION_MAX_HOURS", 12, 1, 24 * 30),
+            login_max_failures=_int(env, "CASEMGR_LOGIN_MAX_FAILURES", 5, 1, 100),
+            login_lockout_minutes=_int(env, "CASEMGR_LOGIN_LOCKOUT_MINUTES", 15, 1, 24 * 60),
+            login_rate_limit=_rate(env, "CASEMGR_LOGIN_RATE_LIMIT", "20 per minute"),
+            audit_checkpoint_every=_int(env, "CASEMGR_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
+            audit_log_file=Path(audit_file).absolute() if audit_file else None,
+            audit_syslog=env.get("CASEMGR_AUDIT_SYSLOG") or None,
+            trust_proxy=_bool(env, "CASEMGR_TRUST_PROXY", default=False),
+            max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
+            organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
+        )
+
+
+def generate_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("CASEMGR_DATABASE_URL", f"cannot parse {url!r} as a database URL") from None
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            "CASEMGR_DATABASE_URL",
+            f"unsupported database {parsed.get_backend_name()!r}; use sqlite:/// or postgresql+psycopg://",
+        )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+        raise ConfigError("CASEMGR_DATABASE_URL", "PostgreSQL URLs must use the psycopg driver: postgresql+psycopg://")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a rate such as '20 per minute', got {raw!r}") from None
+    return raw

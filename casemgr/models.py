@@ -1,0 +1,8 @@
+"""Every table, imported in one place so that Alembic and tests see the whole schema."""
+
+from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, User
+from casemgr.db import Base
+
+__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "InstanceSetting", "LoginSession",
+           "User"]

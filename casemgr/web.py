@@ -1,0 +1,253 @@
+"""Request plumbing shared by the web UI and the API: sessions, who is signed in, CSRF,
+security headers and the single error handler."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from casemgr.auth import service as auth
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role, User
+from casemgr.db import Database
+from casemgr.errors import BadRequest, DomainError, Invalid
+
+log = logging.getLogger(__name__)
+SESSION_KEY = "sid"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass
+class Principal:
+    """Who a request is from, as flask-login sees it."""
+
+    user_id: int
+    username: str
+    role: Role
+    token_id: int | None = None
+    mfa_pending: bool = False
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return str(self.user_id)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def database() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["casemgr.db"]
+
+
+def db_session() -> Session:
+    """The request's session: committed after a successful response, rolled back otherwise."""
+    if "db_session" not in g:
+        g.db_session = database().session(write=request.method not in {"GET", "HEAD", "OPTIONS"})
+    return g.db_session
+
+
+def commit_now() -> None:
+    """Commit what the request did so far, e.g. a failed-login count before an error page."""
+    db_session().commit()
+
+
+def current_actor(via: str | None = None) -> Actor:
+    principal = current_user
+    via = via or ("api" if request.path.startswith("/api/") or request.path.startswith("/taxii2/") else "web")
+    if not getattr(principal, "is_authenticated", False):
+        return Actor.anonymous(via, request.remote_addr, g.get("request_id"))
+    user = db_session().get(User, principal.user_id)
+    return Actor(user=user, via=via, token_id=principal.token_id, source_ip=request.remote_addr,
+                 request_id=g.get("request_id"))
+
+
+def parse(model: type[BaseModel], data: Any) -> Any:
+    """Validate input into a command; a bad field raises Invalid naming it."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise Invalid(f"{field}: {message}" if field else message, field=field,
+                      details={"errors": [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                                          for e in exc.errors()]}) from None
+
+
+def json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        if request.get_data(cache=True):
+            raise BadRequest("the request body is not valid JSON")
+        raise BadRequest("a JSON request body is required (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise Invalid("the request body must be a JSON object", field=None)
+    return data
+
+
+def _load_principal(req: Any) -> Principal | None:
+    db = database()
+    if req.path.startswith("/api/") or req.path.startswith("/taxii2/"):
+        header = req.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            return None
+        with db.transaction() as s:
+            token = auth.find_token(s, raw.strip())
+            if token is None:
+                return None
+            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id)
+    raw = session.get(SESSION_KEY)
+    if not raw:
+        return None
+    with db.transaction() as s:
+        login = auth.find_session(s, raw)
+        if login is None:
+            session.pop(SESSION_KEY, None)
+            g.session_ended = True
+            return None
+        pending = not login.mfa_passed and auth.mfa_required(s, login.user)
+        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending)
+
+
+MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}
+
+
+def init_web(app: Flask, db: Database) -> None:
+    app.extensions["casemgr.db"] = db
+    app.session_interface = SessionInterface()
+    CSRFProtect(app)
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please sign in to see this page."
+    manager.request_loader(_load_principal)
+
+    @manager.unauthorized_handler
+    def _unauthorized() -> Any:
+        if request.path.startswith("/api/"):
+            return _error_response(401, "unauthorized", "a valid API token is required"
+                                   " (Authorization: Bearer <token>)")
+        if g.get("session_ended"):
+            flash("Your session expired; please sign in again.", "warning")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+    @app.before_request
+    def _before() -> Any:
+        rid = request.headers.get("X-Request-ID", "")
+        g.request_id = rid if _REQUEST_ID.match(rid) else uuid.uuid4().hex
+        if request.endpoint in MFA_ALLOWED_ENDPOINTS or request.path.startswith("/api/"):
+            return None
+        principal = current_user
+        if getattr(principal, "is_authenticated", False) and principal.mfa_pending:
+            return redirect(url_for("auth.mfa"))
+        return None
+
+    @app.after_request
+    def _after(response: Response) -> Response:
+        s = g.pop("db_session", None)
+        if s is not None:
+            try:
+                if response.status_code < 400:
+                    s.commit()
+                else:
+                    s.rollback()
+            finally:
+                s.close()
+        _security_headers(response)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def _teardown(_exc: BaseException | None) -> None:
+        s = g.pop("db_session", None)
+        if s is not None:
+            s.rollback()
+            s.close()
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify({"error": exc.to_dict()}), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Any:
+        return _error_response(400, "csrf", f"the form's security token is missing or stale ({exc.description});"
+                               " reload the page and try again")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        messages = {404: "there is nothing here", 405: "that method is not allowed here",
+                    413: "the upload is larger than this server accepts"}
+        return _error_response(code, exc.name.lower().replace(" ", "_"), messages.get(code, exc.description or ""))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error in request %s", g.get("request_id"))
+        return _error_response(500, "internal", f"something went wrong on our side (request {g.get('request_id')})")
+
+
+def _error_response(status: int, code: str, message: str) -> Any:
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"code": code, "message": message, "field": None}}), status
+    return render_template("error.html", status=status, message=message), status
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+def _security_headers(response: Response) -> None:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Frame-Options"] = "DENY"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.endpoint != "static":
+        h["Cache-Control"] = "no-store"
+        h["Pragma"] = "no-cache"
+    if request.is_secure:
+        h["Strict-Transport-Security"] = "max-age=31536000"
+
+
+def form_data() -> dict[str, Any]:
+    """The submitted form without the CSRF field (already checked by CSRFProtect)."""
+    data = request.form.to_dict()
+    data.pop("csrf_token", None)
+    return data
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after login (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def csrf_exempt(app: Flask, blueprint: Any) -> None:
+    """The API authenticates with bearer tokens only (never cookies), so it needs no CSRF token."""
+    app.extensions["csrf"].exempt(blueprint)

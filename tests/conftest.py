@@ -1,0 +1,291 @@
+"""Fixtures shared by the whole suite.
+
+The suite runs against SQLite by default and against PostgreSQL when CASEMGR_TEST_DATABASE_URL
+names a server: a fresh database is created for the session (migrated with Alembic, which also
+tests the migrations) and dropped at the end; every test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from casemgr import create_app, migrate
+from casemgr.auth import service as auth
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role, User
+from casemgr.auth.schemas import NewToken, NewUser
+from casemgr.config import Settings, generate_secret_key
+from casemgr.db import Base, Database
+from casemgr.signing import Signer
+
+PASSWORD = "correct horse battery staple 42"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+# ---------------------------------------------------------------- database per session
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pg = os.environ.get("CASEMGR_TEST_DATABASE_URL")
+    if not pg:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    admin_url = make_url(pg).set(drivername="postgresql+psycopg")
+    name = f"casemgr_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        message = f"PostgreSQL at {admin_url.render_as_string()} is unreachable: {exc}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> str:
+    migrate.upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("instance")
+    (path / "secret_key").write_text(generate_secret_key())
+    Signer.generate(path / "signing_key.pem")
+    return path
+
+
+@pytest.fixture
+def settings(migrated: str, instance_dir: Path, tmp_path: Path) -> Settings:
+    return Settings.from_env({
+        "CASEMGR_INSTANCE_DIR": str(instance_dir),
+        "CASEMGR_DATABASE_URL": migrated,
+        "CASEMGR_EVIDENCE_DIR": str(tmp_path / "evidence"),
+    })
+
+
+def _wipe(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
+    built: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app(replace(settings, **overrides) if overrides else settings)
+        app.config["TESTING"] = True
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        app.extensions["casemgr.db"].dispose()
+    _wipe(settings.database_url)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    return app.extensions["casemgr.db"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    s = db.session(write=True)
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture
+def system() -> Actor:
+    return Actor.system("test")
+
+
+# ---------------------------------------------------------------- users and clients
+
+@pytest.fixture
+def make_user(db: Database, system: Actor) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role | str = Role.ANALYST, username: str | None = None, password: str = PASSWORD) -> User:
+        role = Role(role)
+        name = username or f"{role.value}{next(counter)}"
+        with db.transaction() as s:
+            return auth.create_user(s, system, NewUser(username=name, role=role, password=password))
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class WebClient:
+    """A signed-in (or not) browser-like test client that submits forms with their CSRF token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.token: str | None = None
+
+    def get(self, url: str, **kw: Any) -> Any:
+        response = self.client.get(url, **kw)
+        if response.mimetype == "text/html":
+            found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
+            if found:
+                self.token = found.group(1)
+        return response
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+        if self.token is None:
+            self.get("/login")
+        return self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kw)
+
+    def login(self, username: str, password: str = PASSWORD) -> Any:
+        self.get("/login")
+        response = self.post("/login", {"username": username, "password": password})
+        self.get("/")
+        return response
+
+
+@pytest.fixture
+def web(app: Flask) -> WebClient:
+    return WebClient(app.test_client())
+
+
+@pytest.fixture
+def login(app: Flask, make_user: Callable[..., User]) -> Callable[..., WebClient]:
+    def sign_in(role: Role | str = Role.ANALYST, username: str | None = None) -> WebClient:
+        user = make_user(role, username)
+        client = WebClient(app.test_client())
+        response = client.login(user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return sign_in
+
+
+class ApiClient:
+    def __init__(self, client: FlaskClient, token: str, user: User) -> None:
+        self.client, self.token, self.user = client, token, user
+
+    def _headers(self, kw: dict[str, Any]) -> dict[str, Any]:
+        return {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.client.get(url, headers=self._headers(kw), **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.client.post(url, headers=self._headers(kw), **kw)
+
+    def patch(self, url: str, **kw: Any) -> Any:
+        return self.client.patch(url, headers=self._headers(kw), **kw)
+
+    def put(self, url: str, **kw: Any) -> Any:
+        return self.client.put(url, headers=self._headers(kw), **kw)
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self._headers(kw), **kw)
+
+
+@pytest.fixture
+def api(app: Flask, db: Database, make_user: Callable[..., User], system: Actor) -> Callable[..., ApiClient]:
+    def client_for(role: Role | str = Role.ANALYST, username: str | None = None) -> ApiClient:
+        user = make_user(role, username)
+        with db.transaction() as s:
+            issued = auth.create_token(s, system, user.username, NewToken(name="test"))
+        return ApiClient(app.test_client(), issued.secret, user)
+
+    return client_for
+
+
+# ---------------------------------------------------------------- CLI
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    return {
+        "CASEMGR_INSTANCE_DIR": str(settings.instance_dir),
+        "CASEMGR_DATABASE_URL": settings.database_url,
+        "CASEMGR_EVIDENCE_DIR": str(settings.evidence_dir),
+    }
+
+
+@pytest.fixture
+def run_cli(cli_env: dict[str, str], app: Flask) -> Callable[..., Any]:
+    """Run `casemgr ARGS` in-process against the test database (the app fixture wipes it after)."""
+    from casemgr.cli import cli
+
+    def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
+        return CliRunner().invoke(cli, list(args), input=input, env={**cli_env, **(env or {})},
+                                  catch_exceptions=False)
+
+    return run
+
+
+# ---------------------------------------------------------------- browser
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        message = "Debian's chromium is not installed (make test installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
