@@ -249,5 +249,12 @@ def safe_next(target: str | None) -> str | None:
 
 
 def csrf_exempt(app: Flask, blueprint: Any) -> None:
-    """The API authenticates with bearer tokens only (never cookies), so it needs no CSRF token."""
-    app.extensions["csrf"].exempt(blueprint)
+    """The API authenticates with bearer tokens only (never cookies), so it needs no CSRF token.
+
+    Flask-WTF matches the request's own blueprint only, so each nested domain blueprint
+    ("api.auth", "api.audit", ...) is exempted too; call this after registering the blueprint.
+    """
+    csrf = app.extensions["csrf"]
+    for name, registered in app.blueprints.items():
+        if name == blueprint.name or name.startswith(blueprint.name + "."):
+            csrf.exempt(registered)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from casemgr.auth.models import Role
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
+# Passwords are taken exactly as typed: stripping spaces here but not at login would lock people out.
+Password = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 class Command(BaseModel):
@@ -17,7 +21,7 @@ class NewUser(Command):
     username: str = Field(min_length=2, max_length=64, pattern=USERNAME_PATTERN,
                           description="lower-case letters, digits, '.', '_' or '-'")
     role: Role
-    password: str = Field(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
+    password: Password = Field(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
     display_name: str = Field(default="", max_length=128)
 
     @field_validator("username", mode="before")
@@ -38,8 +42,8 @@ class NewToken(Command):
 
 
 class PasswordChange(Command):
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
+    current_password: Password = Field(min_length=1, max_length=1024)
+    new_password: Password = Field(min_length=1, max_length=1024)
 
 
 class MfaPolicy(Command):
