@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from argon2 import PasswordHasher, Type
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from casemgr.errors import Invalid
@@ -46,3 +46,18 @@ def verify(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(hasher: PasswordHasher, password_hash: str) -> bool:
+    """True when the stored hash is weaker than the hasher's parameters (or not argon2id).
+
+    Only a weaker hash is replaced: during a rolling upgrade an older instance must not
+    downgrade hashes that a newer instance has already strengthened.
+    """
+    try:
+        stored = extract_parameters(password_hash)
+    except InvalidHashError:
+        return True
+    return (stored.type is not Type.ID or stored.memory_cost < hasher.memory_cost
+            or stored.time_cost < hasher.time_cost or stored.parallelism < hasher.parallelism
+            or stored.hash_len < hasher.hash_len)

@@ -227,7 +227,7 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
     if user.is_disabled:
         audit.record(session, actor, "auth.login_refused_disabled", "user", user.id, {"username": user.username})
         return LoginResult(None, "this account is disabled; ask an admin")
-    if policy.hasher.check_needs_rehash(user.password_hash):
+    if passwords.needs_rehash(policy.hasher, user.password_hash):
         user.password_hash = policy.hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
     return LoginResult(user)
