@@ -12,6 +12,7 @@ detected too.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
 import json
@@ -22,6 +23,7 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import Select, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
@@ -32,6 +34,7 @@ from casemgr.errors import Forbidden
 from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
+HEAD_ID = 1
 TRAIL_KEY = "casemgr.audit_trail"
 _PENDING_KEY = "casemgr.audit_pending"
 READERS = {Role.AUDITOR, Role.ADMIN}
@@ -97,11 +100,21 @@ def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
 
 
 def _lock_head(session: Session) -> AuditHead:
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one_or_none()
+    """Lock the head row for this transaction and return its current (not cached) state.
+
+    populate_existing: a session that committed earlier still holds the head it saw then
+    (sessions do not expire on commit), which would fork the chain.
+    """
+    locked = (select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+              .execution_options(populate_existing=True))
+    head = session.scalars(locked).one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
+        # The very first append. Concurrent first writers must not both insert the row: the
+        # loser of ON CONFLICT DO NOTHING waits for the winner and then locks the row it made.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
+        head = session.scalars(locked).one()
     return head
 
 
@@ -166,8 +179,9 @@ def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> A
 def checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
     """Record and sign a checkpoint of the chain head now. Raises Forbidden for non-auditors."""
     _require_reader(actor)
-    record(session, actor, "audit.checkpoint", "audit", None, {})
-    return _write_checkpoint(session, trail_of(session), _lock_head(session))
+    entry = record(session, actor, "audit.checkpoint", "audit", None, {})
+    automatic = session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.entry_count == entry.seq))
+    return automatic or _write_checkpoint(session, trail_of(session), _lock_head(session))
 
 
 @dataclass
@@ -194,13 +208,20 @@ def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainR
     """Walk the whole chain and every checkpoint. Raises Forbidden for roles that may not."""
     _require_reader(actor)
     trail = trail_of(session)
+    # Read the checkpoints and the head before the entries: appends committed meanwhile only
+    # extend the chain, so a live system never looks broken while it is being verified.
+    checkpoints = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.entry_count, AuditCheckpoint.id)
+    ).all()
+    head = session.scalars(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).execution_options(populate_existing=True)
+    ).one_or_none()
     report = _walk(session, batch)
-    checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.entry_count)).all()
     hashes_at = _hashes_at(session, [c.entry_count for c in checkpoints])
     for cp in checkpoints:
         report.checkpoints_checked += 1
         message = _checkpoint_message(cp.entry_count, cp.head_hash, cp.created_at, cp.key_id)
-        if cp.key_id != trail.signer.key_id or not trail.signer.verify(base64.b64decode(cp.signature), message):
+        if cp.key_id != trail.signer.key_id or not trail.signer.verify(_b64(cp.signature), message):
             _fail(report, cp.entry_count, f"checkpoint #{cp.id} has an invalid signature")
             continue
         if cp.entry_count > report.checked:
@@ -208,12 +229,22 @@ def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainR
                   f"checkpoint #{cp.id} signed {cp.entry_count} entries but only {report.checked} are present:"
                   f" entries after #{report.checked} were deleted")
         elif hashes_at.get(cp.entry_count) != cp.head_hash:
-            _fail(report, cp.entry_count, f"entry #{cp.entry_count} differs from signed checkpoint #{cp.id}")
-    head = session.get(AuditHead, 1)
-    if head is not None and report.ok and head.seq != report.checked:
-        _fail(report, min(head.seq, report.checked) + 1,
-              f"the chain head says {head.seq} entries but {report.checked} are present")
+            _fail(report, cp.entry_count, f"entry #{cp.entry_count} differs from signed checkpoint #{cp.id}:"
+                  f" an entry up to #{cp.entry_count} was altered and the chain after it recomputed")
+    if head is None and report.checked > 0:
+        _fail(report, 1, "the chain head record is missing")
+    elif head is not None and report.ok and head.seq > report.checked:
+        _fail(report, report.checked + 1,
+              f"the chain head says {head.seq} entries but only {report.checked} are present:"
+              f" entries after #{report.checked} were deleted")
     return report
+
+
+def _b64(signature: str) -> bytes:
+    try:
+        return base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _fail(report: ChainReport, seq: int, reason: str) -> None:
@@ -232,10 +263,17 @@ def _walk(session: Session, batch: int) -> ChainReport:
         if entry.seq != expected_seq:
             _fail(report, expected_seq, f"entry #{expected_seq} is missing (next present is #{entry.seq})")
             return _count_rest(report, session)
+        own_hash = chain_hash(entry.prev_hash, entry)
         if entry.prev_hash != prev_hash:
-            _fail(report, entry.seq, f"entry #{entry.seq} does not link to entry #{entry.seq - 1}")
+            if own_hash == entry.hash and expected_seq > 1:
+                # This entry is intact and remembers what its predecessor hashed to: the predecessor changed.
+                _fail(report, entry.seq - 1, f"entry #{entry.seq - 1} was altered or replaced: entry #{entry.seq}"
+                      f" recorded a different hash for it")
+            else:
+                _fail(report, entry.seq, f"entry #{entry.seq} does not link to entry #{entry.seq - 1}"
+                      " (it was moved, replaced or its link altered)")
             return _count_rest(report, session)
-        if chain_hash(prev_hash, entry) != entry.hash:
+        if own_hash != entry.hash:
             _fail(report, entry.seq, f"entry #{entry.seq} was altered: its content does not match its hash")
             return _count_rest(report, session)
         prev_hash = entry.hash
