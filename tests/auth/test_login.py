@@ -1,0 +1,121 @@
+"""Signing in: generic errors, lockout after repeated failures, per-IP rate limit, logout."""
+
+from __future__ import annotations
+
+from casemgr.auth.models import Role
+from tests.auth.helpers import ago, audit_actions, set_user, text_of, user_row
+from tests.conftest import PASSWORD, WebClient
+
+GENERIC = "wrong username or password"
+
+
+def test_unknown_user_and_wrong_password_look_the_same(web, make_user, db):
+    user = make_user("analyst")
+    unknown = web.login("nobody-here", PASSWORD)
+    wrong = web.login(user.username, "not the password at all")
+    assert unknown.status_code == wrong.status_code == 401
+    assert GENERIC in text_of(unknown)
+    assert GENERIC in text_of(wrong)
+    assert text_of(unknown).replace("nobody-here", "X") == text_of(wrong).replace(user.username, "X")
+    failures = audit_actions(db, "auth.login_failed")
+    assert [e.summary["username"] for e in failures] == ["nobody-here", user.username]
+
+
+def test_successful_login_is_audited_with_source(web, make_user, db):
+    user = make_user("manager")
+    assert web.login(user.username).status_code == 302
+    [entry] = audit_actions(db, "auth.login")
+    assert entry.actor_name == user.username
+    assert entry.source_ip == "127.0.0.1"
+    assert entry.via == "web"
+
+
+def test_lockout_after_repeated_failures(web, make_user, db):
+    user = make_user("analyst")
+    statuses = [web.login(user.username, f"wrong password {i}").status_code for i in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    locked = web.login(user.username, PASSWORD)  # the right password does not help while locked
+    assert locked.status_code == 429
+    assert "locked" in text_of(locked)
+    assert web.get("/").status_code == 302
+    assert user_row(db, user.username).locked_until is not None
+    [lockout] = audit_actions(db, "auth.lockout")
+    assert lockout.object_id == str(user.id)
+    assert lockout.summary["username"] == user.username
+    assert len(audit_actions(db, "auth.login_refused_locked")) == 1
+
+
+def test_lock_expires(web, make_user, db):
+    user = make_user("analyst")
+    for i in range(5):
+        web.login(user.username, f"wrong password {i}")
+    assert web.login(user.username, PASSWORD).status_code == 429
+    set_user(db, user.username, locked_until=ago(seconds=1))  # as if the lockout period had passed
+    assert web.login(user.username, PASSWORD).status_code == 302
+    assert web.get("/").status_code == 200
+    assert user_row(db, user.username).locked_until is None
+
+
+def test_failures_count_again_from_zero_after_the_lock(web, make_user, db):
+    user = make_user("analyst")
+    for i in range(5):
+        web.login(user.username, f"wrong password {i}")
+    set_user(db, user.username, locked_until=ago(seconds=1))
+    statuses = [web.login(user.username, f"wrong again {i}").status_code for i in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    assert len(audit_actions(db, "auth.lockout")) == 2
+
+
+def test_a_successful_login_resets_the_failure_count(make_user, app, db):
+    user = make_user("analyst")
+    client = WebClient(app.test_client())
+    for i in range(4):
+        client.login(user.username, f"wrong password {i}")
+    assert client.login(user.username).status_code == 302
+    other = WebClient(app.test_client())
+    for i in range(4):
+        assert other.login(user.username, f"wrong password {i}").status_code == 401
+    assert user_row(db, user.username).locked_until is None
+
+
+def test_lockout_threshold_is_configurable(make_app, make_user):
+    app = make_app(login_max_failures=2)
+    user = make_user("analyst")
+    client = WebClient(app.test_client())
+    assert [client.login(user.username, f"nope nope {i}").status_code for i in range(2)] == [401, 429]
+
+
+def test_disabled_user_cannot_sign_in(web, make_user, db):
+    user = make_user("analyst")
+    set_user(db, user.username, disabled_at=ago(seconds=1))
+    response = web.login(user.username)
+    assert response.status_code == 401
+    assert "disabled" in text_of(response)
+    assert web.get("/").status_code == 302
+
+
+def test_rate_limit_per_ip_on_login_posts(make_app, make_user):
+    app = make_app(login_rate_limit="3 per minute")
+    user = make_user(Role.ANALYST)
+    client = WebClient(app.test_client())
+    for _ in range(5):
+        assert client.get("/login").status_code == 200  # viewing the form is not limited
+    statuses = [client.post("/login", {"username": user.username, "password": f"wrong {i}"}).status_code
+                for i in range(3)]
+    assert statuses == [401, 401, 401]
+    limited = client.post("/login", {"username": user.username, "password": PASSWORD})
+    assert limited.status_code == 429
+    assert "locked" not in text_of(limited)
+    assert limited.headers["X-Frame-Options"] == "DENY"
+    other_ip = WebClient(app.test_client())
+    other_ip.client.environ_base["REMOTE_ADDR"] = "10.0.0.2"
+    assert other_ip.login(user.username).status_code == 302
+
+
+def test_logout_ends_the_session(login, db):
+    client = login("analyst")
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+    assert client.get("/").status_code == 302
+    assert len(audit_actions(db, "auth.logout")) == 1
