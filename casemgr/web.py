@@ -223,7 +223,8 @@ def _security_headers(response: Response) -> None:
     h = response.headers
     h.setdefault("Content-Security-Policy", CSP)
     h["X-Content-Type-Options"] = "nosniff"
-    h["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: Flask-WTF checks the Referer of form posts over HTTPS.
+    h["Referrer-Policy"] = "same-origin"
     h["X-Frame-Options"] = "DENY"
     h["Cross-Origin-Opener-Policy"] = "same-origin"
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
