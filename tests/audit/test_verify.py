@@ -291,3 +291,11 @@ def test_web_verify_forbidden(login, role):
 def test_web_verify_needs_csrf(login):
     auditor = login("auditor")
     assert auditor.client.post("/audit/verify").status_code == 400
+
+
+def test_deleting_the_chain_head_is_detected(run_cli, append, tamper):
+    append(3)
+    tamper.sql("DELETE FROM audit_head")
+    code, _, err = verify_cli(run_cli)
+    assert code == 1
+    assert "the chain head record is missing" in err
