@@ -214,14 +214,10 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
         audit.record(session, actor, "auth.login_refused_locked", "user", user.id, {"username": user.username})
         return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
     if not passwords.verify(policy.hasher, user.password_hash, password):
-        user.failed_logins += 1
         audit.record(session, actor, "auth.login_failed", "user", user.id,
-                     {"username": user.username, "failures": user.failed_logins})
-        if user.failed_logins >= policy.max_failures:
-            user.locked_until = now + policy.lockout
-            user.failed_logins = 0
-            audit.record(session, actor, "auth.lockout", "user", user.id,
-                         {"username": user.username, "until": user.locked_until.isoformat()})
+                     {"username": user.username, "failures": user.failed_logins + 1})
+        if _count_failure(session, actor, user, now):
+            assert user.locked_until is not None
             return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
         return LoginResult(None, GENERIC_LOGIN_ERROR)
     if user.is_disabled:
@@ -233,6 +229,19 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
     return LoginResult(user)
 
 
+def _count_failure(session: Session, actor: Actor, user: User, now: dt.datetime) -> bool:
+    """Count a failed password or second-factor check; lock the account (audited) at the limit."""
+    policy = policy_of(session)
+    user.failed_logins += 1
+    if user.failed_logins < policy.max_failures:
+        return False
+    user.locked_until = now + policy.lockout
+    user.failed_logins = 0
+    audit.record(session, actor, "auth.lockout", "user", user.id,
+                 {"username": user.username, "until": user.locked_until.isoformat()})
+    return True
+
+
 def _locked_message(until: dt.datetime, now: dt.datetime) -> str:
     minutes = max(1, int((until - now).total_seconds() // 60) + 1)
     return f"too many failed attempts: this account is locked for {minutes} more minute(s)"
@@ -242,17 +251,21 @@ def mfa_required(session: Session, user: User) -> bool:
     return user.totp_enabled or user.role in get_mfa_policy(session)
 
 
-def start_session(session: Session, actor: Actor, user: User, *, mfa_passed: bool,
-                  user_agent: str | None) -> str:
-    """Open a browser session for `user`; returns the raw session id for the cookie (never stored)."""
+def start_session(session: Session, actor: Actor, user: User, *, user_agent: str | None) -> str:
+    """Open a browser session for `user`; returns the raw session id for the cookie (never stored).
+
+    The session has passed no second factor yet: if one is (or later becomes) required for the
+    user, the session must pass it before it reaches anything else.
+    """
     raw = secrets.token_urlsafe(32)
+    needs_mfa = mfa_required(session, user)
     session.add(LoginSession(
-        token_hash=_sha256(raw), user_id=user.id, mfa_passed=mfa_passed,
+        token_hash=_sha256(raw), user_id=user.id, mfa_passed=False,
         source_ip=actor.source_ip, user_agent=(user_agent or "")[:256],
     ))
     session.flush()
     audit.record(session, Actor(user=user, via=actor.via, source_ip=actor.source_ip, request_id=actor.request_id),
-                 "auth.login", "user", user.id, {"username": user.username, "mfa": mfa_passed})
+                 "auth.login", "user", user.id, {"username": user.username, "mfa_pending": needs_mfa})
     return raw
 
 
@@ -321,9 +334,31 @@ def check_totp(session: Session, actor: Actor, user: User, code: str) -> bool:
     return False
 
 
+def second_factor_login(session: Session, actor: Actor, raw_session: str, code: str) -> LoginResult:
+    """Finish a sign-in with a TOTP code. Wrong codes count towards the lockout like wrong passwords;
+    a locked account's half-open session is ended."""
+    user = _require_user(actor)
+    now = utcnow()
+    if user.locked_until is None or user.locked_until <= now:
+        if check_totp(session, actor, user, code):
+            user.failed_logins = 0
+            mark_mfa_passed(session, raw_session)
+            return LoginResult(user)
+        if not _count_failure(session, actor, user, now):
+            return LoginResult(None, "that code is not valid")
+    assert user.locked_until is not None
+    end_session(session, actor, raw_session)
+    return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
+
+
 def begin_totp_enrollment(session: Session, actor: Actor) -> str:
     """Give the actor a new TOTP secret to confirm; returns its otpauth:// URI."""
     user = _require_user(actor)
+    if user.totp_enabled:
+        # Replacing a working authenticator needs the password (turn it off first): otherwise a
+        # stolen session, or a sign-in still waiting for its code, could swap in the attacker's.
+        raise Conflict("an authenticator is already set up; turn it off with your password first",
+                       field="action")
     secret = pyotp.random_base32()
     user.totp_secret = policy_of(session).fernet.encrypt(secret.encode()).decode()
     user.totp_enabled = False

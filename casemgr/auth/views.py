@@ -32,8 +32,7 @@ def login() -> Any:
         return render_template("auth/login.html", error=result.error, username=request.form.get("username", ""),
                                next=safe_next(request.form.get("next"))), 429 if result.locked else 401
     needs_mfa = service.mfa_required(s, result.user)
-    raw = service.start_session(s, anonymous, result.user, mfa_passed=not needs_mfa,
-                                user_agent=request.user_agent.string)
+    raw = service.start_session(s, anonymous, result.user, user_agent=request.user_agent.string)
     session.clear()  # a new session id at every login
     session[SESSION_KEY] = raw
     session.permanent = True
@@ -55,11 +54,14 @@ def mfa() -> Any:
         return redirect(url_for("auth.mfa_enroll"))
     if request.method == "GET":
         return render_template("auth/mfa.html")
-    if service.check_totp(db_session(), actor, actor.user, request.form.get("code", "")):
-        service.mark_mfa_passed(db_session(), session[SESSION_KEY])
+    result = service.second_factor_login(db_session(), actor, session[SESSION_KEY], request.form.get("code", ""))
+    if result.ok:
         return redirect(safe_next(session.pop("after_mfa", None)) or url_for("home.index"))
-    commit_now()
-    return render_template("auth/mfa.html", error="that code is not valid"), 401
+    commit_now()  # keep the failure count, the audit entries and a lockout
+    if result.locked:
+        session.clear()
+        return render_template("auth/login.html", error=result.error), 429
+    return render_template("auth/mfa.html", error=result.error), 401
 
 
 @bp.post("/logout")
@@ -126,6 +128,8 @@ def revoke_token(token_id: int) -> Any:
 def mfa_enroll() -> Any:
     actor = current_actor()
     s = db_session()
+    if current_user.mfa_pending and actor.user is not None and actor.user.totp_enabled:
+        return redirect(url_for("auth.mfa"))  # a sign-in waiting for its code may not touch the factor
     action = request.form.get("action") if request.method == "POST" else None
     try:
         if action == "begin":
@@ -144,7 +148,7 @@ def mfa_enroll() -> Any:
     except DomainError as exc:
         if action == "confirm":
             commit_now()
-        return render_template("auth/enroll.html", error=exc.message, pending=True), exc.status
+        return render_template("auth/enroll.html", error=exc.message, pending=action == "confirm"), exc.status
     return render_template("auth/enroll.html", required=current_user.mfa_pending)
 
 
