@@ -93,8 +93,9 @@ def _audit_stream(settings: Settings) -> logging.Logger | None:
     logger = logging.getLogger(f"casemgr.audit.stream.{id(settings)}")
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    for handler in list(logger.handlers):
+    for handler in list(logger.handlers):  # a logger left by an app whose settings had the same id()
         logger.removeHandler(handler)
+        handler.close()
     if settings.audit_log_file is not None:
         file_handler = logging.FileHandler(settings.audit_log_file, encoding="utf-8")
         file_handler.setFormatter(logging.Formatter("%(message)s"))

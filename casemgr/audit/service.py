@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
-from sqlalchemy import Select, event, func, select
+from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,15 +56,27 @@ class AuditTrail:
                 event.listen(factory, "after_rollback", _drop_pending)
 
     def _emit_pending(self, session: Session) -> None:
-        pending = session.info.pop(_PENDING_KEY, [])
+        pending: list[AuditEntry] = session.info.pop(_PENDING_KEY, [])
         if self.stream is None:
             return
-        for line in pending:
-            self.stream.info(line)
+        for entry in pending:
+            # An entry appended inside a savepoint that was rolled back is no longer persistent.
+            if inspect(entry).persistent:
+                self.stream.info(json.dumps(entry_to_dict(entry), sort_keys=True))
+
+    def close(self) -> None:
+        """Close the stream's files and sockets (the app's lifetime usually ends with the process)."""
+        if self.stream is not None:
+            for handler in list(self.stream.handlers):
+                self.stream.removeHandler(handler)
+                handler.close()
 
 
 def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+    # Also called for savepoints: keep the entries of the enclosing transaction, which may still commit.
+    pending = session.info.get(_PENDING_KEY)
+    if pending:
+        session.info[_PENDING_KEY] = [entry for entry in pending if inspect(entry).persistent]
 
 
 def trail_of(session: Session) -> AuditTrail:
@@ -144,7 +156,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str, object
     head.seq, head.hash = entry.seq, entry.hash
     session.flush()
     if trail.stream is not None:
-        session.info.setdefault(_PENDING_KEY, []).append(json.dumps(entry_to_dict(entry), sort_keys=True))
+        session.info.setdefault(_PENDING_KEY, []).append(entry)
     if entry.seq % trail.checkpoint_every == 0:
         _write_checkpoint(session, trail, head)
     return entry
