@@ -122,6 +122,11 @@ def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
         for op in bp.operations:
             path = API_PREFIX + _openapi_path(op.rule)
             paths.setdefault(path, {})[op.method] = _operation(bp.name, op)
+    paths[API_PREFIX + "/openapi.json"] = {"get": {
+        "summary": "This OpenAPI document", "tags": ["api"], "operationId": "api.get/openapi.json",
+        "security": [], "responses": {"200": {"description": "success",
+                                              "content": {"application/json": {"schema": {"type": "object"}}}}},
+    }}
     return {
         "openapi": "3.1.0",
         "info": {"title": "casemgr API", "version": "1"},

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 import click
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from casemgr.auth.actor import Actor
@@ -66,6 +67,12 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ConfigError as exc:
             click.echo(f"casemgr: configuration error: {exc}", err=True)
             sys.exit(2)
+        except (OperationalError, InterfaceError) as exc:
+            # An unreachable server or an unopenable SQLite file: a setting to fix, not a traceback.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            click.echo(f"casemgr: configuration error: CASEMGR_DATABASE_URL: cannot use the database: {reason}",
+                       err=True)
+            sys.exit(2)
         except DomainError as exc:
             where = f" ({exc.field})" if exc.field else ""
             click.echo(f"casemgr: error{where}: {exc.message}", err=True)
@@ -92,14 +99,20 @@ def init(ctx: CliContext, no_admin: bool) -> None:
     from casemgr.signing import Signer
 
     settings = ctx.settings
-    settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(settings.instance_dir, 0o700)
-    settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not settings.secret_key and not settings.secret_key_path.exists():
-        fd = os.open(settings.secret_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(generate_secret_key())
-    Signer.generate(settings.signing_key_path)
+    try:
+        settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(settings.instance_dir, 0o700)
+        if not settings.secret_key and not settings.secret_key_path.exists():
+            fd = os.open(settings.secret_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(generate_secret_key())
+        Signer.generate(settings.signing_key_path)
+    except OSError as exc:
+        raise ConfigError("CASEMGR_INSTANCE_DIR", f"cannot set up {settings.instance_dir}: {exc.strerror}") from None
+    try:
+        settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot create {settings.evidence_dir}: {exc.strerror}") from None
     migrate.upgrade(settings.database_url)
     if settings.is_sqlite:
         from sqlalchemy.engine import make_url

@@ -108,8 +108,12 @@ class Settings:
             login_rate_limit=_rate(env, "CASEMGR_LOGIN_RATE_LIMIT", "20 per minute"),
             audit_checkpoint_every=_int(env, "CASEMGR_AUDIT_CHECKPOINT_EVERY", 100, 1, 1_000_000),
             audit_log_file=Path(audit_file).absolute() if audit_file else None,
-            audit_syslog=env.get("CASEMGR_AUDIT_SYSLOG") or None,
+            audit_syslog=_syslog(env, "CASEMGR_AUDIT_SYSLOG"),
             trust_proxy=_bool(env, "CASEMGR_TRUST_PROXY", default=False),
+            # The floors are OWASP's argon2id minimum (ASVS 5.0 appendix C); settings may only raise them.
+            argon2_time_cost=_int(env, "CASEMGR_ARGON2_TIME_COST", 2, 2, 100),
+            argon2_memory_kib=_int(env, "CASEMGR_ARGON2_MEMORY_KIB", 19456, 19456, 4 * 1024 * 1024),
+            argon2_parallelism=_int(env, "CASEMGR_ARGON2_PARALLELISM", 1, 1, 64),
             max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
             organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
         )
@@ -155,6 +159,21 @@ def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def _syslog(env: Mapping[str, str], name: str) -> str | None:
+    """A syslog target: an absolute socket path (/dev/log) or host:port (UDP)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw.startswith("/"):
+        return raw
+    host, sep, port = raw.rpartition(":")
+    host = host.strip("[]")  # [::1]:514
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(name, f"expected an absolute socket path such as /dev/log or host:port"
+                                f" with a port from 1 to 65535, got {raw!r}")
+    return raw
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:

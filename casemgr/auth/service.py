@@ -14,8 +14,8 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
@@ -95,6 +95,17 @@ def list_users(session: Session, actor: Actor) -> list[User]:
     """All accounts. Raises Forbidden for non-admins."""
     _require_admin(actor)
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+def page_users(session: Session, actor: Actor, offset: int, limit: int) -> tuple[list[User], int]:
+    """One page of accounts by username, and how many there are. Raises Forbidden for non-admins."""
+    _require_admin(actor)
+    return _page(session, select(User).order_by(User.username), offset, limit)
+
+
+def _page(session: Session, query: Select[Any], offset: int, limit: int) -> tuple[list[Any], int]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    return list(session.scalars(query.offset(offset).limit(limit))), total
 
 
 def admin_exists(session: Session) -> bool:
@@ -453,9 +464,17 @@ def list_tokens(session: Session, actor: Actor, username: str | None = None) -> 
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id)))
 
 
+def page_own_tokens(session: Session, actor: Actor, offset: int, limit: int) -> tuple[list[ApiToken], int]:
+    """One page of the actor's tokens (oldest first) and how many there are."""
+    owner = _require_user(actor)
+    query = (select(ApiToken).where(ApiToken.user_id == owner.id).options(selectinload(ApiToken.user))
+             .order_by(ApiToken.id))
+    return _page(session, query, offset, limit)
+
+
 def all_tokens(session: Session, actor: Actor) -> list[ApiToken]:
     _require_admin(actor)
-    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+    return list(session.scalars(select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id)))
 
 
 def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:

@@ -1,0 +1,108 @@
+"""The /api/v1 base: JSON errors, /me, /healthz, lists with pages, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+
+def _error(response, status: int, code: str, field: str | None = None) -> dict:
+    assert response.status_code == status
+    assert response.is_json
+    error = response.json["error"]
+    assert set(error) >= {"code", "message", "field"}
+    assert error["code"] == code
+    assert error["field"] == field
+    assert error["message"]
+    return error
+
+
+def test_error_shapes(api, app):
+    client = api("admin")
+    _error(app.test_client().get("/api/v1/me"), 401, "unauthorized")
+    _error(api("analyst").get("/api/v1/users"), 403, "forbidden")
+    _error(client.get("/api/v1/no-such-thing"), 404, "not_found")
+    _error(client.patch("/api/v1/users/ghost", json={"role": "analyst"}), 404, "not_found", "username")
+    _error(client.delete("/api/v1/me"), 405, "method_not_allowed")
+    _error(client.post("/api/v1/users", json={"username": "x1", "password": "long enough password"}),
+           422, "invalid", "role")
+    _error(client.post("/api/v1/users", json={"username": "NOT OK!", "role": "analyst",
+                                              "password": "long enough password"}), 422, "invalid", "username")
+    _error(client.post("/api/v1/users", json={"username": "fine", "role": "root",
+                                              "password": "long enough password"}), 422, "invalid", "role")
+
+
+@pytest.mark.parametrize(("data", "status", "code"), [
+    ("{not json", 400, "bad_request"),
+    ("", 400, "bad_request"),
+    ("[1, 2]", 422, "invalid"),
+    ('"text"', 422, "invalid"),
+])
+def test_malformed_bodies(api, data, status, code):
+    response = api("admin").post("/api/v1/tokens", data=data, headers={"Content-Type": "application/json"})
+    _error(response, status, code)
+
+
+def test_duplicate_username_is_a_conflict(api):
+    client = api("admin")
+    body = {"username": "dupe", "role": "analyst", "password": "long enough password"}
+    assert client.post("/api/v1/users", json=body).status_code == 201
+    _error(client.post("/api/v1/users", json={**body, "username": "DUPE"}), 409, "conflict", "username")
+
+
+def test_last_admin_cannot_be_demoted_or_disabled(api):
+    client = api("admin")
+    me = client.user.username
+    _error(client.patch(f"/api/v1/users/{me}", json={"role": "analyst"}), 409, "conflict", "role")
+    _error(client.patch(f"/api/v1/users/{me}", json={"disabled": True}), 409, "conflict", "disabled")
+
+
+def test_me(api):
+    client = api("auditor")
+    body = client.get("/api/v1/me").json
+    assert body["username"] == client.user.username
+    assert body["role"] == "auditor"
+    assert "password_hash" not in body
+
+
+def test_healthz_needs_no_auth_and_says_only_status(app):
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_lists_are_paged(api, make_user):
+    client = api("admin")
+    for _ in range(4):
+        make_user("analyst")
+    first = client.get("/api/v1/users?per_page=2").json
+    assert first["total"] == 5
+    assert len(first["items"]) == 2
+    assert (first["page"], first["per_page"]) == (1, 2)
+    names = [u["username"] for page in (1, 2, 3)
+             for u in client.get(f"/api/v1/users?per_page=2&page={page}").json["items"]]
+    assert len(names) == len(set(names)) == 5
+    assert client.get("/api/v1/tokens?per_page=1").json["total"] == 1
+    _error(client.get("/api/v1/users?per_page=0"), 422, "invalid", "per_page")
+    _error(client.get("/api/v1/users?page=x"), 422, "invalid", "page")
+
+
+def test_openapi_document_is_valid_and_complete(app):
+    response = app.test_client().get("/api/v1/openapi.json")  # no token needed
+    assert response.status_code == 200
+    doc = response.json
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+    registered = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1"):
+            path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                registered.add((path, method.lower()))
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    assert registered == documented
+    assert doc["paths"]["/api/v1/users"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NewUser"}
+    assert "NewUser" in doc["components"]["schemas"]
