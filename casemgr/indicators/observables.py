@@ -318,20 +318,21 @@ _NORMALIZERS = {
 # ---------------------------------------------------------------- reading simple patterns back
 
 # One comparison `[object-type:path = literal]`, written so that everything it matches is also valid for the
-# STIX 2.1 pattern grammar (stix2-patterns' ANTLR grammar): lower-case identifiers (so never an upper-case
-# keyword such as AND or LIKE; `true`/`false` are excluded below), dotted path steps that are identifiers or
-# quoted strings (no list indexes), the `=` operator, and a string literal whose only escapes are \' and \\
-# or a non-negative integer. Whitespace is limited to what the grammar skips. bundle.py relies on this
-# subset property to skip re-running the full validator; tests/indicators check it against stix2-patterns.
+# STIX 2.1 pattern grammar (stix2-patterns' ANTLR grammar): a lower-case object type, dotted path steps that
+# are identifiers (never exactly a keyword such as AND, LIKE or true: those lex as keywords) or quoted
+# strings (no list indexes), the `=` operator, and a string literal whose only escapes are \' and \\ or a
+# non-negative integer. Whitespace is limited to what the grammar skips. bundle.py relies on this subset
+# property to skip re-running the full validator; tests/indicators check it against stix2-patterns.
 _WS = r"[ \t\r\n]*"
 _STRING = r"'(?:[^'\\]|\\['\\])*'"
-_IDENT = r"[a-z_][a-z0-9_]*"
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 SIMPLE_PATTERN = re.compile(
     rf"\[{_WS}(?P<type>[a-z][a-z0-9-]*):(?P<path>{_IDENT}(?:\.(?:{_IDENT}|{_STRING}))*)"
     rf"{_WS}={_WS}(?:(?P<string>{_STRING})|(?P<number>0|[1-9][0-9]{{0,18}})){_WS}\]"
 )
 _PATH_STEP = re.compile(rf"{_IDENT}|{_STRING}")
-_KEYWORDS = {"true", "false"}
+_KEYWORDS = {"AND", "OR", "NOT", "FOLLOWEDBY", "LIKE", "MATCHES", "ISSUPERSET", "ISSUBSET", "EXISTS", "LAST", "IN",
+             "START", "STOP", "SECONDS", "true", "false", "WITHIN", "REPEATS", "TIMES"}
 
 
 @dataclass(frozen=True)
@@ -351,7 +352,7 @@ def parse_simple_pattern(pattern: str) -> SimpleComparison | None:
     steps = tuple(unquote_pattern_string(s) if s.startswith("'") else s
                   for s in _PATH_STEP.findall(match.group("path")))
     raw_steps = [s for s in _PATH_STEP.findall(match.group("path")) if not s.startswith("'")]
-    if match.group("type") in _KEYWORDS or any(s in _KEYWORDS for s in raw_steps):
+    if match.group("type") in _KEYWORDS or any(step in _KEYWORDS for step in raw_steps):
         return None
     string = match.group("string")
     value: str | int = unquote_pattern_string(string) if string is not None else int(match.group("number"))
