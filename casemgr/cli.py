@@ -179,8 +179,9 @@ def serve(ctx: CliContext, host: str, port: int, workers: int) -> None:
 def _register_domains() -> None:
     from casemgr.audit.cli import audit
     from casemgr.auth.cli import token, user
+    from casemgr.cases.cli import case
 
-    for group in (user, token, audit):
+    for group in (user, token, audit, case):
         cli.add_command(group)
 
 

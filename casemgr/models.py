@@ -2,7 +2,8 @@
 
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, User
+from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.db import Base
 
-__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "InstanceSetting", "LoginSession",
-           "User"]
+__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
+           "CaseReferenceCounter", "CaseTag", "InstanceSetting", "LoginSession", "TimelineEntry", "User"]

@@ -1,0 +1,95 @@
+"""The one place that decides who sees and who changes a case.
+
+- Managers and auditors see every case; the CLI operator (the system actor) too.
+- Analysts see every case that is not restricted, and restricted cases they are members of.
+- Admins see no case content (they run the instance, not the investigations); anonymous nobody.
+- To anyone who may not see a case it does not exist: NotFound (404), never Forbidden, and it is
+  left out of lists, search and counts. Use `visible_filter` in every query over cases (or over
+  anything belonging to a case, joined to `Case`) and `get_case_or_404` to load one.
+- Changing a case: managers any case; analysts a non-restricted case or one they are a member
+  of; auditors never (they see it, so they get Forbidden, 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role
+from casemgr.cases.models import Case, case_members
+from casemgr.errors import Forbidden, NotFound
+
+SEE_ALL = frozenset({Role.MANAGER, Role.AUDITOR})
+EDITORS = frozenset({Role.ANALYST, Role.MANAGER})
+
+
+def sees_all(actor: Actor) -> bool:
+    return actor.is_system or actor.role in SEE_ALL
+
+
+def is_manager(actor: Actor) -> bool:
+    """Managers, and the CLI operator acting as the system."""
+    return actor.is_system or actor.role == Role.MANAGER
+
+
+def visible_filter(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause on `Case` keeping only the cases `actor` may see."""
+    if sees_all(actor):
+        return true()
+    if actor.role == Role.ANALYST and actor.user is not None:
+        member_of = select(case_members.c.case_id).where(case_members.c.user_id == actor.user.id)
+        return or_(Case.restricted.is_(False), Case.id.in_(member_of))
+    return false()
+
+
+def is_member(actor: Actor, case: Case) -> bool:
+    return actor.user is not None and any(u.id == actor.user.id for u in case.members)
+
+
+def can_see(actor: Actor, case: Case) -> bool:
+    if sees_all(actor):
+        return True
+    if actor.role != Role.ANALYST:
+        return False
+    return not case.restricted or is_member(actor, case)
+
+
+def can_edit(actor: Actor, case: Case) -> bool:
+    if is_manager(actor):
+        return True
+    if actor.role != Role.ANALYST:
+        return False
+    return not case.restricted or is_member(actor, case)
+
+
+def get_case_or_404(session: Session, actor: Actor, case_id: int, *, for_update: bool = False,
+                    options: Sequence[Any] = ()) -> Case:
+    """The case if `actor` may see it; NotFound otherwise (also when it exists but is hidden).
+
+    `for_update` locks the row until the transaction ends (PostgreSQL; SQLite write
+    transactions are serialized already).
+    """
+    query = select(Case).where(Case.id == case_id, visible_filter(actor)).options(*options)
+    if for_update:
+        query = query.with_for_update(of=Case)
+    case = session.scalars(query).one_or_none()
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist", field="id")
+    return case
+
+
+def require_edit(actor: Actor, case: Case) -> None:
+    """Raise Forbidden unless `actor` may change `case` (which they can already see)."""
+    if not can_edit(actor, case):
+        if actor.role == Role.AUDITOR:
+            raise Forbidden("auditors have read-only access to cases")
+        raise Forbidden(f"only the members of restricted case {case.reference} and managers may change it")
+
+
+def require_manager(actor: Actor, what: str) -> None:
+    if not is_manager(actor):
+        raise Forbidden(f"only managers may {what}")

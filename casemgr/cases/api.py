@@ -1,0 +1,248 @@
+"""/api/v1/cases and /api/v1/taxonomy: thin adapters over casemgr.cases.service."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import jsonify
+from pydantic import BaseModel
+
+from casemgr.api import ApiBlueprint, body, out, query
+from casemgr.cases import service
+from casemgr.cases.models import (
+    Case,
+    CaseEscalation,
+    CaseLink,
+    CaseStatus,
+    EntryKind,
+    EscalationKind,
+    Level,
+    LinkKind,
+    Pap,
+    Priority,
+    Resolution,
+    Severity,
+    Source,
+    TimelineEntry,
+    Tlp,
+)
+from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.web import current_actor, db_session
+
+bp = ApiBlueprint("cases", __name__)
+
+
+class CaseRef(BaseModel):
+    id: int
+    reference: str
+    title: str
+    status: CaseStatus
+
+
+class CaseSummaryOut(BaseModel):
+    id: int
+    reference: str
+    title: str
+    category: str
+    subcategory: str | None
+    status: CaseStatus
+    priority: Priority
+    severity: Severity
+    tlp: Tlp
+    restricted: bool
+    owner: str | None
+    team: str | None
+    tags: list[str]
+    escalated: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class EscalationOut(BaseModel):
+    id: int
+    kind: EscalationKind
+    reason: str
+    to_team: str | None
+    to_user: str | None
+    created_at: dt.datetime
+    created_by: str
+
+
+class RelatedOut(BaseModel):
+    kind: str
+    case: CaseRef
+
+
+class CaseOut(CaseSummaryOut):
+    description: str
+    description_html: str
+    source: Source | None
+    impact: Level
+    urgency: Level
+    priority_overridden: bool
+    priority_reason: str | None
+    severity_overridden: bool
+    severity_reason: str | None
+    pap: Pap
+    occurred_at: dt.datetime | None
+    detected_at: dt.datetime | None
+    reported_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    contained_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    resolution: Resolution | None
+    resolution_summary: str | None
+    root_cause: str | None
+    duplicate_of: CaseRef | None
+    members: list[str]
+    created_by: str | None
+    allowed_transitions: list[CaseStatus]
+    escalations: list[EscalationOut]
+    related: list[RelatedOut]
+
+
+class TimelineEntryOut(BaseModel):
+    id: int
+    kind: EntryKind
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    actor: str
+    summary: str
+    changes: dict[str, Any] | None
+    body: str | None
+    body_html: str | None
+
+
+class LinkOut(BaseModel):
+    id: int
+    kind: LinkKind
+    case: CaseRef
+    other_case: CaseRef
+
+
+class SubcategoryOut(BaseModel):
+    code: str
+    name: str
+    description: str
+
+
+class CategoryOut(SubcategoryOut):
+    subcategories: list[SubcategoryOut]
+
+
+class TaxonomyOut(BaseModel):
+    name: str
+    source: str
+    categories: list[CategoryOut]
+
+
+def _summary(case: Case) -> dict[str, Any]:
+    return out(CaseSummaryOut, {**_fields(case, CaseSummaryOut), "owner": case.owner.username if case.owner else None,
+                                "tags": case.tag_names, "escalated": case.is_escalated})
+
+
+def _ref(case: Case) -> dict[str, Any]:
+    return {"id": case.id, "reference": case.reference, "title": case.title, "status": case.status}
+
+
+def _escalation(e: CaseEscalation) -> dict[str, Any]:
+    return {**_fields(e, EscalationOut), "to_user": e.to_user.username if e.to_user else None,
+            "created_by": e.created_by_name}
+
+
+def _detail(case_id: int) -> dict[str, Any]:
+    d = service.case_detail(db_session(), current_actor(), case_id)
+    c = d.case
+    return out(CaseOut, {
+        **_fields(c, CaseOut), "owner": c.owner.username if c.owner else None, "tags": c.tag_names,
+        "escalated": c.is_escalated, "description_html": str(d.description_html),
+        "duplicate_of": _ref(d.duplicate_of) if d.duplicate_of else None, "members": c.member_names,
+        "created_by": c.created_by.username if c.created_by else None,
+        "allowed_transitions": d.allowed_transitions, "escalations": [_escalation(e) for e in c.escalations],
+        "related": [{"kind": r.kind, "case": _ref(r.case)} for r in d.related],
+    })
+
+
+def _entry(e: TimelineEntry) -> dict[str, Any]:
+    return out(TimelineEntryOut, {**_fields(e, TimelineEntryOut), "actor": e.actor_name,
+                                  "body_html": str(service.render_entry(e)) if e.body else None})
+
+
+def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
+    return {k: getattr(obj, k) for k in model.model_fields if hasattr(obj, k)}
+
+
+@bp.operation("/taxonomy", "GET", "Incident categories and subcategories with their codes", response=TaxonomyOut)
+def get_taxonomy() -> Any:
+    return out(TaxonomyOut, service.taxonomy())
+
+
+@bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages",
+              query=CaseQuery, response=CaseSummaryOut, is_list=True)
+def list_cases() -> Any:
+    q: CaseQuery = query(CaseQuery)
+    page = service.list_cases(db_session(), current_actor(), q)
+    return jsonify({"items": [_summary(c) for c in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page})
+
+
+@bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201)
+def create_case() -> Any:
+    case = service.create_case(db_session(), current_actor(), body(NewCase))
+    return _detail(case.id), 201
+
+
+@bp.operation("/cases/<int:case_id>", "GET", "One case", response=CaseOut)
+def get_case(case_id: int) -> Any:
+    return _detail(case_id)
+
+
+@bp.operation("/cases/<int:case_id>", "PATCH", "Change a case (send the version you read; 409 when stale)",
+              body=CaseUpdate, response=CaseOut)
+def update_case(case_id: int) -> Any:
+    service.update_case(db_session(), current_actor(), case_id, body(CaseUpdate))
+    return _detail(case_id)
+
+
+@bp.operation("/cases/<int:case_id>/transition", "POST",
+              "Move a case to another state (409 lists the allowed next states)", body=Transition, response=CaseOut)
+def transition(case_id: int) -> Any:
+    service.transition(db_session(), current_actor(), case_id, body(Transition))
+    return _detail(case_id)
+
+
+@bp.operation("/cases/<int:case_id>/escalate", "POST", "Escalate a case, functionally or hierarchically",
+              body=Escalation, response=EscalationOut, status=201)
+def escalate(case_id: int) -> Any:
+    escalation = service.escalate(db_session(), current_actor(), case_id, body(Escalation))
+    return out(EscalationOut, _escalation(escalation)), 201
+
+
+@bp.operation("/cases/<int:case_id>/notes", "POST", "Add a Markdown note to the timeline", body=NewNote,
+              response=TimelineEntryOut, status=201)
+def add_note(case_id: int) -> Any:
+    return _entry(service.add_note(db_session(), current_actor(), case_id, body(NewNote))), 201
+
+
+@bp.operation("/cases/<int:case_id>/events", "POST", "Add a timeline event at the time it happened", body=NewEvent,
+              response=TimelineEntryOut, status=201)
+def add_event(case_id: int) -> Any:
+    return _entry(service.add_event(db_session(), current_actor(), case_id, body(NewEvent))), 201
+
+
+@bp.operation("/cases/<int:case_id>/timeline", "GET", "The case's timeline in incident order",
+              response=TimelineEntryOut, is_list=True)
+def get_timeline(case_id: int) -> Any:
+    entries, total = service.timeline(db_session(), current_actor(), case_id)
+    return jsonify({"items": [_entry(e) for e in entries], "total": total})
+
+
+@bp.operation("/cases/<int:case_id>/links", "POST", "Link to another case as related, or as its duplicate",
+              body=NewLink, response=LinkOut, status=201)
+def link(case_id: int) -> Any:
+    created: CaseLink = service.link_cases(db_session(), current_actor(), case_id, body(NewLink))
+    return out(LinkOut, {"id": created.id, "kind": created.kind, "case": _ref(created.case),
+                         "other_case": _ref(created.other_case)}), 201

@@ -1,0 +1,110 @@
+"""`casemgr case list` and `casemgr case show REF`.
+
+The CLI operator acts as the system and sees every case; `--as USERNAME` shows what that user
+would see (their access rules apply).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import User
+from casemgr.cases import service
+from casemgr.cases.models import CaseStatus, Priority, Tlp
+from casemgr.cases.schemas import CaseQuery
+from casemgr.cli import CliContext, pass_ctx, reports_errors
+from casemgr.errors import Invalid
+from casemgr.web import parse
+
+as_user = click.option("--as", "as_username", metavar="USERNAME",
+                       help="Show only what USERNAME may see (default: everything).")
+
+
+def _actor(ctx: CliContext, session: Session, username: str | None) -> Actor:
+    if username is None:
+        return ctx.actor()
+    user = session.scalars(select(User).where(User.username == username.lower())).one_or_none()
+    if user is None or user.is_disabled:
+        raise Invalid(f"there is no active user {username!r}", field="--as")
+    return Actor(user=user, via="cli", system_name=ctx.actor().system_name)
+
+
+@click.group()
+def case() -> None:
+    """List and show cases."""
+
+
+@case.command("list")
+@click.option("--status", help="One or more states, comma-separated: " + ", ".join(CaseStatus))
+@click.option("--priority", help="One or more of " + ", ".join(Priority) + ", comma-separated.")
+@click.option("--category", help="A taxonomy category code, e.g. malicious-code.")
+@click.option("--owner", help="A username, or 'none' for unassigned cases.")
+@click.option("--team")
+@click.option("--tag")
+@click.option("--tlp", type=click.Choice(list(Tlp)))
+@click.option("--open", "state", flag_value="open", help="Only open cases.")
+@click.option("--closed", "state", flag_value="closed", help="Only resolved and closed cases.")
+@click.option("--since", help="Created at or after (ISO 8601).")
+@click.option("--until", help="Created before (ISO 8601).")
+@click.option("-q", "--search", "q", help="Words to find in title, description and notes.")
+@click.option("--sort", default="-created", show_default=True,
+              help="created, updated, priority, occurred or reference; '-' for descending.")
+@click.option("--page", default=1, show_default=True, type=int)
+@click.option("--per-page", default=50, show_default=True, type=int)
+@as_user
+@pass_ctx
+@reports_errors
+def list_cases(ctx: CliContext, as_username: str | None, **filters: Any) -> None:
+    """List cases: reference, status, priority, owner, title."""
+    query = parse(CaseQuery, {k: v for k, v in filters.items() if v is not None})
+    with ctx.transaction() as s:
+        page = service.list_cases(s, _actor(ctx, s, as_username), query)
+        for c in page.items:
+            owner = c.owner.username if c.owner else "-"
+            flag = " [restricted]" if c.restricted else ""
+            click.echo(f"{c.reference:<14} {c.status.value:<13} {c.priority.value:<3} {owner:<16} {c.title}{flag}")
+    shown = f"{(page.page - 1) * page.per_page + 1}-{(page.page - 1) * page.per_page + len(page.items)}"
+    click.echo(f"{page.total} case(s)" + (f", showing {shown}" if page.items and page.total > len(page.items) else ""))
+
+
+@case.command("show")
+@click.argument("reference")
+@as_user
+@pass_ctx
+@reports_errors
+def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
+    """Show case REFERENCE (e.g. IR-2026-0001) with its timeline."""
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        entries, _ = service.timeline(s, actor, c.id)
+        rows = [
+            ("Title", c.title),
+            ("Status", c.status.value + (f" ({c.resolution.value})" if c.resolution else "")),
+            ("Priority", f"{c.priority.value} (impact {c.impact.value}, urgency {c.urgency.value})"
+             + (" overridden" if c.priority_overridden else "")),
+            ("Severity", c.severity.value),
+            ("Category", service.taxonomy().label(c.category, c.subcategory)),
+            ("TLP / PAP", f"{c.tlp.value.upper()} / {c.pap.value.upper()}"),
+            ("Restricted", "yes" if c.restricted else "no"),
+            ("Owner", c.owner.username if c.owner else "unassigned"),
+            ("Team", c.team or "-"),
+            ("Members", ", ".join(c.member_names) or "-"),
+            ("Tags", ", ".join(c.tag_names) or "-"),
+            ("Source", c.source.value if c.source else "-"),
+            ("Created", c.created_at.isoformat(timespec="seconds")),
+            ("Version", str(c.version)),
+        ]
+        click.echo(c.reference)
+        for label, value in rows:
+            click.echo(f"  {label + ':':<12} {value}")
+        if c.description:
+            click.echo("\nDescription:\n" + "\n".join(f"  {line}" for line in c.description.splitlines()))
+        click.echo("\nTimeline:")
+        for e in entries:
+            click.echo(f"  {e.occurred_at.isoformat(timespec='minutes')}  {e.actor_name:<14} {e.summary}")

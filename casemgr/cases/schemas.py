@@ -1,0 +1,238 @@
+"""Input commands for cases, shared by the web forms, the API and the CLI.
+
+These check shapes (types, lengths, vocabularies); rules that need the database or the case
+(taxonomy membership, who may do what, what a transition needs) live in casemgr/cases/service.py.
+Datetimes without a time zone are taken as UTC.
+
+Update commands (`CaseUpdate`) change only the fields that were sent: the service reads
+`cmd.model_fields_set`. Sending `null` clears a field that may be empty (owner, team, subcategory,
+the times, an override); fields that may not be empty reject `null` naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from casemgr.cases.models import (
+    CaseStatus,
+    EscalationKind,
+    Level,
+    LinkKind,
+    Pap,
+    Priority,
+    Resolution,
+    Severity,
+    Source,
+    Tlp,
+)
+
+TITLE_MAX = 200
+MARKDOWN_MAX = 100_000
+REASON_MAX = 5_000
+TAG_PATTERN = r"^[a-z0-9][a-z0-9._:+-]{0,63}$"
+TEAM_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(_single_line)]
+Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX)]
+Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
+Slug = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=64)]
+Tag = Annotated[str, BeforeValidator(_lower), Field(pattern=TAG_PATTERN,
+                                                    description="lower-case letters, digits and . _ : + -")]
+Team = Annotated[str, Field(min_length=1, max_length=64, pattern=TEAM_PATTERN)]
+Username = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=64)]
+When = Annotated[dt.datetime, AfterValidator(_aware)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class NewCase(Command):
+    """Open a case. Priority follows from impact x urgency; the reference is assigned."""
+
+    title: Title
+    description: Markdown = ""
+    category: Slug = Field(description="a taxonomy category code, e.g. malicious-code (GET /api/v1/taxonomy)")
+    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="a subcategory code of the category, e.g. ransomware")
+    impact: Level
+    urgency: Level
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    source: Annotated[Source | None, BeforeValidator(_blank_is_none)] = None
+    tlp: Tlp = Tlp.AMBER
+    pap: Pap = Pap.AMBER
+    restricted: bool = False
+    occurred_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    detected_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    reported_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="default: now")
+    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="username; analysts may only name themselves")
+    team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = None
+    members: list[Username] = Field(default_factory=list, max_length=100, description="usernames (managers)")
+
+
+class CaseUpdate(Command):
+    """Change a case. `version` is the version the change was based on (409 when stale)."""
+
+    version: int = Field(ge=1, description="the case's version this change is based on")
+    title: Title | None = None
+    description: Markdown | None = None
+    category: Slug | None = None
+    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    source: Annotated[Source | None, BeforeValidator(_blank_is_none)] = None
+    impact: Level | None = None
+    urgency: Level | None = None
+    priority_override: Priority | None = Field(
+        default=None, description="managers: fix the priority regardless of the matrix; null returns to the matrix")
+    priority_reason: Reason | None = None
+    severity_override: Severity | None = Field(
+        default=None, description="fix the severity regardless of the priority; null: follow the priority")
+    severity_reason: Reason | None = None
+    tlp: Tlp | None = None
+    pap: Pap | None = None
+    restricted: bool | None = None
+    occurred_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    detected_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    reported_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    acknowledged_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    contained_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    resolved_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    closed_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    time_reason: Reason | None = Field(default=None, description="required when changing a time the lifecycle set")
+    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+                                                                                description="username or null")
+    team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = None
+    members: list[Username] | None = Field(default=None, max_length=100,
+                                           description="usernames (replaces the list)")
+
+    @field_validator("title", "description", "category", "tags", "impact", "urgency", "tlp", "pap", "restricted",
+                     "members", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+    def changed(self) -> set[str]:
+        """The fields this command sets, besides `version`."""
+        return set(self.model_fields_set) - {"version"}
+
+
+class Transition(Command):
+    """Move a case to another state, with what that state needs (see docs/case-lifecycle.md)."""
+
+    to: CaseStatus
+    version: int | None = Field(default=None, ge=1, description="optional: refuse if the case changed since")
+    resolution: Annotated[Resolution | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="required to resolve")
+    summary: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="required to resolve: what happened and what was done")
+    root_cause: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="required to close (managers only)")
+    reason: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="required to reopen; optional comment otherwise")
+    duplicate_of: int | None = Field(default=None, ge=1,
+                                     description="with resolution duplicate: the id of the surviving case")
+
+
+class Escalation(Command):
+    """Escalate a case: functional (to another team or tier) or hierarchical (to a manager)."""
+
+    kind: EscalationKind
+    reason: Reason
+    to_team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="functional: the team that takes the case over (required)")
+    to_user: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="hierarchical: the manager to alert (optional)")
+
+
+class NewNote(Command):
+    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX)] = Field(description="Markdown")
+
+
+class NewEvent(Command):
+    """A manual timeline event: something that happened in the incident, at the time it happened."""
+
+    occurred_at: When = Field(description="when it happened in the incident (ISO 8601; UTC if no offset)")
+    summary: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_single_line)]
+    body: Markdown | None = None
+
+
+class NewLink(Command):
+    """Link this case to another: `related`, or `duplicate_of` (this case resolves as a duplicate of it)."""
+
+    case: int = Field(ge=1, description="the other case's id")
+    kind: LinkKind = LinkKind.RELATED
+    version: int | None = Field(default=None, ge=1)
+    summary: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="duplicate_of: optional resolution summary")
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        return parts or None
+    return value
+
+
+class CaseQuery(BaseModel):
+    """Filters, text search, sort and page for the case list (query parameters or a filter form)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    q: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, max_length=200, description="words to find in title, description and notes")
+    status: Annotated[list[CaseStatus] | None, BeforeValidator(_csv)] = Field(
+        default=None, description="one or more states, comma-separated")
+    priority: Annotated[list[Priority] | None, BeforeValidator(_csv)] = Field(
+        default=None, description="one or more of P1..P5, comma-separated")
+    category: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
+    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
+    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="a username, or 'none' for unassigned cases")
+    team: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(default=None, max_length=64)
+    tag: Annotated[Tag | None, BeforeValidator(_blank_is_none)] = None
+    tlp: Annotated[Tlp | None, BeforeValidator(_blank_is_none)] = None
+    state: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, pattern="^(open|closed)$", description="open (not resolved or closed) or closed")
+    restricted: Annotated[bool | None, BeforeValidator(_blank_is_none)] = None
+    escalated: Annotated[bool | None, BeforeValidator(_blank_is_none)] = None
+    date_field: str = Field(default="created", pattern="^(created|updated|occurred|detected)$",
+                            description="which date since/until apply to")
+    since: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+                                                                           description="inclusive, ISO 8601")
+    until: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+                                                                           description="exclusive, ISO 8601")
+    sort: str = Field(default="-created",
+                      pattern="^-?(created|updated|priority|occurred|reference)$",
+                      description="created, updated, priority, occurred or reference; '-' for descending")
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=200)

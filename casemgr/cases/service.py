@@ -1,0 +1,758 @@
+"""Cases: open, read, change, move through the lifecycle, escalate, annotate, link, find.
+
+Every function takes (session, actor, ...) and flushes, never commits. Every change writes a
+timeline entry on the case (who, when, what from -> to) and an audit record in the same
+transaction. Access rules are in casemgr/cases/access.py; the lifecycle's edges in
+casemgr/cases/lifecycle.py (documented in docs/case-lifecycle.md).
+
+Errors: NotFound (404) for a case the actor may not see or that does not exist; Forbidden (403)
+for a visible case the actor may not change; Conflict (409) for a stale version (with
+`current_version`) or an illegal transition (with `allowed`); Invalid (422) naming the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from markupsafe import Markup
+from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from casemgr import markdown
+from casemgr.audit import service as audit
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role, User
+from casemgr.cases import access, lifecycle, search
+from casemgr.cases.models import (
+    OPEN_STATUSES,
+    SEVERITY_FOR_PRIORITY,
+    Case,
+    CaseEscalation,
+    CaseLink,
+    CaseReferenceCounter,
+    CaseStatus,
+    CaseTag,
+    EntryKind,
+    EscalationKind,
+    LinkKind,
+    Priority,
+    Resolution,
+    TimelineEntry,
+    priority_for,
+)
+from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.cases.taxonomy import Taxonomy
+from casemgr.cases.taxonomy import load as load_taxonomy
+from casemgr.db import utcnow
+from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+
+DETAIL_OPTIONS = (
+    selectinload(Case.owner),
+    selectinload(Case.created_by),
+    selectinload(Case.tags),
+    selectinload(Case.members),
+    selectinload(Case.escalations).selectinload(CaseEscalation.to_user),
+    selectinload(Case.duplicate_of),
+)
+LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags))
+
+# Times the lifecycle sets: changing them by hand needs a reason.
+LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
+# Free text is named in the audit log but not copied there (admins read the audit log, not cases).
+TEXT_FIELDS = frozenset({"title", "description", "priority_reason", "severity_reason", "resolution_summary",
+                         "root_cause", "time_reason"})
+ASSIGNABLE_ROLES = (Role.ANALYST, Role.MANAGER)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def taxonomy() -> Taxonomy:
+    """The incident taxonomy (categories and subcategories with their codes)."""
+    return load_taxonomy()
+
+
+def get_case(session: Session, actor: Actor, case_id: int) -> Case:
+    """The case with its owner, tags, members and escalations loaded. Raises NotFound."""
+    return access.get_case_or_404(session, actor, case_id, options=DETAIL_OPTIONS)
+
+
+def get_case_by_reference(session: Session, actor: Actor, reference: str) -> Case:
+    """The case called `reference` (e.g. IR-2026-0001). Raises NotFound."""
+    case_id = session.scalar(select(Case.id).where(Case.reference == reference.strip().upper()))
+    if case_id is None:
+        raise NotFound(f"case {reference} does not exist", field="reference")
+    try:
+        return get_case(session, actor, case_id)
+    except NotFound:
+        raise NotFound(f"case {reference} does not exist", field="reference") from None
+
+
+@dataclass
+class RelatedCase:
+    """Another case linked to this one: `related`, `duplicate_of` (this case duplicates it) or
+    `duplicated_by` (it duplicates this case). Only cases the actor may see are listed."""
+
+    kind: str
+    case: Case
+
+
+@dataclass
+class CaseDetail:
+    """Everything a case page shows, for one actor."""
+
+    case: Case
+    description_html: Markup
+    allowed_transitions: list[CaseStatus]
+    related: list[RelatedCase]
+    duplicate_of: Case | None
+    can_edit: bool
+    is_manager: bool
+
+
+def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
+    """The case with its rendered description, the actor's possible transitions and the
+    visible related cases. Raises NotFound."""
+    case = get_case(session, actor, case_id)
+    related = related_cases(session, actor, case_id)
+    survivor = next((r.case for r in related if r.kind == LinkKind.DUPLICATE_OF.value
+                     and r.case.id == case.duplicate_of_id), None)
+    return CaseDetail(case=case, description_html=markdown.render(case.description),
+                      allowed_transitions=allowed_transitions(actor, case), related=related,
+                      duplicate_of=survivor, can_edit=access.can_edit(actor, case),
+                      is_manager=access.is_manager(actor))
+
+
+def allowed_transitions(actor: Actor, case: Case) -> list[CaseStatus]:
+    """The states `actor` may move `case` to now (closing only for managers)."""
+    if not access.can_edit(actor, case):
+        return []
+    allowed = lifecycle.allowed_next(case.status)
+    return [s for s in allowed
+            if not lifecycle.requirement(case.status, s).manager_only or access.is_manager(actor)]
+
+
+def related_cases(session: Session, actor: Actor, case_id: int) -> list[RelatedCase]:
+    """Cases linked to `case_id` that `actor` may see. Raises NotFound for the case itself."""
+    access.get_case_or_404(session, actor, case_id)
+    visible = access.visible_filter(actor)
+    outgoing = session.execute(
+        select(CaseLink.kind, Case).join(Case, Case.id == CaseLink.other_case_id)
+        .where(CaseLink.case_id == case_id, visible).order_by(CaseLink.id)
+    ).all()
+    incoming = session.execute(
+        select(CaseLink.kind, Case).join(Case, Case.id == CaseLink.case_id)
+        .where(CaseLink.other_case_id == case_id, visible).order_by(CaseLink.id)
+    ).all()
+    related = [RelatedCase(kind.value, c) for kind, c in outgoing]
+    related += [RelatedCase("duplicated_by" if kind == LinkKind.DUPLICATE_OF else kind.value, c)
+                for kind, c in incoming]
+    return related
+
+
+def timeline(session: Session, actor: Actor, case_id: int, *, page: int = 1,
+             per_page: int = 500) -> tuple[list[TimelineEntry], int]:
+    """The case's timeline in incident order (occurred_at, then as recorded) and its length.
+
+    Raises NotFound."""
+    access.get_case_or_404(session, actor, case_id)
+    where = TimelineEntry.case_id == case_id
+    total = session.scalar(select(func.count(TimelineEntry.id)).where(where)) or 0
+    entries = session.scalars(
+        select(TimelineEntry).where(where).order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(entries), total
+
+
+def render_entry(entry: TimelineEntry) -> Markup:
+    """A note's or event's Markdown body as sanitized HTML."""
+    return markdown.render(entry.body)
+
+
+@dataclass
+class CasePage:
+    items: list[Case]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+SORTS: dict[str, Any] = {
+    "created": (Case.id,),
+    "reference": (Case.id,),
+    "updated": (Case.updated_at, Case.id),
+    "priority": (Case.priority, Case.id),
+    "occurred": (Case.occurred_at, Case.id),
+}
+DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred": Case.occurred_at,
+               "detected": Case.detected_at}
+
+
+def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
+    """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
+    where = [access.visible_filter(actor), *_filters(session, query)]
+    total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
+    descending = query.sort.startswith("-")
+    columns = SORTS[query.sort.lstrip("-")]
+    order: list[Any]
+    if query.sort.lstrip("-") == "priority":
+        # "priority" lists the most urgent first (P1 before P5); newest first within a priority.
+        order = [Case.priority.desc() if descending else Case.priority.asc(), Case.id.desc()]
+    else:
+        order = [c.desc() if descending else c.asc() for c in columns]
+    items = session.scalars(
+        select(Case).where(*where).order_by(*order).offset((query.page - 1) * query.per_page)
+        .limit(query.per_page).options(*LIST_OPTIONS)
+    ).all()
+    return CasePage(list(items), total, query.page, query.per_page)
+
+
+def _filters(session: Session, q: CaseQuery) -> list[Any]:
+    where: list[Any] = []
+    if q.status:
+        where.append(Case.status.in_(q.status))
+    if q.priority:
+        where.append(Case.priority.in_(q.priority))
+    if q.category:
+        where.append(Case.category == q.category)
+    if q.subcategory:
+        where.append(Case.subcategory == q.subcategory)
+    if q.owner == "none":
+        where.append(Case.owner_id.is_(None))
+    elif q.owner:
+        where.append(Case.owner_id == select(User.id).where(User.username == q.owner).scalar_subquery())
+    if q.team:
+        where.append(Case.team == q.team)
+    if q.tag:
+        where.append(Case.id.in_(select(CaseTag.case_id).where(CaseTag.tag == q.tag)))
+    if q.tlp:
+        where.append(Case.tlp == q.tlp)
+    if q.state == "open":
+        where.append(Case.status.in_(sorted(OPEN_STATUSES)))
+    elif q.state == "closed":
+        where.append(Case.status.in_([CaseStatus.RESOLVED, CaseStatus.CLOSED]))
+    if q.restricted is not None:
+        where.append(Case.restricted.is_(q.restricted))
+    if q.escalated is not None:
+        where.append(Case.last_escalated_at.is_not(None) if q.escalated else Case.last_escalated_at.is_(None))
+    date_column = DATE_FIELDS[q.date_field]
+    if q.since:
+        where.append(date_column >= q.since)
+    if q.until:
+        where.append(date_column < q.until)
+    if q.q:
+        where.append(search.matching(session, q.q))
+    return where
+
+
+@dataclass
+class Dashboard:
+    """The home page's view of the cases `actor` may see (each list newest first, at most `limit`)."""
+
+    my_open: list[Case]
+    my_open_total: int
+    unassigned: list[Case]
+    unassigned_total: int
+    urgent: list[Case]  # open P1 and P2 cases
+    urgent_total: int
+    escalated: list[Case]  # open cases with an escalation
+    escalated_total: int
+    counts_by_state: dict[CaseStatus, int] = field(default_factory=dict)
+
+
+def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
+    """My open cases, unassigned open cases, open P1/P2 cases, escalated open cases and the
+    number of cases in each state, counting only what `actor` may see."""
+    visible = access.visible_filter(actor)
+    is_open = Case.status.in_(sorted(OPEN_STATUSES))
+
+    def section(*where: Any) -> tuple[list[Case], int]:
+        total = session.scalar(select(func.count(Case.id)).where(visible, is_open, *where)) or 0
+        items = session.scalars(select(Case).where(visible, is_open, *where).order_by(Case.id.desc())
+                                .limit(limit).options(*LIST_OPTIONS)).all()
+        return list(items), total
+
+    mine: tuple[list[Case], int] = ([], 0)
+    if actor.user is not None:
+        mine = section(Case.owner_id == actor.user.id)
+    unassigned = section(Case.owner_id.is_(None))
+    urgent = section(Case.priority.in_([Priority.P1, Priority.P2]))
+    escalated = section(Case.last_escalated_at.is_not(None))
+    rows = session.execute(select(Case.status, func.count(Case.id)).where(visible).group_by(Case.status)).all()
+    counts = {s: 0 for s in CaseStatus} | {status: n for status, n in rows}
+    return Dashboard(mine[0], mine[1], unassigned[0], unassigned[1], urgent[0], urgent[1], escalated[0],
+                     escalated[1], counts)
+
+
+def assignable_users(session: Session, actor: Actor) -> list[User]:
+    """Active analysts and managers, who may own or be members of a case (for the forms' choices)."""
+    _require_case_worker(actor)
+    return list(session.scalars(
+        select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.disabled_at.is_(None)).order_by(User.username)
+    ).all())
+
+
+# ---------------------------------------------------------------- creating
+
+
+def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
+    """Open a case with the next reference of the year.
+
+    Raises Forbidden for auditors and admins, or when an analyst assigns someone else; Invalid
+    naming the field for an unknown category/subcategory, user or inconsistent times."""
+    _require_case_worker(actor)
+    taxonomy().check(cmd.category, cmd.subcategory)
+    _check_incident_times(cmd.occurred_at, cmd.detected_at)
+    now = utcnow()
+    owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
+    if owner is not None and not access.is_manager(actor) and owner.id != _user_id(actor):
+        raise Forbidden("analysts may only make themselves the owner; a manager assigns others", field="owner")
+    members = [_assignee(session, name, "members") for name in dict.fromkeys(cmd.members)]
+    if members and not access.is_manager(actor) and any(m.id != _user_id(actor) for m in members):
+        raise Forbidden("only managers may add other members", field="members")
+    priority = priority_for(cmd.impact, cmd.urgency)
+    case = Case(
+        reference=_next_reference(session, now.year),
+        title=cmd.title, description=cmd.description, category=cmd.category, subcategory=cmd.subcategory,
+        source=cmd.source, occurred_at=cmd.occurred_at, detected_at=cmd.detected_at,
+        reported_at=cmd.reported_at or now, impact=cmd.impact, urgency=cmd.urgency, priority=priority,
+        priority_overridden=False, severity=SEVERITY_FOR_PRIORITY[priority], severity_overridden=False,
+        tlp=cmd.tlp, pap=cmd.pap, restricted=cmd.restricted, status=CaseStatus.NEW, owner=owner,
+        team=cmd.team, created_at=now, updated_at=now, created_by_id=_user_id(actor),
+        tags=[CaseTag(tag=t) for t in sorted(set(cmd.tags))],
+    )
+    # The creator and the owner are members, so that a restricted case stays visible to them.
+    me = session.get(User, actor.user.id) if actor.user is not None else None
+    case.members = _unique_users([u for u in (me, owner) if u is not None] + members)
+    session.add(case)
+    session.flush()
+    initial: dict[str, list[Any]] = {"status": [None, case.status.value], "priority": [None, priority.value],
+               "restricted": [None, case.restricted], "tlp": [None, case.tlp.value]}
+    _entry(session, actor, case, EntryKind.CREATED, f"Case {case.reference} opened", changes=initial, at=now)
+    audit.record(session, actor, "case.create", "case", case.id,
+                 {"reference": case.reference, "category": case.category, "priority": priority.value,
+                  "restricted": case.restricted, "owner": owner.username if owner else None})
+    return case
+
+
+def _next_reference(session: Session, year: int) -> str:
+    """IR-<year>-<n>, n counting from 1 each year. The counter row's UPDATE holds its lock until the
+    transaction ends, so concurrent creators get consecutive numbers and never the same one."""
+    table = cast(Table, CaseReferenceCounter.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
+    number = session.execute(
+        update(table).where(table.c.year == year).values(last=table.c.last + 1).returning(table.c.last)
+    ).scalar_one()
+    return f"IR-{year}-{number:04d}"
+
+
+# ---------------------------------------------------------------- changing
+
+
+def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -> Case:
+    """Change the fields `cmd` sets, based on `cmd.version`.
+
+    Raises NotFound; Forbidden for read-only roles, non-members of a restricted case, and for
+    analysts changing what managers decide (priority override, owner other than themselves,
+    team, members); Conflict with `current_version` when the case changed since `cmd.version`;
+    Invalid naming the field (taxonomy, missing reasons, unknown users, inconsistent times)."""
+    case = _load_for_change(session, actor, case_id, cmd.version)
+    fields = cmd.changed()
+    changes: dict[str, list[Any]] = {}
+    manager = access.is_manager(actor)
+
+    for name in ("title", "description", "source", "tlp", "pap", "restricted", "occurred_at", "detected_at",
+                 "reported_at"):
+        if name in fields:
+            _set(case, name, getattr(cmd, name), changes)
+    _apply_category(case, cmd, fields, changes)
+    if "tags" in fields:
+        new_tags = sorted(set(cmd.tags or []))
+        if new_tags != case.tag_names:
+            changes["tags"] = [case.tag_names, new_tags]
+            case.tags = [t for t in case.tags if t.tag in new_tags] + [
+                CaseTag(tag=t) for t in new_tags if t not in case.tag_names]
+    lifecycle_times = [n for n in LIFECYCLE_TIMES if n in fields]
+    if lifecycle_times and not cmd.time_reason:
+        raise Invalid(f"time_reason: required when changing {', '.join(lifecycle_times)}", field="time_reason")
+    for name in lifecycle_times:
+        _set(case, name, getattr(cmd, name), changes)
+    _check_incident_times(case.occurred_at, case.detected_at)
+
+    for name in ("impact", "urgency"):
+        if name in fields:
+            _set(case, name, getattr(cmd, name), changes)
+    if "priority_override" in fields:
+        if not manager:
+            raise Forbidden("only managers may override the priority", field="priority_override")
+        if cmd.priority_override is not None:
+            if not cmd.priority_reason:
+                raise Invalid("priority_reason: a reason is required to override the priority",
+                              field="priority_reason")
+            _set(case, "priority_overridden", True, changes)
+            _set(case, "priority_reason", cmd.priority_reason, changes)
+            _set(case, "priority", cmd.priority_override, changes)
+        else:
+            _set(case, "priority_overridden", False, changes)
+            _set(case, "priority_reason", None, changes)
+    if not case.priority_overridden:
+        _set(case, "priority", priority_for(case.impact, case.urgency), changes)
+    if "severity_override" in fields:
+        if cmd.severity_override is not None:
+            if not cmd.severity_reason:
+                raise Invalid("severity_reason: a reason is required to override the severity",
+                              field="severity_reason")
+            _set(case, "severity_overridden", True, changes)
+            _set(case, "severity_reason", cmd.severity_reason, changes)
+            _set(case, "severity", cmd.severity_override, changes)
+        else:
+            _set(case, "severity_overridden", False, changes)
+            _set(case, "severity_reason", None, changes)
+    if not case.severity_overridden:
+        _set(case, "severity", SEVERITY_FOR_PRIORITY[case.priority], changes)
+
+    _apply_assignment(session, actor, case, cmd, fields=fields, changes=changes)
+    if not changes:
+        return case
+    case.updated_at = utcnow()
+    _flush(session, case)
+    summary = "Changed " + ", ".join(sorted(changes))
+    if cmd.time_reason and lifecycle_times:
+        changes["time_reason"] = [None, cmd.time_reason]
+    _entry(session, actor, case, EntryKind.UPDATED, summary, changes=changes)
+    _audit(session, actor, "case.update", case, changes)
+    return case
+
+
+def _apply_category(case: Case, cmd: CaseUpdate, fields: set[str], changes: dict[str, list[Any]]) -> None:
+    if not fields & {"category", "subcategory"}:
+        return
+    category = cmd.category if "category" in fields and cmd.category is not None else case.category
+    subcategory = cmd.subcategory if "subcategory" in fields else case.subcategory
+    if "subcategory" not in fields and category != case.category and subcategory is not None:
+        cat = taxonomy().category(category)
+        if cat is not None and cat.subcategory(subcategory) is None:
+            raise Invalid(f"subcategory: {subcategory!r} does not belong to {category!r}; send a subcategory "
+                          "of the new category, or null", field="subcategory")
+    taxonomy().check(category, subcategory)
+    _set(case, "category", category, changes)
+    _set(case, "subcategory", subcategory, changes)
+
+
+def _apply_assignment(session: Session, actor: Actor, case: Case, cmd: CaseUpdate, *, fields: set[str],
+                      changes: dict[str, list[Any]]) -> None:
+    manager = access.is_manager(actor)
+    if "owner" in fields:
+        owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
+        me = _user_id(actor)
+        taking = owner is not None and owner.id == me and case.owner_id in {None, me}
+        dropping = owner is None and case.owner_id == me
+        if not (manager or taking or dropping):
+            raise Forbidden("only managers assign cases; analysts may take an unassigned case or give up their own",
+                            field="owner")
+        if (owner.id if owner else None) != case.owner_id:
+            changes["owner"] = [case.owner.username if case.owner else None, owner.username if owner else None]
+            case.owner = owner
+    if "team" in fields:
+        if not manager and cmd.team != case.team:
+            raise Forbidden("only managers change a case's team (or escalate it functionally)", field="team")
+        _set(case, "team", cmd.team, changes)
+    members = list(case.members)
+    if "members" in fields:
+        if not manager:
+            raise Forbidden("only managers change a case's members", field="members")
+        members = [_assignee(session, name, "members") for name in dict.fromkeys(cmd.members or [])]
+    if case.owner is not None:
+        members.append(case.owner)  # the owner is always a member
+    members = _unique_users(members)
+    before, after = case.member_names, sorted(u.username for u in members)
+    if before != after:
+        changes["members"] = [before, after]
+        case.members = members
+
+
+def transition(session: Session, actor: Actor, case_id: int, cmd: Transition) -> Case:
+    """Move the case to `cmd.to` along an edge of the lifecycle, with what that state needs.
+
+    Raises NotFound; Forbidden for read-only roles, or closing by a non-manager; Conflict with
+    the `allowed` next states for an illegal move, or `current_version` when stale; Invalid
+    naming the missing field (resolution, summary, root_cause, reason, duplicate_of)."""
+    case = _load_for_change(session, actor, case_id, cmd.version)
+    source, target = case.status, cmd.to
+    allowed = lifecycle.allowed_next(source)
+    if target not in allowed:
+        raise Conflict(f"a {source} case cannot move to {target}; it can move to: "
+                       f"{', '.join(allowed)}", field="to",
+                       details={"current_status": source.value, "allowed": [s.value for s in allowed]})
+    need = lifecycle.requirement(source, target)
+    if need.manager_only:
+        access.require_manager(actor, f"move a case to {target}")
+    for name in need.fields:
+        if getattr(cmd, name) is None:
+            raise Invalid(f"{name}: required to move a case to {target}", field=name)
+    if cmd.duplicate_of is not None and cmd.resolution != Resolution.DUPLICATE:
+        raise Invalid("duplicate_of: only with resolution 'duplicate'", field="duplicate_of")
+    if target == CaseStatus.RESOLVED and cmd.resolution == Resolution.DUPLICATE:
+        if cmd.duplicate_of is None:
+            raise Invalid("duplicate_of: the id of the surviving case is required with resolution 'duplicate'",
+                          field="duplicate_of")
+        survivor = _other_case(session, actor, case, cmd.duplicate_of, "duplicate_of")
+        _mark_duplicate(session, actor, case, survivor, summary=cmd.summary, reason=cmd.reason)
+        return case
+    _move(session, actor, case, target, cmd)
+    return case
+
+
+def _move(session: Session, actor: Actor, case: Case, target: CaseStatus, cmd: Transition, *,
+          duplicate_of: Case | None = None) -> None:
+    source = case.status
+    now = utcnow()
+    changes: dict[str, list[Any]] = {}
+    if duplicate_of is not None:
+        case.duplicate_of_id = duplicate_of.id
+        changes["duplicate_of"] = [None, duplicate_of.reference]
+    _set(case, "status", target, changes)
+    if source == CaseStatus.NEW and case.acknowledged_at is None:
+        _set(case, "acknowledged_at", now, changes)
+    reached_containment = target in {CaseStatus.ERADICATION, CaseStatus.RECOVERY} or (
+        source == CaseStatus.CONTAINMENT and target == CaseStatus.RESOLVED)
+    if reached_containment and case.contained_at is None:
+        _set(case, "contained_at", now, changes)
+    if target == CaseStatus.RESOLVED:
+        _set(case, "resolution", cmd.resolution, changes)
+        _set(case, "resolution_summary", cmd.summary, changes)
+        _set(case, "resolved_at", now, changes)
+    elif target == CaseStatus.CLOSED:
+        _set(case, "root_cause", cmd.root_cause, changes)
+        _set(case, "closed_at", now, changes)
+    elif lifecycle.is_reopen(source, target):
+        for name in ("resolution", "resolution_summary", "root_cause", "resolved_at", "closed_at",
+                     "duplicate_of_id"):
+            _set(case, name, None, changes)
+    case.updated_at = now
+    _flush(session, case)
+    if duplicate_of is not None:
+        summary = f"Resolved as a duplicate of {duplicate_of.reference}: {source} → {target}"
+    else:
+        summary = f"{'Reopened' if lifecycle.is_reopen(source, target) else 'Moved'}: {source} → {target}"
+    _entry(session, actor, case, EntryKind.TRANSITION, summary, changes=changes, body=cmd.reason, at=now)
+    _audit(session, actor, "case.transition", case, changes)
+
+
+def _mark_duplicate(session: Session, actor: Actor, case: Case, survivor: Case, *, summary: str | None,
+                    reason: str | None) -> None:
+    if case.status not in OPEN_STATUSES:
+        raise Conflict(f"case {case.reference} is {case.status} already; reopen it to mark it as a duplicate",
+                       field="case", details={"current_status": case.status.value,
+                                              "allowed": [s.value for s in lifecycle.allowed_next(case.status)]})
+    if survivor.duplicate_of_id == case.id:
+        raise Invalid(f"case {survivor.reference} is a duplicate of this case already", field="duplicate_of")
+    cmd = Transition(to=CaseStatus.RESOLVED, resolution=Resolution.DUPLICATE,
+                     summary=summary or f"Duplicate of {survivor.reference}", reason=reason)
+    if session.scalar(select(CaseLink.id).where(CaseLink.case_id == case.id, CaseLink.other_case_id == survivor.id,
+                                                CaseLink.kind == LinkKind.DUPLICATE_OF)) is None:
+        session.add(CaseLink(case_id=case.id, other_case_id=survivor.id, kind=LinkKind.DUPLICATE_OF,
+                             created_by_id=_user_id(actor)))
+    _move(session, actor, case, CaseStatus.RESOLVED, cmd, duplicate_of=survivor)
+
+
+def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> CaseEscalation:
+    """Record an escalation: functional hands the case to `cmd.to_team` (managers); hierarchical
+    alerts management, optionally a named manager (any analyst who may change the case).
+
+    Raises NotFound; Forbidden; Invalid naming to_team or to_user."""
+    case = _load_for_change(session, actor, case_id, None)
+    to_user = None
+    changes: dict[str, list[Any]] = {}
+    if cmd.kind == EscalationKind.FUNCTIONAL:
+        access.require_manager(actor, "escalate a case functionally (hand it to another team)")
+        if cmd.to_team is None:
+            raise Invalid("to_team: the team that takes the case over is required", field="to_team")
+        if cmd.to_user is not None:
+            raise Invalid("to_user: only for hierarchical escalations", field="to_user")
+        _set(case, "team", cmd.to_team, changes)
+        target = f"team {cmd.to_team}"
+    else:
+        if cmd.to_team is not None:
+            raise Invalid("to_team: only for functional escalations", field="to_team")
+        if cmd.to_user is not None:
+            to_user = _assignee(session, cmd.to_user, "to_user")
+            if to_user.role != Role.MANAGER:
+                raise Invalid(f"to_user: {to_user.username} is not a manager", field="to_user")
+        target = f"manager {to_user.username}" if to_user else "management"
+    now = utcnow()
+    escalation = CaseEscalation(case=case, kind=cmd.kind, reason=cmd.reason, to_team=cmd.to_team, to_user=to_user,
+                                created_at=now, created_by_id=_user_id(actor), created_by_name=actor.name)
+    session.add(escalation)
+    case.last_escalated_at = now
+    case.updated_at = now
+    _flush(session, case)
+    changes["escalation"] = [None, f"{cmd.kind} to {target}"]
+    _entry(session, actor, case, EntryKind.ESCALATION, f"Escalated ({cmd.kind}) to {target}", changes=changes,
+           body=cmd.reason, at=now)
+    _audit(session, actor, "case.escalate", case, changes)
+    return escalation
+
+
+def add_note(session: Session, actor: Actor, case_id: int, cmd: NewNote) -> TimelineEntry:
+    """Add a Markdown note to the case's timeline. Raises NotFound; Forbidden."""
+    case = _load_for_change(session, actor, case_id, None, lock=False)
+    entry = _entry(session, actor, case, EntryKind.NOTE, f"Note by {actor.name}", body=cmd.body)
+    session.flush()
+    audit.record(session, actor, "case.note", "case", case.id,
+                 {"reference": case.reference, "entry_id": entry.id, "length": len(cmd.body)})
+    return entry
+
+
+def add_event(session: Session, actor: Actor, case_id: int, cmd: NewEvent) -> TimelineEntry:
+    """Add a manual event that happened in the incident at `cmd.occurred_at`.
+
+    Raises NotFound; Forbidden."""
+    case = _load_for_change(session, actor, case_id, None, lock=False)
+    entry = _entry(session, actor, case, EntryKind.EVENT, cmd.summary, body=cmd.body, at=cmd.occurred_at)
+    session.flush()
+    audit.record(session, actor, "case.event", "case", case.id,
+                 {"reference": case.reference, "entry_id": entry.id, "occurred_at": cmd.occurred_at.isoformat()})
+    return entry
+
+
+def link_cases(session: Session, actor: Actor, case_id: int, cmd: NewLink) -> CaseLink:
+    """Link the case to `cmd.case`: as related, or as a duplicate of it (which resolves this case
+    with resolution duplicate).
+
+    Raises NotFound (either case); Forbidden; Invalid (a case linked to itself); Conflict (linked
+    already, stale version, or a duplicate that is not open)."""
+    case = _load_for_change(session, actor, case_id, cmd.version)
+    other = _other_case(session, actor, case, cmd.case, "case")
+    if cmd.kind == LinkKind.DUPLICATE_OF:
+        _mark_duplicate(session, actor, case, other, summary=cmd.summary, reason=None)
+        return session.scalars(select(CaseLink).where(
+            CaseLink.case_id == case.id, CaseLink.other_case_id == other.id,
+            CaseLink.kind == LinkKind.DUPLICATE_OF)).one()
+    pair = or_(and_(CaseLink.case_id == case.id, CaseLink.other_case_id == other.id),
+               and_(CaseLink.case_id == other.id, CaseLink.other_case_id == case.id))
+    if session.scalar(select(CaseLink.id).where(pair, CaseLink.kind == LinkKind.RELATED)) is not None:
+        raise Conflict(f"{case.reference} and {other.reference} are linked already", field="case")
+    link = CaseLink(case_id=case.id, other_case_id=other.id, kind=LinkKind.RELATED, created_by_id=_user_id(actor))
+    session.add(link)
+    changes: dict[str, list[Any]] = {"related": [None, other.reference]}
+    _entry(session, actor, case, EntryKind.LINK, f"Linked to {other.reference} as related", changes=changes)
+    _audit(session, actor, "case.link", case, changes)
+    session.flush()
+    return link
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _require_case_worker(actor: Actor) -> None:
+    if access.is_manager(actor) or actor.role == Role.ANALYST:
+        return
+    if actor.role == Role.AUDITOR:
+        raise Forbidden("auditors have read-only access to cases")
+    raise Forbidden("only analysts and managers work cases")
+
+
+def _user_id(actor: Actor) -> int | None:
+    return actor.user.id if actor.user is not None else None
+
+
+def _load_for_change(session: Session, actor: Actor, case_id: int, version: int | None, *,
+                     lock: bool = True) -> Case:
+    case = access.get_case_or_404(session, actor, case_id, for_update=lock, options=DETAIL_OPTIONS)
+    access.require_edit(actor, case)
+    if version is not None and version != case.version:
+        raise Conflict(f"case {case.reference} was changed by someone else (you sent version {version}, it is now "
+                       f"at version {case.version}); reload it and apply your change again", field="version",
+                       details={"current_version": case.version})
+    return case
+
+
+def _other_case(session: Session, actor: Actor, case: Case, other_id: int, field_name: str) -> Case:
+    if other_id == case.id:
+        raise Invalid(f"{field_name}: a case cannot be linked to itself", field=field_name)
+    try:
+        return access.get_case_or_404(session, actor, other_id)
+    except NotFound:
+        raise NotFound(f"case {other_id} does not exist", field=field_name) from None
+
+
+def _assignee(session: Session, username: str, field_name: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None or user.is_disabled:
+        raise Invalid(f"{field_name}: there is no active user {username!r}", field=field_name)
+    if user.role not in ASSIGNABLE_ROLES:
+        raise Invalid(f"{field_name}: {username} is an {user.role}; only analysts and managers work cases",
+                      field=field_name)
+    return user
+
+
+def _unique_users(users: Iterable[User]) -> list[User]:
+    return sorted({u.id: u for u in users}.values(), key=lambda u: u.username)
+
+
+def _check_incident_times(occurred: dt.datetime | None, detected: dt.datetime | None) -> None:
+    if occurred is not None and detected is not None and detected < occurred:
+        raise Invalid("detected_at: the incident cannot be detected before it occurred", field="detected_at")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _set(case: Case, name: str, value: Any, changes: dict[str, list[Any]]) -> None:
+    old = getattr(case, name)
+    if _plain(old) == _plain(value):
+        return
+    setattr(case, name, value)
+    if name in changes:
+        changes[name][1] = _plain(value)
+    else:
+        changes[name] = [_plain(old), _plain(value)]
+
+
+def _entry(session: Session, actor: Actor, case: Case, kind: EntryKind, summary: str, *,
+           changes: dict[str, list[Any]] | None = None, body: str | None = None,
+           at: dt.datetime | None = None) -> TimelineEntry:
+    now = utcnow()
+    entry = TimelineEntry(case_id=case.id, kind=kind, occurred_at=at or now, recorded_at=now,
+                          actor_id=_user_id(actor), actor_name=actor.name, summary=summary[:500],
+                          changes=changes or None, body=body)
+    session.add(entry)
+    return entry
+
+
+def _audit(session: Session, actor: Actor, action: str, case: Case, changes: dict[str, list[Any]]) -> None:
+    summary: dict[str, Any] = {"reference": case.reference}
+    values = {k: v for k, v in changes.items() if k not in TEXT_FIELDS}
+    texts = sorted(k for k in changes if k in TEXT_FIELDS)
+    if values:
+        summary["changes"] = values
+    if texts:
+        summary["text_changed"] = texts
+    audit.record(session, actor, action, "case", case.id, summary)
+
+
+def _flush(session: Session, case: Case) -> None:
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict(f"case {case.reference} was changed by someone else meanwhile; reload it and try again",
+                       field="version") from None
+
