@@ -53,9 +53,11 @@ def sanitize_filename(name: str | None, *, fallback: str = FALLBACK_FILENAME) ->
     text = "".join(" " if ch.isspace() else ch for ch in text
                    if ch.isspace() or unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     text = re.sub(r" {2,}", " ", text).strip(" .")
-    text = _pathvalidate_sanitize(text, replacement_text="_", platform="universal", max_len=None)
-    text = _truncate(text.strip(" ."), MAX_FILENAME_BYTES)
-    return text or fallback
+    # Cut first (keeping the extension): pathvalidate's own cut to 255 bytes drops the extension.
+    # One byte is kept spare for the "_" it appends to reserved names such as CON.
+    text = _truncate(text, MAX_FILENAME_BYTES - 1)
+    text = _pathvalidate_sanitize(text, replacement_text="_", platform="universal")
+    return text.strip(" .") or fallback
 
 
 def _truncate(name: str, limit: int) -> str:
