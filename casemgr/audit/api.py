@@ -53,9 +53,10 @@ class CheckpointOut(BaseModel):
 @bp.operation("", "GET", "Audit entries, newest first, filtered", query=AuditQuery, response=AuditEntryOut,
               is_list=True)
 def list_entries() -> Any:
+    actor = current_actor()
+    service.require_reader(actor)  # 403 before any hint about the filters
     q: AuditQuery = query(AuditQuery)
-    flt = service.AuditFilter(**q.model_dump())
-    entries, total = service.list_entries(db_session(), current_actor(), flt)
+    entries, total = service.list_entries(db_session(), actor, service.AuditFilter(**q.model_dump()))
     return jsonify({"items": [service.entry_to_dict(e) for e in entries], "total": total,
                     "page": q.page, "per_page": q.per_page})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casemgr.db import Base, UTCDateTime
@@ -12,13 +12,15 @@ from casemgr.db import Base, UTCDateTime
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
+    # The browse filters: by user (above), by action and time (below), by object.
+    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                      autoincrement=False)
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     actor_type: Mapped[str] = mapped_column(String(16))  # user | token | system | anonymous
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    actor_name: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str] = mapped_column(String(128), index=True)
     token_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str] = mapped_column(String(32))

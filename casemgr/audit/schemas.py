@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class AuditQuery(BaseModel):
@@ -14,8 +17,8 @@ class AuditQuery(BaseModel):
     action: str | None = Field(default=None, max_length=64, description="action or its prefix, e.g. 'auth.'")
     object_type: str | None = Field(default=None, max_length=32)
     object_id: str | None = Field(default=None, max_length=64)
-    since: dt.datetime | None = Field(default=None, description="ISO 8601, inclusive")
-    until: dt.datetime | None = Field(default=None, description="ISO 8601, exclusive")
+    since: dt.datetime | None = Field(default=None, description="ISO 8601 date or time (UTC unless given), inclusive")
+    until: dt.datetime | None = Field(default=None, description="ISO 8601 time, exclusive; a date includes that day")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
 
@@ -23,6 +26,18 @@ class AuditQuery(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _whole_day(cls, value: object) -> object:
+        # The page's date picker sends "2025-03-31" meaning "up to the end of that day".
+        if isinstance(value, str) and _DATE_ONLY.fullmatch(value.strip()):
+            try:
+                return dt.datetime.combine(dt.date.fromisoformat(value.strip()) + dt.timedelta(days=1), dt.time(),
+                                           tzinfo=dt.UTC)
+            except (ValueError, OverflowError):
+                return value  # reported by the datetime validation, naming the field
+        return value
 
     @field_validator("since", "until")
     @classmethod

@@ -190,7 +190,7 @@ def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> A
 
 def checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
     """Record and sign a checkpoint of the chain head now. Raises Forbidden for non-auditors."""
-    _require_reader(actor)
+    require_reader(actor)
     entry = record(session, actor, "audit.checkpoint", "audit", None, {})
     automatic = session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.entry_count == entry.seq))
     return automatic or _write_checkpoint(session, trail_of(session), _lock_head(session))
@@ -218,7 +218,7 @@ class ChainReport:
 
 def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainReport:
     """Walk the whole chain and every checkpoint. Raises Forbidden for roles that may not."""
-    _require_reader(actor)
+    require_reader(actor)
     trail = trail_of(session)
     # Read the checkpoints and the head before the entries: appends committed meanwhile only
     # extend the chain, so a live system never looks broken while it is being verified.
@@ -322,7 +322,8 @@ def _hashes_at(session: Session, seqs: list[int]) -> dict[int, str]:
     return {seq: h for seq, h in rows}
 
 
-def _require_reader(actor: Actor) -> None:
+def require_reader(actor: Actor) -> None:
+    """Raises Forbidden unless the actor may read the audit log (auditors, admins, CLI operators)."""
     if not actor.is_system and actor.role not in READERS:
         raise Forbidden("only auditors and admins may read or verify the audit log")
 
@@ -341,7 +342,7 @@ class AuditFilter:
 
 def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
     """A page of entries, newest first, and the total matching. Raises Forbidden for non-readers."""
-    _require_reader(actor)
+    require_reader(actor)
     query: Select[AuditEntry] = select(AuditEntry)
     if flt.actor:
         query = query.where(AuditEntry.actor_name == flt.actor)

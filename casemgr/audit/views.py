@@ -19,15 +19,18 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 @login_required
 def index() -> Any:
     args = {k: v for k, v in request.args.items() if k in AuditQuery.model_fields}
+    actor = current_actor()
     try:
         q: AuditQuery = parse(AuditQuery, args)
-        error = None
     except DomainError as exc:
-        q, error = AuditQuery(), exc.message
-    entries, total = service.list_entries(db_session(), current_actor(), service.AuditFilter(**q.model_dump()))
+        service.require_reader(actor)  # the 403 comes before any hint about the filters
+        # Show the form with the error and no rows rather than an unfiltered log that looks filtered.
+        return render_template("audit/index.html", entries=[], total=0, q=AuditQuery(), pages=1, args=args,
+                               error=exc.message), exc.status
+    entries, total = service.list_entries(db_session(), actor, service.AuditFilter(**q.model_dump()))
     pages = max(1, -(-total // q.per_page))
     return render_template("audit/index.html", entries=entries, total=total, q=q, pages=pages, args=args,
-                           error=error), 422 if error else 200
+                           error=None)
 
 
 @bp.post("/verify")

@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from casemgr.audit import service as audit
 from casemgr.audit.models import AuditEntry
-from casemgr.auth.actor import Actor
 
 NEW_PASSWORD = "a long and unguessable passphrase 917"
 WRONG_PASSWORD = "definitely not the password 3301"
@@ -46,6 +45,12 @@ def db_entries(db) -> list[dict]:
         return [audit.entry_to_dict(e) for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]
 
 
+def append_then_fail(db, system, action: str) -> None:
+    with db.transaction() as s:
+        audit.record(s, system, action, "thing", 0)
+        raise RuntimeError("the change fails after its audit entry was written")
+
+
 def test_each_committed_entry_becomes_one_json_line(closing, tmp_path, system):
     log = tmp_path / "audit.jsonl"
     db = closing(audit_log_file=log).extensions["casemgr.db"]
@@ -73,9 +78,8 @@ def test_nothing_is_streamed_before_the_commit_or_for_a_rollback(closing, tmp_pa
         s.commit()
     finally:
         s.close()
-    with pytest.raises(RuntimeError), db.transaction() as s2:
-        audit.record(s2, system, "test.failed", "thing", 3)
-        raise RuntimeError("the change fails after its audit entry was written")
+    with pytest.raises(RuntimeError):
+        append_then_fail(db, system, "test.failed")
     assert [line["action"] for line in read_lines(log)] == ["test.kept"]
     assert [e["action"] for e in db_entries(db)] == ["test.kept"]
 
@@ -129,9 +133,8 @@ def test_entries_reach_a_syslog_receiver(closing, syslog_server, system):
     db = closing(audit_syslog=f"127.0.0.1:{port}").extensions["casemgr.db"]
     with db.transaction() as s:
         audit.record(s, system, "test.syslog", "thing", 7, {"why": "siem"})
-    with pytest.raises(RuntimeError), db.transaction() as s:
-        audit.record(s, system, "test.rolled_back", "thing", 8)
-        raise RuntimeError
+    with pytest.raises(RuntimeError):
+        append_then_fail(db, system, "test.rolled_back")
     with db.transaction() as s:
         audit.record(s, system, "test.second", "thing", 9)
     datagrams = [syslog_server.received.get(timeout=10) for _ in range(2)]  # type: ignore[attr-defined]

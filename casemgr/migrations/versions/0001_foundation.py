@@ -52,6 +52,8 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_entries_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entries_actor_id'), ['actor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_audit_entries_actor_name'), ['actor_name'], unique=False)
+        batch_op.create_index('ix_audit_entries_object', ['object_type', 'object_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_entries_occurred_at'), ['occurred_at'], unique=False)
 
     op.create_table('audit_head',
@@ -135,6 +137,8 @@ def downgrade() -> None:
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_entries_occurred_at'))
+        batch_op.drop_index('ix_audit_entries_object')
+        batch_op.drop_index(batch_op.f('ix_audit_entries_actor_name'))
         batch_op.drop_index(batch_op.f('ix_audit_entries_actor_id'))
         batch_op.drop_index(batch_op.f('ix_audit_entries_action'))
 
