@@ -313,3 +313,38 @@ def test_documented_key_wrap_vector() -> None:
     ring = Keyring([MasterKey(v["master_key_id"], master)], v["master_key_id"])
     assert ring.wrap(data_key) == WrappedKey(v["master_key_id"], bytes.fromhex(v["wrapped_key"]))
     assert ring.unwrap(WrappedKey(v["master_key_id"], bytes.fromhex(v["wrapped_key"]))) == data_key
+
+
+# ---------------------------------------------------------------- memory stays flat
+
+class CountingSink:
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def test_memory_stays_flat_whatever_the_file_size(key: bytes, tmp_path: Path) -> None:
+    import tracemalloc
+
+    total, chunk = 48 * 1024 * 1024, 1024 * 1024
+    stored = tmp_path / "stored"
+    tracemalloc.start()
+    try:
+        with stored.open("wb") as f:
+            result = crypto.encrypt_stream((os.urandom(chunk) for _ in range(total // chunk)), key, f)
+        _, encrypt_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        sink = CountingSink()
+        with stored.open("rb") as f:
+            digests = crypto.decrypt_to(f, key, sink.write)
+        _, decrypt_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert digests == crypto.Digests(size=total, sha256=result.digests.sha256)
+    assert sink.size == total
+    # A few batches of about 1 MiB in flight, never the 48 MiB file.
+    assert encrypt_peak < 12 * 1024 * 1024, encrypt_peak
+    assert decrypt_peak < 12 * 1024 * 1024, decrypt_peak
