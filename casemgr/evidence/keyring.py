@@ -5,7 +5,7 @@ SHA-256 over a fixed label and the key), so a key given under the wrong id, or a
 key was edited, is refused when the keyring loads instead of unwrapping garbage later.
 
 Keys come from one of two places:
-- the keyring file `evidence_keys.json` in the instance dir (mode 0600; JSON, see KeyringFile), or
+- the keyring file `evidence_keys.json` in the instance dir (mode 0600; JSON, see docs/evidence-format.md), or
 - the environment variable CASEMGR_EVIDENCE_MASTER_KEYS: a comma-separated list of base64-encoded
   32-byte keys, the first being current (e.g. `NEW_KEY,OLD_KEY`). Rotation there means deploying
   a new list; the running keyring is read-only.
