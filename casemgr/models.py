@@ -4,6 +4,8 @@ from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, User
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.db import Base
+from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
-           "CaseReferenceCounter", "CaseTag", "InstanceSetting", "LoginSession", "TimelineEntry", "User"]
+           "CaseReferenceCounter", "CaseTag", "IndicatorCollection", "InstanceSetting", "LoginSession", "StixObject",
+           "StixObjectVersion", "TimelineEntry", "User"]
