@@ -48,6 +48,7 @@ class Settings:
     argon2_parallelism: int = 1
     max_upload_bytes: int = 8 * 1024**3
     organization_name: str = "casemgr"
+    own_domains: tuple[str, ...] = ()  # the organization's domains: indicators on them are flagged known-benign
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -116,6 +117,7 @@ class Settings:
             argon2_parallelism=_int(env, "CASEMGR_ARGON2_PARALLELISM", 1, 1, 64),
             max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
             organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
+            own_domains=_domains(env, "CASEMGR_OWN_DOMAINS"),
         )
 
 
@@ -174,6 +176,21 @@ def _syslog(env: Mapping[str, str], name: str) -> str | None:
         raise ConfigError(name, f"expected an absolute socket path such as /dev/log or host:port"
                                 f" with a port from 1 to 65535, got {raw!r}")
     return raw
+
+
+def _domains(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of domain names, normalized (lower-case A-labels)."""
+    from casemgr.errors import Invalid
+    from casemgr.indicators.observables import domain_name
+
+    found: list[str] = []
+    for item in (env.get(name) or "").split(","):
+        if item.strip():
+            try:
+                found.append(domain_name(item.strip()))
+            except Invalid as exc:
+                raise ConfigError(name, exc.message) from None
+    return tuple(dict.fromkeys(found))
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:
