@@ -8,7 +8,9 @@ from flask import Blueprint, jsonify, render_template
 from flask_login import login_required
 from sqlalchemy import text
 
-from casemgr.web import current_actor, database
+from casemgr.auth.models import Role
+from casemgr.cases import service as cases
+from casemgr.web import current_actor, database, db_session
 
 bp = Blueprint("home", __name__)
 
@@ -16,7 +18,10 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 @login_required
 def index() -> Any:
-    return render_template("home.html", actor=current_actor())
+    actor = current_actor()
+    # Admins run the instance and see no case content; everyone else gets the case dashboard.
+    dashboard = cases.dashboard(db_session(), actor) if actor.role != Role.ADMIN else None
+    return render_template("home.html", actor=actor, dashboard=dashboard)
 
 
 @bp.get("/healthz")

@@ -1,41 +1,183 @@
-"""The case pages: list, case page tabs (overview, timeline), forms and actions.
+"""The case pages: the list, the case page's tabs (overview, timeline), the forms and actions.
 
-Thin adapters: parse the form into a command, call casemgr.cases.service, render or redirect.
+Thin adapters: parse the form into a command, call casemgr.cases.service, then redirect, or
+re-render the page with the error naming the field (and its 4xx status; the request's
+transaction is rolled back, so nothing of a failed action is written). The form shapes are in
+casemgr/cases/forms.py; the placeholder tabs in casemgr/cases/tabs.py.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from casemgr.cases import service, tabs
-from casemgr.web import current_actor, db_session
+from casemgr.cases import access, forms, lifecycle, service, tabs
+from casemgr.cases.models import CaseStatus, EscalationKind, Level, LinkKind, Pap, Priority, Resolution, Source, Tlp
+from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.errors import Conflict, DomainError
+from casemgr.web import current_actor, db_session, form_data, parse
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+CHOICES = {"statuses": list(CaseStatus), "priorities": list(Priority), "levels": list(Level), "tlps": list(Tlp),
+           "paps": list(Pap), "sources": list(Source), "resolutions": list(Resolution),
+           "escalation_kinds": list(EscalationKind), "link_kinds": list(LinkKind)}
+
+
+@bp.app_context_processor
+def _choices() -> dict[str, Any]:
+    return {"case_choices": CHOICES, "case_taxonomy": service.taxonomy()}
+
+
+# ---------------------------------------------------------------- list and forms
 
 
 @bp.get("")
 @login_required
 def index() -> Any:
-    return render_template("cases/index.html")
+    args = forms.filter_args(request.args)
+    try:
+        q: CaseQuery = parse(CaseQuery, forms.query_args(request.args))
+    except DomainError as exc:  # show the filters with the error, not an unfiltered list that looks filtered
+        return render_template("cases/index.html", page=None, q=CaseQuery(), args=args, error=exc.message,
+                               error_field=exc.field), exc.status
+    page = service.list_cases(db_session(), current_actor(), q)
+    return render_template("cases/index.html", page=page, q=q, args=args)
+
+
+def _create_form(status: int = 200, **extra: Any) -> Any:
+    users = service.assignable_users(db_session(), current_actor())  # Forbidden for read-only roles
+    return render_template("cases/new.html", users=users, values=extra.pop("values", {}), **extra), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create() -> Any:
+    if request.method == "GET":
+        return _create_form()
+    try:
+        case = service.create_case(db_session(), current_actor(), parse(NewCase, forms.new_case(request.form)))
+    except DomainError as exc:
+        db_session().rollback()
+        return _create_form(exc.status, values=request.form, error=exc.message, error_field=exc.field)
+    flash(f"Case {case.reference} opened.", "info")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
+    s, actor = db_session(), current_actor()
+    info = service.case_detail(s, actor, case_id)
+    access.require_edit(actor, info.case)
+    shown = forms.shown(info.case)
+    return render_template("cases/edit.html", case=info.case, info=info, active_tab="overview",
+                           users=service.assignable_users(s, actor), was=extra.pop("was", shown),
+                           values=extra.pop("values", shown), version=extra.pop("version", info.case.version),
+                           **extra), status
+
+
+@bp.route("/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(case_id: int) -> Any:
+    if request.method == "GET":
+        return _edit_form(case_id)
+    try:
+        service.update_case(db_session(), current_actor(), case_id, parse(CaseUpdate, forms.case_update(request.form)))
+    except Conflict as exc:  # show the user's values against the current ones, based on the current version
+        db_session().rollback()
+        return _edit_form(case_id, exc.status, values=forms.submitted(request.form), error=exc.message,
+                          error_field=exc.field, conflict=True)
+    except DomainError as exc:
+        db_session().rollback()
+        return _edit_form(case_id, exc.status, values=forms.submitted(request.form), was=forms.was(request.form),
+                          version=request.form.get("version"), error=exc.message, error_field=exc.field)
+    flash("Case saved.", "info")
+    return redirect(url_for("cases.detail", case_id=case_id))
+
+
+# ---------------------------------------------------------------- the case page
+
+
+def _overview(case_id: int, status: int = 200, **extra: Any) -> Any:
+    info = service.case_detail(db_session(), current_actor(), case_id)
+    transitions = [(to, lifecycle.requirement(info.case.status, to).fields) for to in info.allowed_transitions]
+    return render_template("cases/detail.html", case=info.case, info=info, active_tab="overview",
+                           transitions=transitions, form=extra.pop("form", {}), **extra), status
 
 
 @bp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int) -> Any:
-    info = service.case_detail(db_session(), current_actor(), case_id)
-    return render_template("cases/detail.html", case=info.case, info=info, active_tab="overview")
+    return _overview(case_id)
+
+
+def _timeline_page(case_id: int, status: int = 200, **extra: Any) -> Any:
+    s, actor = db_session(), current_actor()
+    info = service.case_detail(s, actor, case_id)
+    entries, total = service.timeline(s, actor, case_id)
+    return render_template("cases/timeline.html", case=info.case, info=info, active_tab="timeline",
+                           entries=entries, total=total, render_entry=service.render_entry,
+                           form=extra.pop("form", {}), **extra), status
 
 
 @bp.get("/<int:case_id>/timeline")
 @login_required
 def timeline(case_id: int) -> Any:
-    s, actor = db_session(), current_actor()
-    case = service.get_case(s, actor, case_id)
-    entries, total = service.timeline(s, actor, case_id)
-    return render_template("cases/timeline.html", case=case, entries=entries, total=total, active_tab="timeline")
+    return _timeline_page(case_id)
+
+
+def _act(case_id: int, action: Any, model: type, done: str, *, page: Any, anchor: str,
+         data: dict[str, Any] | None = None) -> Any:
+    """Run one case action from a form; on error re-render `page` with the error and the form's values."""
+    try:
+        action(db_session(), current_actor(), case_id, parse(model, form_data() if data is None else data))
+    except DomainError as exc:
+        db_session().rollback()
+        return page(case_id, exc.status, error=exc.message, error_field=exc.field, form=form_data(),
+                    error_form=anchor)
+    flash(done, "info")
+    target = "cases.timeline" if page is _timeline_page else "cases.detail"
+    return redirect(url_for(target, case_id=case_id, _anchor=anchor))
+
+
+@bp.post("/<int:case_id>/transition")
+@login_required
+def transition(case_id: int) -> Any:
+    to = request.form.get("to", "")
+    return _act(case_id, service.transition, Transition, f"Case moved to {to}.", page=_overview, anchor="transition")
+
+
+@bp.post("/<int:case_id>/escalate")
+@login_required
+def escalate(case_id: int) -> Any:
+    return _act(case_id, service.escalate, Escalation, "Case escalated.", page=_overview, anchor="escalate")
+
+
+@bp.post("/<int:case_id>/links")
+@login_required
+def link(case_id: int) -> Any:
+    return _act(case_id, service.link_cases, NewLink, "Cases linked.", page=_overview, anchor="link")
+
+
+@bp.post("/<int:case_id>/priority")
+@login_required
+def override_priority(case_id: int) -> Any:
+    return _act(case_id, service.update_case, CaseUpdate, "Priority changed.", page=_overview, anchor="priority",
+                data=forms.priority_override(request.form))
+
+
+@bp.post("/<int:case_id>/notes")
+@login_required
+def add_note(case_id: int) -> Any:
+    return _act(case_id, service.add_note, NewNote, "Note added.", page=_timeline_page, anchor="note")
+
+
+@bp.post("/<int:case_id>/events")
+@login_required
+def add_event(case_id: int) -> Any:
+    return _act(case_id, service.add_event, NewEvent, "Event added to the timeline.", page=_timeline_page,
+                anchor="event")
 
 
 tabs.register(bp)

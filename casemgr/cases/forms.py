@@ -1,0 +1,134 @@
+"""HTML form and query-string shapes for the case pages, turned into the service's command dicts.
+
+Only the representation differs from the API: lists arrive as repeated fields or comma-separated
+text, checkboxes as present/absent, times from <input type="datetime-local"> in UTC. The edit form
+carries each field's value as it was shown (`was.<field>`), and only the fields the user actually
+changed are sent: an untouched field is never re-applied, and a lifecycle time asks for a reason
+only when it was changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from casemgr.cases.models import Case
+from casemgr.cases.schemas import CaseQuery
+
+LIST_FIELDS = ("status", "priority")
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EDIT_FIELDS = ("title", "description", "category", "subcategory", "tags", "source", "impact", "urgency", "tlp",
+               "pap", "restricted", "occurred_at", "detected_at", "reported_at", "acknowledged_at",
+               "contained_at", "resolved_at", "closed_at", "owner", "team", "members")
+TIME_FIELDS = ("occurred_at", "detected_at", "reported_at", "acknowledged_at", "contained_at", "resolved_at",
+               "closed_at")
+
+
+def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
+    """The list page's query string as CaseQuery input (unknown parameters are ignored).
+
+    A plain date in `until` means "up to the end of that day" (the schema's `until` is exclusive)."""
+    data: dict[str, Any] = {}
+    for name in CaseQuery.model_fields:
+        values = [v for v in args.getlist(name) if v.strip()]
+        if not values:
+            continue
+        data[name] = ",".join(values) if name in LIST_FIELDS else values[-1]
+    until = data.get("until")
+    if isinstance(until, str) and _DATE_ONLY.match(until.strip()):
+        with contextlib.suppress(ValueError):  # an impossible date is left for the schema to name
+            data["until"] = (dt.date.fromisoformat(until.strip()) + dt.timedelta(days=1)).isoformat()
+    return data
+
+
+def filter_args(args: MultiDict[str, str]) -> dict[str, Any]:
+    """The current filters, for links (sort, pages) that keep them; lists stay lists."""
+    return {k: (args.getlist(k) if k in LIST_FIELDS else args.get(k)) for k in args if k in CaseQuery.model_fields}
+
+
+def tags(text: str | None) -> list[str]:
+    return [t.strip() for t in re.split(r"[,\s]+", text or "") if t.strip()]
+
+
+def new_case(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The create form as NewCase input."""
+    data: dict[str, Any] = {k: v for k, v in form.items() if k not in {"csrf_token", "tags", "members", "restricted"}}
+    data["tags"] = tags(form.get("tags"))
+    data["members"] = [m for m in form.getlist("members") if m]
+    data["restricted"] = form.get("restricted") == "on"
+    return data
+
+
+def shown(case: Case) -> dict[str, Any]:
+    """The edit form's values for `case`, as the form shows them (strings and lists of strings)."""
+    values: dict[str, Any] = {}
+    for name in EDIT_FIELDS:
+        value = getattr(case, name, None)
+        if name == "tags":
+            value = ", ".join(case.tag_names)
+        elif name == "members":
+            value = case.member_names
+        elif name == "owner":
+            value = case.owner.username if case.owner else ""
+        elif name == "restricted":
+            value = "on" if case.restricted else ""
+        elif isinstance(value, dt.datetime):
+            value = value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+        elif value is None:
+            value = ""
+        else:
+            value = getattr(value, "value", value)
+        values[name] = value
+    return values
+
+
+def submitted(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The edit form's values as submitted, in the same shapes as `shown`."""
+    values: dict[str, Any] = {}
+    for name in EDIT_FIELDS:
+        if name == "members":
+            values[name] = sorted(m for m in form.getlist("members") if m)
+        elif name == "restricted":
+            values[name] = "on" if form.get("restricted") == "on" else ""
+        else:
+            values[name] = form.get(name, "").strip()
+    return values
+
+
+def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The edit form as CaseUpdate input: the version, the fields whose value differs from what the
+    form showed (`was.<field>`), and the reason for changed lifecycle times."""
+    data: dict[str, Any] = {"version": form.get("version", "")}
+    now = submitted(form)
+    for name in EDIT_FIELDS:
+        if name not in form and f"was.{name}" not in form:
+            continue  # not on this form (e.g. team and members are for managers)
+        was: Any = sorted(m for m in form.getlist(f"was.{name}") if m) if name == "members" \
+            else form.get(f"was.{name}", "")
+        if now[name] == was:
+            continue
+        if name == "tags":
+            data[name] = tags(now[name])
+        elif name == "restricted":
+            data[name] = now[name] == "on"
+        else:
+            data[name] = now[name] if now[name] != "" or name not in TIME_FIELDS else None
+    if form.get("time_reason", "").strip():
+        data["time_reason"] = form["time_reason"]
+    return data
+
+
+def was(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The values the edit form showed (its `was.<field>` inputs), in the shapes of `shown`."""
+    return {name: sorted(m for m in form.getlist(f"was.{name}") if m) if name == "members"
+            else form.get(f"was.{name}", "") for name in EDIT_FIELDS}
+
+
+def priority_override(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The priority form: a fixed priority with its reason, or "" to follow the matrix again."""
+    return {"version": form.get("version", ""), "priority_override": form.get("priority_override") or None,
+            "priority_reason": form.get("priority_reason", "").strip() or None}
