@@ -37,6 +37,7 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 TRAIL_KEY = "casemgr.audit_trail"
 _PENDING_KEY = "casemgr.audit_pending"
+_HELD_KEY = "casemgr.audit_head_held"
 READERS = {Role.AUDITOR, Role.ADMIN}
 
 
@@ -50,6 +51,8 @@ class AuditTrail:
 
     def install(self, info: dict[str, Any], session_factories: list[Any]) -> None:
         info[TRAIL_KEY] = self
+        for factory in session_factories:
+            event.listen(factory, "after_transaction_end", _forget_head)
         if self.stream is not None:
             for factory in session_factories:
                 event.listen(factory, "after_commit", self._emit_pending)
@@ -70,6 +73,11 @@ class AuditTrail:
             for handler in list(self.stream.handlers):
                 self.stream.removeHandler(handler)
                 handler.close()
+
+
+def _forget_head(session: Session, _transaction: Any) -> None:
+    # Any end, even of a savepoint: PostgreSQL releases row locks taken in a rolled-back savepoint.
+    session.info.pop(_HELD_KEY, None)
 
 
 def _drop_pending(session: Session) -> None:
@@ -117,6 +125,13 @@ def _lock_head(session: Session) -> AuditHead:
     populate_existing: a session that committed earlier still holds the head it saw then
     (sessions do not expire on commit), which would fork the chain.
     """
+    session.connection()  # begin the transaction now, so that it can be told apart from the last one
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD_KEY)
+    if held is not None and held[0] is transaction and inspect(held[1]).persistent:
+        # Locked earlier in this transaction, and no savepoint has ended since (_forget_head):
+        # the lock lasts until the transaction ends, so the row is still ours.
+        return held[1]  # type: ignore[no-any-return]
     locked = (select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
               .execution_options(populate_existing=True))
     head = session.scalars(locked).one_or_none()
@@ -127,6 +142,7 @@ def _lock_head(session: Session) -> AuditHead:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
         head = session.scalars(locked).one()
+    session.info[_HELD_KEY] = (transaction, head)
     return head
 
 

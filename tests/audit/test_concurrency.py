@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from casemgr.audit import service as audit
 from casemgr.audit.models import AuditEntry, AuditHead
 from casemgr.auth.actor import Actor
 
 
-def run_writers(db, writers: int, per_writer: int) -> list[BaseException]:
-    """Start `writers` threads at once; each commits `per_writer` transactions of one entry."""
+def run_writers(db, writers: int, per_writer: int, per_transaction: int = 1) -> list[BaseException]:
+    """Start `writers` threads at once; each appends `per_writer` entries, `per_transaction` per commit."""
     start = threading.Barrier(writers)
     errors: list[BaseException] = []
 
@@ -21,9 +23,10 @@ def run_writers(db, writers: int, per_writer: int) -> list[BaseException]:
         actor = Actor.system(f"writer{n}")
         try:
             start.wait(timeout=30)
-            for i in range(per_writer):
+            for first in range(0, per_writer, per_transaction):
                 with db.transaction() as s:
-                    audit.record(s, actor, "test.parallel", "thing", f"{n}-{i}", {"writer": n, "i": i})
+                    for i in range(first, min(first + per_transaction, per_writer)):
+                        audit.record(s, actor, "test.parallel", "thing", f"{n}-{i}", {"writer": n, "i": i})
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
 
@@ -56,10 +59,10 @@ def test_parallel_appends_stay_linear(db, is_postgres, run_cli, system):
     assert f"{total} entries checked" in result.stdout
 
 
-def test_parallel_appends_with_checkpoints(make_app, is_postgres, system):
+def test_parallel_transactions_of_several_entries_with_checkpoints(make_app, is_postgres, system):
     db = make_app(audit_checkpoint_every=7).extensions["casemgr.db"]
     writers, per_writer = (6, 10) if is_postgres else (3, 7)
-    assert run_writers(db, writers, per_writer) == []
+    assert run_writers(db, writers, per_writer, per_transaction=3) == []
     with db.session(write=False) as s:
         report = audit.verify_chain(s, system)
     assert report.ok, report.reason
@@ -108,4 +111,59 @@ def test_a_session_that_committed_before_appends_after_the_current_head(db, syst
     with db.session(write=False) as s:
         assert s.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all() == [
             "test.first", "test.meanwhile", "test.again"]
+        assert audit.verify_chain(s, system).ok
+
+
+def test_a_rolled_back_savepoint_leaves_the_chain_linear(db, system):
+    with db.transaction() as s:
+        audit.record(s, system, "test.before", "thing", 1)
+        savepoint = s.begin_nested()
+        audit.record(s, system, "test.undone", "thing", 2)
+        audit.record(s, system, "test.undone", "thing", 3)
+        savepoint.rollback()
+        audit.record(s, system, "test.after", "thing", 4)
+    with db.transaction() as s:
+        audit.record(s, system, "test.next", "thing", 5)
+    with db.session(write=False) as s:
+        assert s.execute(select(AuditEntry.seq, AuditEntry.action).order_by(AuditEntry.seq)).all() == [
+            (1, "test.before"), (2, "test.after"), (3, "test.next")]
+        assert audit.verify_chain(s, system).ok
+
+
+def test_a_rolled_back_savepoint_that_made_the_first_entry(db, system):
+    with db.transaction() as s:
+        savepoint = s.begin_nested()
+        audit.record(s, system, "test.undone", "thing", 1)  # also creates the head row, undone with it
+        savepoint.rollback()
+        audit.record(s, system, "test.kept", "thing", 2)
+    with db.session(write=False) as s:
+        assert s.execute(select(AuditEntry.seq, AuditEntry.action)).all() == [(1, "test.kept")]
+        assert audit.verify_chain(s, system).ok
+
+
+def test_after_a_rolled_back_savepoint_the_head_is_locked_again(db, is_postgres, system):
+    """PostgreSQL releases a row lock taken in a savepoint that rolls back; another writer may then
+    append, and this transaction's next entry must follow that writer's, not fork the chain."""
+    if not is_postgres:
+        pytest.skip("SQLite holds its write lock for the whole transaction; no other writer can interleave")
+    with db.transaction() as first:
+        audit.record(first, system, "test.genesis", "thing", 0)
+    a = db.session(write=True)
+    try:
+        savepoint = a.begin_nested()
+        audit.record(a, system, "test.undone", "thing", 1)
+        savepoint.rollback()
+        with db.transaction() as b:
+            b.execute(text("SET LOCAL lock_timeout = '5s'"))  # fails instead of hanging if the lock were kept
+            audit.record(b, system, "test.other_writer", "thing", 2)
+        audit.record(a, system, "test.after_savepoint", "thing", 3)
+        # ... and holds the head again until it commits: another writer cannot take it meanwhile.
+        with db.engine.connect() as other, pytest.raises(OperationalError, match="could not obtain lock"):
+            other.execute(text("SELECT seq FROM audit_head FOR UPDATE NOWAIT"))
+        a.commit()
+    finally:
+        a.close()
+    with db.session(write=False) as s:
+        assert s.execute(select(AuditEntry.seq, AuditEntry.action).order_by(AuditEntry.seq)).all() == [
+            (1, "test.genesis"), (2, "test.other_writer"), (3, "test.after_savepoint")]
         assert audit.verify_chain(s, system).ok
