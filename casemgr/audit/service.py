@@ -131,7 +131,7 @@ def _lock_head(session: Session) -> AuditHead:
     if held is not None and held[0] is transaction and inspect(held[1]).persistent:
         # Locked earlier in this transaction, and no savepoint has ended since (_forget_head):
         # the lock lasts until the transaction ends, so the row is still ours.
-        return held[1]  # type: ignore[no-any-return]
+        return held[1]
     locked = (select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
               .execution_options(populate_existing=True))
     head = session.scalars(locked).one_or_none()
