@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.auth import views as auth_views
     from casemgr.cases import api as cases_api
     from casemgr.cases import views as cases_views
+    from casemgr.indicators import api as indicators_api
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
     assert settings.secret_key is not None
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(cases_views.bp)
-    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp])
+    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp])
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
 

@@ -73,10 +73,32 @@ def tlp_markings() -> list[dict[str, Any]]:
     return [tlp_marking(level) for level in Tlp]
 
 
+# The STIX 2.1 specification's own predefined TLP 1.0 markings (still what most feeds use): WHITE is CLEAR.
+TLP1_LEVELS = {
+    stix2.TLP_WHITE.id: Tlp.CLEAR,
+    stix2.TLP_GREEN.id: Tlp.GREEN,
+    stix2.TLP_AMBER.id: Tlp.AMBER,
+    stix2.TLP_RED.id: Tlp.RED,
+}
+
+
+@cache
+def _tlp_levels() -> dict[str, Tlp]:
+    return {**TLP1_LEVELS, **{obj["id"]: level for level, obj in _tlp_objects().items()}}
+
+
+def tlp_defined_by(marking_id: str) -> Tlp | None:
+    """The TLP level a marking-definition id stands for (TLP 2.0, or the spec's TLP 1.0 ones), or None."""
+    return _tlp_levels().get(marking_id)
+
+
 def tlp_of(marking_refs: Iterable[str]) -> Tlp | None:
-    """The highest TLP 2.0 level among marking ids (an object's `object_marking_refs`), or None."""
-    by_id = {obj["id"]: level for level, obj in _tlp_objects().items()}
-    found = [by_id[ref] for ref in marking_refs if ref in by_id]
+    """The highest TLP level among marking ids (an object's `object_marking_refs`), or None.
+
+    Knows the TLP 2.0 marking definitions and the STIX 2.1 specification's TLP 1.0 ones (WHITE counts as CLEAR).
+    """
+    by_id = _tlp_levels()
+    found = [by_id[ref] for ref in marking_refs if isinstance(ref, str) and ref in by_id]
     order = list(Tlp)
     return max(found, key=order.index) if found else None
 
@@ -212,9 +234,8 @@ def build_sighting(
     last = last_seen or first_seen
     if last < first_seen:
         raise Invalid("last_seen must not be earlier than first_seen", field="last_seen")
-    sighting_id = f"sighting--{uuid.uuid5(NAMESPACE, 'sighting:' + indicator_id + ':' + case.id)}"
     return _json(stix2.v21.Sighting(
-        id=sighting_id,
+        id=sighting_id(indicator_id, case),
         created=timestamp(created or now),
         modified=timestamp(now),
         sighting_of_ref=indicator_id,
@@ -226,6 +247,11 @@ def build_sighting(
         external_references=[case.external_reference],
         object_marking_refs=[tlp_marking(tlp)["id"]],
     ))
+
+
+def sighting_id(indicator_id: str, case: CaseRef) -> str:
+    """The id of the sighting of an indicator in a case (the same for every version of it)."""
+    return f"sighting--{uuid.uuid5(NAMESPACE, 'sighting:' + indicator_id + ':' + case.id)}"
 
 
 def build_incident(

@@ -1,0 +1,439 @@
+"""Indicators on a case: capture, free-text extraction, listing, object detail, correlation and search.
+
+Every function takes (session, actor, ...) and flushes, never commits. Case access is decided by
+casemgr/cases/access.py only: a case the actor may not see does not exist (NotFound), also in correlation
+and search results, where it is left out without a trace (not even a count). Changes need edit rights on the
+case (auditors read only, admins see no case content) and write one audit record each; the audit record names
+the indicator type and STIX id but not the value, which is case content.
+
+Import is in casemgr/indicators/imports.py, export and TAXII reads in casemgr/indicators/sharing.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from casemgr.audit import service as audit
+from casemgr.auth.actor import Actor
+from casemgr.cases import access
+from casemgr.cases.models import Case
+from casemgr.config import Settings
+from casemgr.db import utcnow
+from casemgr.errors import Invalid, NotFound
+from casemgr.indicators import extract, rows, stix
+from casemgr.indicators.bundle import sco_observables
+from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
+from casemgr.indicators.observables import Observable, ObservableType, normalize, observable_from_pattern
+from casemgr.indicators.schemas import AcceptCandidates, IndicatorQuery, NewIndicator, ObjectQuery, SearchQuery
+
+SETTINGS_KEY = "casemgr.settings"
+
+
+# ---------------------------------------------------------------- collaborators and shared helpers
+
+def settings_of(session: Session) -> Settings:
+    return cast(Settings, session.info[SETTINGS_KEY])
+
+
+@cache
+def _identity(name: str) -> dict[str, Any]:
+    return stix.organization_identity(name)
+
+
+def identity_of(session: Session) -> dict[str, Any]:
+    """The organization's identity SDO (a fresh copy)."""
+    return dict(_identity(settings_of(session).organization_name))
+
+
+def case_ref(session: Session, case: Case) -> stix.CaseRef:
+    """The case as STIX sees it. The stable id is the organization's identity and the case reference, so
+    that the same organization's IR-2026-0001 is the same incident in every export and on every instance."""
+    return stix.CaseRef(id=f"{identity_of(session)['id']}:{case.reference}", reference=case.reference,
+                        title=case.title)
+
+
+def case_tlp(case: Case) -> stix.Tlp:
+    return stix.Tlp(case.tlp.value)
+
+
+def case_for_change(session: Session, actor: Actor, case_id: int) -> Case:
+    """The case, locked, if the actor may change it. Raises NotFound or Forbidden."""
+    case = access.get_case_or_404(session, actor, case_id, for_update=True)
+    access.require_edit(actor, case)
+    return case
+
+
+def ensure_collection(session: Session, case: Case) -> None:
+    """Give the case its TAXII collection id, once."""
+    table = cast(Table, IndicatorCollection.__table__)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(case_id=case.id, collection_id=uuid.uuid4(), created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["case_id"]))
+
+
+def user_id(actor: Actor) -> int | None:
+    return actor.user.id if actor.user is not None else None
+
+
+def loads(obj: StixObject) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(obj.stix_json)
+    return result
+
+
+# ---------------------------------------------------------------- capture
+
+@dataclass
+class Captured:
+    """The indicator on the case; `created` is False when the value was already there (its sighting counted)."""
+
+    indicator: StixObject
+    created: bool
+    sighting: StixObject
+    known_benign: str | None = None
+
+
+def add_indicator(session: Session, actor: Actor, case_id: int, cmd: NewIndicator) -> Captured:
+    """Add an indicator from a type and value, or from a STIX pattern, with its observables and its sighting
+    in the case. A value (or pattern) the case already has is sighted again instead.
+
+    Raises NotFound, Forbidden, Invalid naming the field ("value", "type", "pattern" with its position,
+    "valid_until").
+    """
+    case = case_for_change(session, actor, case_id)
+    return _capture(session, actor, case, cmd, now=utcnow())
+
+
+def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, now: dt.datetime) -> Captured:
+    observable: Observable | None
+    pattern: str | None = None
+    if cmd.pattern is not None:
+        pattern = stix.validate_pattern(cmd.pattern)
+        observable = observable_from_pattern(pattern)
+    else:
+        assert cmd.type is not None
+        observable = normalize(cmd.type, cmd.value)
+    existing = _existing_indicator(session, case, observable, pattern)
+    benign = extract.benign_reason(observable, frozenset(settings_of(session).own_domains)) if observable else None
+    if existing is not None:
+        sighting = sight(session, actor, case, existing, now=now)
+        audit.record(session, actor, "indicator.sight", "indicator", existing.id,
+                     {"case": case.reference, "stix_id": existing.stix_id, "count": loads(sighting).get("count")})
+        return Captured(existing, False, sighting, benign)
+    identity_id = identity_of(session)["id"]
+    tlp = case_tlp(case)
+    indicator = stix.build_indicator(
+        observable=observable if pattern is None else None, pattern=pattern, identity_id=identity_id, tlp=tlp,
+        now=now, confidence=cmd.confidence, indicator_types=cmd.indicator_types, name=cmd.name,
+        description=cmd.description, valid_from=cmd.valid_from, valid_until=cmd.valid_until)
+    row = _store(session, actor, case, indicator, [observable] if observable else [], now=now)
+    if observable is not None:
+        scos = stix.build_observables(observable, tlp=tlp)
+        present = set(session.scalars(select(StixObject.stix_id).where(
+            StixObject.case_id == case.id, StixObject.stix_id.in_([s["id"] for s in scos]))))
+        for sco in scos:
+            if sco["id"] not in present:
+                _store(session, actor, case, sco, sco_observables(sco), now=now)
+    sighting = _store(session, actor, case, stix.build_sighting(
+        indicator["id"], identity_id=identity_id, case=case_ref(session, case), tlp=tlp, now=now, first_seen=now),
+        [], now=now)
+    ensure_collection(session, case)
+    session.flush()
+    audit.record(session, actor, "indicator.create", "indicator", row.id,
+                 {"case": case.reference, "stix_id": row.stix_id, "type": row.value_type or "pattern"})
+    return Captured(row, True, sighting, benign)
+
+
+def _existing_indicator(session: Session, case: Case, observable: Observable | None,
+                        pattern: str | None) -> StixObject | None:
+    query = select(StixObject).where(StixObject.case_id == case.id, StixObject.type == "indicator")
+    if observable is not None:
+        query = query.where(StixObject.value_digest == rows.value_digest(observable.value),
+                            StixObject.value_type == observable.type.value)
+    else:
+        query = query.where(StixObject.pattern == pattern)
+    return session.scalars(query.order_by(StixObject.id).limit(1)).first()
+
+
+def _store(session: Session, actor: Actor, case: Case, obj: dict[str, Any], observables: Sequence[Observable], *,
+           now: dt.datetime) -> StixObject:
+    row = StixObject(case_id=case.id, added_at=now, added_by_id=user_id(actor), **rows.object_row(obj, observables))
+    session.add(row)
+    return row
+
+
+def sight(session: Session, actor: Actor, case: Case, indicator: StixObject, *, now: dt.datetime) -> StixObject:
+    """Count one more sighting of the indicator in the case (a new version of its sighting), or make the first."""
+    ref = case_ref(session, case)
+    identity_id = identity_of(session)["id"]
+    current = session.scalars(select(StixObject).where(
+        StixObject.case_id == case.id, StixObject.type == "sighting", StixObject.source_ref == indicator.stix_id,
+        StixObject.stix_id == stix.sighting_id(indicator.stix_id, ref))).one_or_none()
+    if current is None:
+        return _store(session, actor, case, stix.build_sighting(
+            indicator.stix_id, identity_id=identity_id, case=ref, tlp=case_tlp(case), now=now, first_seen=now),
+            [], now=now)
+    old = loads(current)
+    first_seen = rows.parse_timestamp(old.get("first_seen")) or now
+    created = rows.parse_timestamp(old.get("created")) or now
+    modified = max(now, (current.modified or now) + dt.timedelta(milliseconds=1))
+    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=case_tlp(case),
+                              now=modified, first_seen=first_seen, last_seen=max(now, first_seen),
+                              count=int(old.get("count", 1)) + 1, created=created)
+    session.add(StixObjectVersion(object_id=current.id, modified=current.modified or created,
+                                  stix_json=current.stix_json, added_at=current.added_at))
+    for key, value in rows.object_row(new, []).items():
+        setattr(current, key, value)
+    current.added_at = now
+    session.flush()
+    return current
+
+
+# ---------------------------------------------------------------- free text
+
+@dataclass
+class Candidate:
+    type: ObservableType
+    value: str
+    known_benign: str | None
+    on_case: bool  # the case has an indicator with this value already
+
+
+def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) -> list[Candidate]:
+    """The observables found in free text (defanged forms too), flagged known-benign or already on the case.
+
+    Raises NotFound, Forbidden (the review leads to adding), Invalid(field="text") for a text too long.
+    """
+    case = access.get_case_or_404(session, actor, case_id)
+    access.require_edit(actor, case)
+    found = extract.extract(text, allow_list=settings_of(session).own_domains)
+    digests = {rows.value_digest(c.value) for c in found}
+    present: set[tuple[str | None, str | None]] = set()
+    for chunk in _chunks(sorted(digests), 500):
+        present.update(session.execute(select(StixObject.value_type, StixObject.value_digest).where(
+            StixObject.case_id == case.id, StixObject.type == "indicator", StixObject.value_digest.in_(chunk))
+        ))
+    return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present)
+            for c in found]
+
+
+def add_candidates(session: Session, actor: Actor, case_id: int, cmd: AcceptCandidates) -> list[Captured]:
+    """Add the accepted candidates as indicators (each validated again). Raises as add_indicator, naming the
+    item (field "items.N.value")."""
+    case = case_for_change(session, actor, case_id)
+    now = utcnow()
+    results = []
+    for index, item in enumerate(cmd.items):
+        try:
+            results.append(_capture(session, actor, case, NewIndicator(type=item.type, value=item.value,
+                                                                       confidence=cmd.confidence), now=now))
+        except Invalid as exc:
+            raise Invalid(f"item {index + 1}: {exc.message}", field=f"items.{index}.{exc.field or 'value'}") from None
+    return results
+
+
+# ---------------------------------------------------------------- reading
+
+@dataclass
+class IndicatorView:
+    obj: StixObject
+    also_seen_in: list[str]  # references of other visible cases holding the same value
+    known_benign: str | None
+    sightings: int | None = None
+
+
+@dataclass
+class IndicatorPage:
+    items: list[IndicatorView]
+    total: int
+    page: int
+    per_page: int
+
+
+def list_indicators(session: Session, actor: Actor, case_id: int, query: IndicatorQuery) -> IndicatorPage:
+    """The case's indicators, oldest first, with correlation and known-benign flags. Raises NotFound."""
+    case = access.get_case_or_404(session, actor, case_id)
+    where = and_(StixObject.case_id == case.id, StixObject.type == "indicator")
+    total = session.scalar(select(func.count()).select_from(StixObject).where(where)) or 0
+    found = list(session.scalars(select(StixObject).where(where).order_by(StixObject.id)
+                                 .offset((query.page - 1) * query.per_page).limit(query.per_page)))
+    return IndicatorPage(_views(session, actor, case, found), total, query.page, query.per_page)
+
+
+def _views(session: Session, actor: Actor, case: Case, found: list[StixObject]) -> list[IndicatorView]:
+    seen = also_seen_in(session, actor, case.id, [o.value_digest for o in found if o.value_digest])
+    counts = sighting_counts(session, case.id, [o.stix_id for o in found])
+    allow = frozenset(settings_of(session).own_domains)
+    return [IndicatorView(o, seen.get(o.value_digest or "", []), _benign(o, allow), counts.get(o.stix_id))
+            for o in found]
+
+
+def _benign(obj: StixObject, allow: frozenset[str]) -> str | None:
+    if obj.value_type is None or obj.value is None:
+        return None
+    return extract.benign_reason(Observable(ObservableType(obj.value_type), obj.value), allow)
+
+
+def also_seen_in(session: Session, actor: Actor, case_id: int, digests: Iterable[str]) -> dict[str, list[str]]:
+    """For each value digest, the references of the other cases the actor may see that hold the value."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for chunk in _chunks(sorted(set(digests)), 500):
+        query = (select(StixObject.value_digest, Case.reference).join(Case, Case.id == StixObject.case_id)
+                 .where(StixObject.value_digest.in_(chunk), StixObject.case_id != case_id,
+                        access.visible_filter(actor)).distinct())
+        for digest, reference in session.execute(query):
+            if digest is not None:
+                found[digest].add(reference)
+    return {d: sorted(refs) for d, refs in found.items()}
+
+
+def sighting_counts(session: Session, case_id: int, indicator_ids: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in _chunks(list(indicator_ids), 500):
+        for ref, text in session.execute(select(StixObject.source_ref, StixObject.stix_json).where(
+                StixObject.case_id == case_id, StixObject.type == "sighting", StixObject.source_ref.in_(chunk))):
+            count = json.loads(text).get("count", 1)
+            if ref is not None and isinstance(count, int):
+                counts[ref] = counts.get(ref, 0) + count
+    return counts
+
+
+@dataclass
+class ObjectPage:
+    items: list[StixObject]
+    total: int
+    page: int
+    per_page: int
+    types: dict[str, int] = field(default_factory=dict)  # every type on the case -> count
+
+
+def list_objects(session: Session, actor: Actor, case_id: int, query: ObjectQuery) -> ObjectPage:
+    """The case's STIX objects (all types, or one), oldest first, and the count of each type. Raises NotFound."""
+    case = access.get_case_or_404(session, actor, case_id)
+    types = dict(session.execute(select(StixObject.type, func.count()).where(StixObject.case_id == case.id)
+                                 .group_by(StixObject.type).order_by(StixObject.type)).all())
+    where = [StixObject.case_id == case.id] + ([StixObject.type == query.type] if query.type else [])
+    total = session.scalar(select(func.count()).select_from(StixObject).where(*where)) or 0
+    items = list(session.scalars(select(StixObject).where(*where).order_by(StixObject.id)
+                                 .offset((query.page - 1) * query.per_page).limit(query.per_page)))
+    return ObjectPage(items, total, query.page, query.per_page, types)
+
+
+@dataclass
+class ObjectDetail:
+    case: Case
+    obj: StixObject
+    stix: dict[str, Any]
+    versions: list[StixObjectVersion]  # older (or, rarely, received later but older) versions, newest first
+    relationships: list[StixObject]  # relationships and sightings from or to this object in the case
+    names: dict[str, str]  # STIX id -> display name of the objects those refer to (when on the case)
+    also_seen_in: list[str]
+    known_benign: str | None
+
+
+def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | int) -> ObjectDetail:
+    """One object of the case by STIX id or row id, with its history and relationships. Raises NotFound."""
+    case = access.get_case_or_404(session, actor, case_id)
+    key = StixObject.id == object_ref if isinstance(object_ref, int) else StixObject.stix_id == object_ref
+    obj = session.scalars(select(StixObject).where(StixObject.case_id == case.id, key)).one_or_none()
+    if obj is None:
+        raise NotFound(f"case {case.reference} has no STIX object {object_ref}", field="object_id")
+    versions = list(session.scalars(select(StixObjectVersion).where(StixObjectVersion.object_id == obj.id)
+                                    .order_by(StixObjectVersion.modified.desc())))
+    related = list(session.scalars(select(StixObject).where(
+        StixObject.case_id == case.id, or_(StixObject.source_ref == obj.stix_id, StixObject.target_ref == obj.stix_id))
+        .order_by(StixObject.id).limit(500)))
+    refs = {r for rel in related for r in (rel.source_ref, rel.target_ref) if r}
+    names = dict(session.execute(select(StixObject.stix_id, StixObject.name).where(
+        StixObject.case_id == case.id, StixObject.stix_id.in_(sorted(refs)))).all()) if refs else {}
+    seen = also_seen_in(session, actor, case.id, [obj.value_digest] if obj.value_digest else [])
+    return ObjectDetail(case, obj, loads(obj), versions, related,
+                        {k: v or k for k, v in names.items()}, seen.get(obj.value_digest or "", []),
+                        _benign(obj, frozenset(settings_of(session).own_domains)))
+
+
+# ---------------------------------------------------------------- search
+
+@dataclass
+class SearchHit:
+    obj: StixObject
+    case: Case
+    match: str  # "value", "in-network" (a stored network holds the address) or "within" (inside the network asked)
+
+
+@dataclass
+class SearchResult:
+    items: list[SearchHit]
+    total: int
+    cases: list[Case]  # every visible case where the value was seen (indicators or observables)
+    page: int
+    per_page: int
+
+
+def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
+    """Indicators with this value in the cases the actor may see; an IP address also finds the stored CIDR
+    networks that hold it, and a CIDR the addresses inside it. Raises Invalid(field="value") when the value
+    is not valid as any (or as the given) indicator type."""
+    readings = _readings(query)
+    digests = sorted({rows.value_digest(o.value) for o in readings})
+    conditions: list[ColumnElement[bool]] = [StixObject.value_digest.in_(digests)]
+    network = next((ipaddress.ip_network(o.value, strict=False) for o in readings
+                    if o.type in {ObservableType.IPV4_ADDR, ObservableType.IPV6_ADDR}), None)
+    if network is not None:
+        start, end = rows.network_range(network)
+        holders = [rows.ip_hex(network.supernet(new_prefix=p).network_address) for p in range(network.prefixlen + 1)]
+        conditions.append(and_(StixObject.ip_start.in_(holders), StixObject.ip_end >= end))
+        if network.num_addresses > 1:
+            conditions.append(and_(StixObject.ip_start >= start, StixObject.ip_start <= end,
+                                   StixObject.ip_end <= end))
+    matching = (select(StixObject, Case).join(Case, Case.id == StixObject.case_id)
+                .where(or_(*conditions), access.visible_filter(actor)))
+    indicators = matching.where(StixObject.type == "indicator")
+    total = session.scalar(select(func.count()).select_from(indicators.subquery())) or 0
+    page_rows = session.execute(indicators.order_by(StixObject.case_id.desc(), StixObject.id)
+                                .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
+    case_ids = select(StixObject.case_id).where(or_(*conditions)).distinct().scalar_subquery()
+    cases = list(session.scalars(select(Case).where(Case.id.in_(case_ids), access.visible_filter(actor))
+                                 .order_by(Case.id.desc()).limit(200)))
+    digest_set = set(digests)
+    hits = [SearchHit(o, c, _match_kind(o, digest_set, network)) for o, c in page_rows]
+    return SearchResult(hits, total, cases, query.page, query.per_page)
+
+
+def _readings(query: SearchQuery) -> list[Observable]:
+    if query.type is not None:
+        return [normalize(query.type, query.value)]
+    found: dict[tuple[ObservableType, str], Observable] = {}
+    for kind in ObservableType:
+        try:
+            observable = normalize(kind, query.value)
+        except Invalid:
+            continue
+        found[(observable.type, observable.value)] = observable
+    if not found:
+        raise Invalid(f"{query.value!r} is not a valid value of any indicator type", field="value")
+    return list(found.values())
+
+
+def _match_kind(obj: StixObject, digests: set[str], network: Any) -> str:
+    if obj.value_digest in digests:
+        return "value"
+    if network is not None and obj.ip_start is not None and obj.ip_start <= rows.network_range(network)[0]:
+        return "in-network"
+    return "within"
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
