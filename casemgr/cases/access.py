@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, not_, select, true
 from sqlalchemy.orm import Session
 
 from casemgr.auth.actor import Actor
@@ -42,7 +42,10 @@ def visible_filter(actor: Actor) -> ColumnElement[bool]:
         return true()
     if actor.role == Role.ANALYST and actor.user is not None:
         member_of = select(case_members.c.case_id).where(case_members.c.user_id == actor.user.id)
-        return or_(Case.restricted.is_(False), Case.id.in_(member_of))
+        # "not (restricted and not a member)" rather than "not restricted or member": the OR form
+        # makes SQLite collect every visible id from two indexes and sort them before it can return
+        # the first page; this form lets it walk the primary key newest-first and stop after a page.
+        return not_(and_(Case.restricted, Case.id.not_in(member_of)))
     return false()
 
 

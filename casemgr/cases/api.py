@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify
 from pydantic import BaseModel
 
-from casemgr.api import ApiBlueprint, body, out, query
+from casemgr.api import ApiBlueprint, Page, body, out, query
 from casemgr.cases import service
 from casemgr.cases.models import (
     Case,
@@ -233,11 +233,13 @@ def add_event(case_id: int) -> Any:
     return _entry(service.add_event(db_session(), current_actor(), case_id, body(NewEvent))), 201
 
 
-@bp.operation("/cases/<int:case_id>/timeline", "GET", "The case's timeline in incident order",
+@bp.operation("/cases/<int:case_id>/timeline", "GET", "The case's timeline in incident order", query=Page,
               response=TimelineEntryOut, is_list=True)
 def get_timeline(case_id: int) -> Any:
-    entries, total = service.timeline(db_session(), current_actor(), case_id)
-    return jsonify({"items": [_entry(e) for e in entries], "total": total})
+    page: Page = query(Page)
+    entries, total = service.timeline(db_session(), current_actor(), case_id, page=page.page, per_page=page.per_page)
+    return jsonify({"items": [_entry(e) for e in entries], "total": total, "page": page.page,
+                    "per_page": page.per_page})
 
 
 @bp.operation("/cases/<int:case_id>/links", "POST", "Link to another case as related, or as its duplicate",

@@ -175,6 +175,7 @@ class Case(Base):
         Index("ix_cases_updated_at", "updated_at"),
         Index("ix_cases_occurred_at", "occurred_at"),
         Index("ix_cases_detected_at", "detected_at"),
+        Index("ix_cases_last_escalated_at", "last_escalated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

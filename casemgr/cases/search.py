@@ -1,19 +1,21 @@
 """Full-text search over case titles, descriptions, notes and manual timeline events.
 
-The indexes are built by migration 0002: on SQLite two FTS5 tables kept in step by triggers
-(`cases_fts` over cases.title + description, `case_timeline_fts` over notes and events), on
-PostgreSQL GIN indexes on tsvector expressions. Both split text into runs of letters and
-digits (so `evil-domain.example` is `evil domain example`) and every word of the query must
-match the start of a word in the same place (title/description, or one note/event): `ransom`
-finds "ransomware". The expressions below must stay identical to the ones in the migration,
-or PostgreSQL stops using the index (tests/cases/test_search.py checks the plan).
+A case matches when every word of the query starts a word somewhere in its text (title,
+description, notes, events): `ransom` finds "ransomware", `lockbit fs01` finds a case whose title
+names LockBit and whose note names fs01. Text is split into runs of letters and digits on both
+databases, so `evil-domain.example` is `evil domain example`.
+
+The indexes are built by migration 0002: on SQLite one FTS5 row per case (rowid = case id) kept
+in step by triggers; on PostgreSQL GIN indexes on tsvector expressions over cases and over
+notes/events, intersected word by word. The PostgreSQL expressions below must stay identical to
+the migration's, or PostgreSQL stops using the index (tests/cases/test_list.py checks the plan).
 """
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Integer, column, false, text
+from sqlalchemy import ColumnElement, Integer, and_, column, false, text
 from sqlalchemy.orm import Session
 
 from casemgr.cases.models import Case
@@ -40,17 +42,14 @@ def matching(session: Session, query: str) -> ColumnElement[bool]:
         return false()
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        ids = text(
-            f"SELECT id FROM cases WHERE {PG_CASE_DOCUMENT} @@ to_tsquery('simple'::regconfig, :tsq) "  # noqa: S608
+        # A word may match in the case's own text or in any of its notes: one id set per word.
+        return and_(*(Case.id.in_(text(
+            f"SELECT id FROM cases WHERE {PG_CASE_DOCUMENT} @@ to_tsquery('simple'::regconfig, :w{i}) "  # noqa: S608
             f"UNION SELECT case_id FROM case_timeline WHERE {PG_ENTRY_KINDS} "
-            f"AND {PG_ENTRY_DOCUMENT} @@ to_tsquery('simple'::regconfig, :tsq)"
-        ).bindparams(tsq=" & ".join(f"{w}:*" for w in words))
-    elif dialect == "sqlite":
-        ids = text(
-            "SELECT rowid FROM cases_fts WHERE cases_fts MATCH :fts "
-            "UNION SELECT case_id FROM case_timeline WHERE id IN "
-            "(SELECT rowid FROM case_timeline_fts WHERE case_timeline_fts MATCH :fts)"
-        ).bindparams(fts=" ".join(f'"{w}"*' for w in words))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            f"AND {PG_ENTRY_DOCUMENT} @@ to_tsquery('simple'::regconfig, :w{i})"
+        ).bindparams(**{f"w{i}": f"{w}:*"}).columns(column("id", Integer))) for i, w in enumerate(words)))
+    if dialect != "sqlite":  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"no full-text search for {dialect}")
+    ids = text("SELECT rowid FROM cases_fts WHERE cases_fts MATCH :fts").bindparams(
+        fts=" ".join(f'"{w}"*' for w in words))
     return Case.id.in_(ids.columns(column("id", Integer)))

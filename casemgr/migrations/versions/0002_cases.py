@@ -71,6 +71,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_cases_category_id', ['category', 'id'], unique=False)
         batch_op.create_index('ix_cases_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_cases_detected_at', ['detected_at'], unique=False)
+        batch_op.create_index('ix_cases_last_escalated_at', ['last_escalated_at'], unique=False)
         batch_op.create_index('ix_cases_occurred_at', ['occurred_at'], unique=False)
         batch_op.create_index('ix_cases_owner_id_id', ['owner_id', 'id'], unique=False)
         batch_op.create_index('ix_cases_priority_id', ['priority', 'id'], unique=False)
@@ -184,6 +185,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_cases_priority_id')
         batch_op.drop_index('ix_cases_owner_id_id')
         batch_op.drop_index('ix_cases_occurred_at')
+        batch_op.drop_index('ix_cases_last_escalated_at')
         batch_op.drop_index('ix_cases_detected_at')
         batch_op.drop_index('ix_cases_created_at')
         batch_op.drop_index('ix_cases_category_id')
@@ -193,46 +195,44 @@ def downgrade() -> None:
 
 
 # Full-text search (see casemgr/cases/search.py, whose PostgreSQL expressions must match these).
-# SQLite: FTS5 tables over the case text and over notes/events, kept in step by triggers.
+# SQLite: one FTS5 row per case (rowid = case id) holding its title, description and the text of
+# its notes and manual events, kept in step by triggers; a search is one FTS lookup, no join.
 # PostgreSQL: GIN indexes on the same tsvector expressions the search query uses.
 SQLITE_SEARCH = [
-    "CREATE VIRTUAL TABLE cases_fts USING fts5(title, description, content='cases', content_rowid='id')",
+    "CREATE VIRTUAL TABLE cases_fts USING fts5(title, description, notes)",
     """CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN
-         INSERT INTO cases_fts(rowid, title, description) VALUES (new.id, new.title, new.description);
-       END""",
-    """CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN
-         INSERT INTO cases_fts(cases_fts, rowid, title, description)
-         VALUES ('delete', old.id, old.title, old.description);
+         INSERT INTO cases_fts(rowid, title, description, notes) VALUES (new.id, new.title, new.description, '');
        END""",
     """CREATE TRIGGER cases_fts_update AFTER UPDATE OF title, description ON cases BEGIN
-         INSERT INTO cases_fts(cases_fts, rowid, title, description)
-         VALUES ('delete', old.id, old.title, old.description);
-         INSERT INTO cases_fts(rowid, title, description) VALUES (new.id, new.title, new.description);
+         UPDATE cases_fts SET title = new.title, description = new.description WHERE rowid = new.id;
        END""",
-    # Only notes and manual events are searched; an event's one-line summary is part of its text.
-    "CREATE VIRTUAL TABLE case_timeline_fts USING fts5(summary, body, content='case_timeline', content_rowid='id')",
+    """CREATE TRIGGER cases_fts_delete AFTER DELETE ON cases BEGIN
+         DELETE FROM cases_fts WHERE rowid = old.id;
+       END""",
+    # A note or event appends its text to its case's row; a change or removal rebuilds the row's notes.
     """CREATE TRIGGER case_timeline_fts_insert AFTER INSERT ON case_timeline
        WHEN new.kind IN ('note', 'event') BEGIN
-         INSERT INTO case_timeline_fts(rowid, summary, body)
-         VALUES (new.id, CASE WHEN new.kind = 'event' THEN new.summary ELSE '' END, coalesce(new.body, ''));
+         UPDATE cases_fts SET notes = notes || ' ' || CASE WHEN new.kind = 'event' THEN new.summary ELSE '' END || ' ' || coalesce(new.body, '')
+         WHERE rowid = new.case_id;
        END""",
     """CREATE TRIGGER case_timeline_fts_delete AFTER DELETE ON case_timeline
        WHEN old.kind IN ('note', 'event') BEGIN
-         INSERT INTO case_timeline_fts(case_timeline_fts, rowid, summary, body)
-         VALUES ('delete', old.id, CASE WHEN old.kind = 'event' THEN old.summary ELSE '' END, coalesce(old.body, ''));
+         UPDATE cases_fts SET notes = (SELECT coalesce(group_concat(CASE WHEN t.kind = 'event' THEN t.summary ELSE '' END || ' ' || coalesce(t.body, ''), ' '), '')
+                              FROM case_timeline t WHERE t.case_id = old.case_id AND t.kind IN ('note', 'event'))
+         WHERE rowid = old.case_id;
        END""",
-    """CREATE TRIGGER case_timeline_fts_update AFTER UPDATE OF kind, summary, body ON case_timeline BEGIN
-         INSERT INTO case_timeline_fts(case_timeline_fts, rowid, summary, body)
-         SELECT 'delete', old.id, CASE WHEN old.kind = 'event' THEN old.summary ELSE '' END, coalesce(old.body, '')
-         WHERE old.kind IN ('note', 'event');
-         INSERT INTO case_timeline_fts(rowid, summary, body)
-         SELECT new.id, CASE WHEN new.kind = 'event' THEN new.summary ELSE '' END, coalesce(new.body, '')
-         WHERE new.kind IN ('note', 'event');
+    """CREATE TRIGGER case_timeline_fts_update AFTER UPDATE OF kind, summary, body, case_id ON case_timeline BEGIN
+         UPDATE cases_fts SET notes = (SELECT coalesce(group_concat(CASE WHEN t.kind = 'event' THEN t.summary ELSE '' END || ' ' || coalesce(t.body, ''), ' '), '')
+                              FROM case_timeline t WHERE t.case_id = old.case_id AND t.kind IN ('note', 'event'))
+         WHERE rowid = old.case_id;
+         UPDATE cases_fts SET notes = (SELECT coalesce(group_concat(CASE WHEN t.kind = 'event' THEN t.summary ELSE '' END || ' ' || coalesce(t.body, ''), ' '), '')
+                              FROM case_timeline t WHERE t.case_id = new.case_id AND t.kind IN ('note', 'event'))
+         WHERE rowid = new.case_id;
        END""",
 ]
 SQLITE_SEARCH_DROP = [
     "DROP TRIGGER IF EXISTS case_timeline_fts_update", "DROP TRIGGER IF EXISTS case_timeline_fts_delete",
-    "DROP TRIGGER IF EXISTS case_timeline_fts_insert", "DROP TABLE IF EXISTS case_timeline_fts",
+    "DROP TRIGGER IF EXISTS case_timeline_fts_insert",
     "DROP TRIGGER IF EXISTS cases_fts_update", "DROP TRIGGER IF EXISTS cases_fts_delete",
     "DROP TRIGGER IF EXISTS cases_fts_insert", "DROP TABLE IF EXISTS cases_fts",
 ]
