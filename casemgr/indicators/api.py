@@ -222,8 +222,7 @@ def import_stix(case_id: int) -> Any:
 def export_stix(case_id: int) -> Any:
     options: ExportOptions = query(ExportOptions)
     chunks = sharing.export_bundle(db_session(), current_actor(), case_id, include_red=options.include_red)
-    return Response("".join(chunks), mimetype="application/stix+json",
-                    headers={"Content-Type": STIX_MEDIA_TYPE})
+    return Response("".join(chunks), content_type=STIX_MEDIA_TYPE)
 
 
 @bp.operation("/indicators", "GET",

@@ -195,7 +195,8 @@ def build_indicator(
 
 
 def build_observables(observable: Observable, *, tlp: Tlp | str) -> list[dict[str, Any]]:
-    """The SCOs for an observable (ids deterministic from their values, as STIX 2.1 specifies).
+    """The SCOs for an observable (ids deterministic from their values, as STIX 2.1 specifies; a process,
+    which has no id-contributing property, gets a random UUIDv4 id as the specification requires).
 
     Empty for a user agent (see Observable.sco_properties).
     """
@@ -204,9 +205,9 @@ def build_observables(observable: Observable, *, tlp: Tlp | str) -> list[dict[st
     for sco_type, properties in observable.sco_properties():
         props = dict(properties)
         if props.get("image_ref") == "$0":
-            # A process has no id-contributing property: derive its id from the file it runs.
+            # A process has no id-contributing property, so STIX 2.1 (section 2.9) requires a UUIDv4 id.
             props["image_ref"] = built[0]["id"]
-            props["id"] = f"process--{uuid.uuid5(NAMESPACE, 'process:' + built[0]['id'])}"
+            props["id"] = f"process--{uuid.uuid4()}"
         cls = stix2.registry.class_for_type(sco_type, "2.1", "observables")
         built.append(_json(cls(object_marking_refs=marking, **props)))
     return built
