@@ -20,6 +20,7 @@ class AuditEntryOut(BaseModel):
     seq: int
     occurred_at: dt.datetime
     actor_type: str
+    actor_id: int | None
     actor: str
     token_id: int | None
     action: str

@@ -196,3 +196,29 @@ def test_no_secrets_in_the_audit_log_or_stream(closing, tmp_path, run_cli, syslo
         assert secret not in stored
         assert secret not in streamed
         assert all(secret not in r for r in received)
+
+
+def test_a_receiver_can_check_the_chain_from_the_stream_alone(closing, tmp_path, system):
+    """The algorithm in docs/audit-log.md, applied to the JSON lines with nothing but hashlib and rfc8785."""
+    import datetime as dt
+    import hashlib
+
+    import rfc8785
+
+    log = tmp_path / "audit.jsonl"
+    db = closing(audit_log_file=log).extensions["casemgr.db"]
+    for i in range(5):
+        with db.transaction() as s:
+            audit.record(s, system, "test.siem", "thing", i, {"n": i, "text": "ünïcode ✓", "nested": {"b": 1, "a": 2}})
+    prev = "0" * 64
+    lines = read_lines(log)
+    assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    for line in lines:
+        canonical = {k: line[k] for k in ["seq", "actor_type", "actor_id", "token_id", "action", "object_type",
+                                          "object_id", "summary", "source_ip", "request_id", "via"]}
+        canonical["actor_name"] = line["actor"]
+        when = dt.datetime.fromisoformat(line["occurred_at"]).astimezone(dt.UTC)
+        canonical["occurred_at"] = when.isoformat(timespec="microseconds")
+        assert line["prev_hash"] == prev
+        assert hashlib.sha256(prev.encode() + rfc8785.dumps(canonical)).hexdigest() == line["hash"]
+        prev = line["hash"]
