@@ -232,3 +232,13 @@ def test_page_offers_no_edit(login, entries):
     client = login("admin")
     assert client.post("/audit", {"seq": "1"}).status_code == 405
     assert client.post("/audit/1", {"seq": "1"}).status_code == 404
+
+
+def test_signed_out_visitors_see_nothing(app):
+    client = app.test_client()
+    page = client.get("/audit")
+    assert page.status_code == 302
+    assert "/login" in page.headers["Location"]
+    response = client.get("/api/v1/audit")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
