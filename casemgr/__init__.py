@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.auth import views as auth_views
     from casemgr.cases import api as cases_api
     from casemgr.cases import views as cases_views
+    from casemgr.evidence import api as evidence_api
+    from casemgr.evidence import views as evidence_views
+    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
     from casemgr.indicators import api as indicators_api
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
@@ -48,12 +51,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db = build_database(settings)
+    check_master_keys(db, db.info[VAULT_KEY])
     web.init_web(app, db)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(cases_views.bp)
-    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp])
+    evidence_views.register(app)
+    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
 
@@ -69,6 +74,7 @@ def build_database(settings: Settings) -> Database:
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
     from casemgr.auth.service import AUTH_KEY, AuthPolicy
+    from casemgr.evidence.vault import EvidenceVault
     from casemgr.signing import Signer
 
     settings = settings.with_secret_key_loaded()
@@ -87,6 +93,7 @@ def build_database(settings: Settings) -> Database:
         secret_key=settings.secret_key,
     )
     db.info["casemgr.settings"] = settings
+    EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)
     return db
 
 

@@ -113,6 +113,7 @@ def init(ctx: CliContext, no_admin: bool) -> None:
         settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot create {settings.evidence_dir}: {exc.strerror}") from None
+    _ensure_keyring(settings)
     migrate.upgrade(settings.database_url)
     if settings.is_sqlite:
         from sqlalchemy.engine import make_url
@@ -123,6 +124,18 @@ def init(ctx: CliContext, no_admin: bool) -> None:
     click.echo(f"database at head: {_redact(settings.database_url)}")
     if not no_admin:
         _ensure_first_admin(ctx)
+
+
+def _ensure_keyring(settings: Settings) -> None:
+    """Create the evidence keyring (one master key, mode 0600) unless keys come from the environment."""
+    from casemgr.evidence.keyring import ENV_VARIABLE, KEYRING_FILE, Keyring
+
+    if os.environ.get(ENV_VARIABLE, "").strip():
+        return
+    path = settings.instance_dir / KEYRING_FILE
+    if not path.exists():
+        Keyring.create(path)
+        click.echo(f"evidence keyring created: {path}")
 
 
 def _ensure_first_admin(ctx: CliContext) -> None:
@@ -180,8 +193,9 @@ def _register_domains() -> None:
     from casemgr.audit.cli import audit
     from casemgr.auth.cli import token, user
     from casemgr.cases.cli import case
+    from casemgr.evidence.cli import evidence, keys
 
-    for group in (user, token, audit, case):
+    for group in (user, token, audit, case, evidence, keys):
         cli.add_command(group)
 
 

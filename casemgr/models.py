@@ -4,8 +4,9 @@ from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, User
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.db import Base
+from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
-           "CaseReferenceCounter", "CaseTag", "IndicatorCollection", "InstanceSetting", "LoginSession", "StixObject",
-           "StixObjectVersion", "TimelineEntry", "User"]
+           "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IndicatorCollection", "InstanceSetting",
+           "LoginSession", "StixObject", "StixObjectVersion", "TimelineEntry", "User"]

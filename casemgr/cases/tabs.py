@@ -1,8 +1,9 @@
-"""Placeholder pages for the case tabs that later work fills (evidence, indicators, playbooks, report).
+"""Placeholder pages for the case tabs that later work fills (indicators, playbooks, report).
 
 Each tab keeps its endpoint name (`cases.evidence_tab`, ...) and URL (/cases/<id>/evidence, ...)
 so the tab bar in templates/cases/_layout.html links to it. To build a real tab, delete its line
-from PLACEHOLDERS and register the real view on the cases blueprint under the same endpoint name,
+from PLACEHOLDERS and register the real view under the same endpoint name (the evidence tab is
+casemgr/evidence/views.py, added with `app.add_url_rule(..., "cases.evidence_tab", ...)`), or
 e.g. `cases_views.bp.add_url_rule("/<int:case_id>/evidence", "evidence_tab", view)`, and render a
 template that extends "cases/_layout.html" with active_tab="evidence".
 """
@@ -19,8 +20,6 @@ from casemgr.web import current_actor, db_session
 
 # tab code: (heading, what the tab will hold)
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "evidence": ("Evidence", "Evidence items for this case will appear here: encrypted uploads with their hashes, "
-                             "chain of custody and integrity checks."),
     "indicators": ("Indicators", "Indicators of compromise for this case will appear here: observables extracted "
                                  "or entered, their sightings and STIX export."),
     "playbooks": ("Playbooks", "Playbook runs for this case will appear here: the response steps to follow, "

@@ -1,0 +1,142 @@
+"""Input commands and output shapes for evidence, shared by the web forms, the API and the CLI.
+
+Shapes only (types, lengths); who may do what and in which state lives in service.py.
+Datetimes without a time zone are taken as UTC; blank optional fields are None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from casemgr.evidence.models import CustodyKind, EvidenceState, Integrity
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be a single line without control characters")
+    return value
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+Line = Annotated[str, BeforeValidator(_strip), AfterValidator(_single_line)]
+OptionalLine = Annotated[str | None, BeforeValidator(_blank_is_none), BeforeValidator(_strip),
+                         AfterValidator(lambda v: None if v is None else _single_line(v))]
+Reason = Annotated[str, BeforeValidator(_strip), Field(min_length=3, max_length=2000)]
+
+
+class NewEvidence(BaseModel):
+    """The optional fields sent with an uploaded file."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: Annotated[str, BeforeValidator(_strip), Field(max_length=10_000)] = ""
+    collected_by: Annotated[OptionalLine, Field(max_length=200)] = None
+    collected_at: Annotated[dt.datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_aware)] = None
+    source: Annotated[OptionalLine, Field(max_length=500)] = None
+    acquisition_method: Annotated[OptionalLine, Field(max_length=500)] = None
+
+
+class Purpose(BaseModel):
+    """Why content is handed out (recorded in the custody log)."""
+
+    model_config = ConfigDict(extra="forbid")
+    purpose: Annotated[Line, Field(min_length=3, max_length=500)]
+
+
+class OptionalPurpose(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    purpose: Annotated[OptionalLine, Field(max_length=500)] = None
+
+
+class Transfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Annotated[Line, Field(min_length=1, max_length=150)]
+    reason: Reason
+
+
+class CustodyReason(BaseModel):
+    """Sealing, releasing or disposing of an item: why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+
+
+class EvidenceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auditor_can_download: bool
+
+
+# ---------------------------------------------------------------- output
+
+
+class UploadOut(BaseModel):
+    id: int
+    sha256: str
+    sha1: str
+    md5: str
+    size: int
+    filename: str
+    media_type: str
+
+
+class EvidenceOut(UploadOut):
+    case_id: int
+    description: str
+    collected_by: str | None
+    collected_at: dt.datetime | None
+    source: str | None
+    acquisition_method: str | None
+    state: EvidenceState
+    custodian: str
+    received_by: str
+    received_at: dt.datetime
+    integrity: Integrity
+    verified_at: dt.datetime | None
+    integrity_detail: str | None
+    disposed_at: dt.datetime | None
+    has_content: bool
+
+
+class CustodyEventOut(BaseModel):
+    seq: int
+    kind: CustodyKind
+    occurred_at: dt.datetime
+    actor: str = Field(validation_alias="actor_name")
+    details: dict[str, Any]
+    alarm: bool
+    prev_hash: str
+    hash: str
+
+
+class CustodyOut(BaseModel):
+    evidence_id: int
+    chain_valid: bool
+    chain_problem: str | None
+    events: list[CustodyEventOut]
+
+
+class VerificationOut(BaseModel):
+    id: int
+    ok: bool
+    integrity: Integrity
+    detail: str | None
+    sha256: str
+    size: int
