@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.evidence import views as evidence_views
     from casemgr.evidence.vault import VAULT_KEY, check_master_keys
     from casemgr.indicators import api as indicators_api
+    from casemgr.indicators import taxii as indicators_taxii
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
     assert settings.secret_key is not None
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(cases_views.bp)
+    app.register_blueprint(indicators_taxii.bp)
     evidence_views.register(app)
     api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
     app.register_blueprint(api_bp)

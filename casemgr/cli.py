@@ -194,8 +194,9 @@ def _register_domains() -> None:
     from casemgr.auth.cli import token, user
     from casemgr.cases.cli import case
     from casemgr.evidence.cli import evidence, keys
+    from casemgr.indicators.cli import stix
 
-    for group in (user, token, audit, case, evidence, keys):
+    for group in (user, token, audit, case, stix, evidence, keys):
         cli.add_command(group)
 
 
