@@ -1,0 +1,63 @@
+"""An upload cut off mid-body (client disconnect) against a real server leaves no record and no file."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import urllib.parse
+
+from .conftest import BOUNDARY, multipart, stored_files
+
+
+def _post_then_hang_up(base_url: str, token: str, case_id: int, sent: int, declared: int) -> None:
+    url = urllib.parse.urlsplit(base_url)
+    body, content_type = multipart(os.urandom(sent), "partial.img", description="will be cut")
+    head = (f"POST /api/v1/cases/{case_id}/evidence HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {declared}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(head + body[: len(body) - len(f"\r\n--{BOUNDARY}--\r\n")])
+        sock.shutdown(socket.SHUT_WR)  # the client goes away mid-upload
+        while sock.recv(65536):  # wait until the server has given up on the request
+            pass
+
+
+def _case_evidence(base_url: str, token: str, case_id: int) -> dict:
+    url = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("GET", f"/api/v1/cases/{case_id}/evidence", headers={"Authorization": f"Bearer {token}"})
+    try:
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def test_interrupted_uploads_leave_nothing(live_server, api, open_case, settings, run_cli):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    for sent in (0, 1000, 5 * 1024 * 1024):
+        _post_then_hang_up(live_server, analyst.token, case["id"], sent, declared=64 * 1024 * 1024)
+        assert stored_files(settings) == [], f"after cutting off at {sent} bytes"
+        assert _case_evidence(live_server, analyst.token, case["id"])["total"] == 0
+    gc = run_cli("evidence", "gc", "--min-age", "0")
+    assert gc.exit_code == 0
+    assert "is clean" in gc.output
+
+
+def test_a_complete_upload_over_the_same_server_works(live_server, api, open_case, settings):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    data = os.urandom(3 * 1024 * 1024)
+    body, content_type = multipart(data, "complete.img")
+    url = urllib.parse.urlsplit(live_server)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.request("POST", f"/api/v1/cases/{case['id']}/evidence", body=iter([body[:1000], body[1000:]]),
+                 headers={"Authorization": f"Bearer {analyst.token}", "Content-Type": content_type,
+                          "Content-Length": str(len(body))})
+    response = conn.getresponse()
+    assert response.status == 201, response.read()
+    assert json.loads(response.read())["size"] == len(data)
+    conn.close()
+    assert len(stored_files(settings)) == 1
