@@ -150,7 +150,7 @@ def init_web(app: Flask, db: Database) -> None:
                                    " (Authorization: Bearer <token>)")
         if g.get("session_ended"):
             flash("Your session expired; please sign in again.", "warning")
-        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
 
     @app.before_request
     def _before() -> Any:

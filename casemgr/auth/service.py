@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -219,7 +220,10 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
     now = utcnow()
     if user is None:
         policy.hasher.hash(password)  # spend the same time as a real check: no user enumeration
-        audit.record(session, actor, "auth.login_failed", "user", None, {"username": username[:64]})
+        # An unknown name may be a password typed into the wrong box: keep only a keyed digest, which
+        # still lets an auditor see repeated attempts at the same name without storing the text.
+        audit.record(session, actor, "auth.login_failed", "user", None,
+                     {"unknown_username_hmac": _name_digest(policy, username)})
         return LoginResult(None, GENERIC_LOGIN_ERROR)
     if user.locked_until is not None and user.locked_until > now:
         audit.record(session, actor, "auth.login_refused_locked", "user", user.id, {"username": user.username})
@@ -251,6 +255,11 @@ def _count_failure(session: Session, actor: Actor, user: User, now: dt.datetime)
     audit.record(session, actor, "auth.lockout", "user", user.id,
                  {"username": user.username, "until": user.locked_until.isoformat()})
     return True
+
+
+def _name_digest(policy: AuthPolicy, username: str) -> str:
+    key = hashlib.sha256(b"casemgr unknown usernames" + policy.secret_key.encode()).digest()
+    return hmac.new(key, username.strip().lower().encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def _locked_message(until: dt.datetime, now: dt.datetime) -> str:
