@@ -13,6 +13,9 @@ import casemgr.db
 
 revision = '0002'
 down_revision = '0001'
+
+# Full-text search objects written by hand below; Alembic leaves them alone (see casemgr.migrate).
+UNMANAGED = ("cases_fts", "ix_cases_search", "ix_case_timeline_search")
 branch_labels = None
 depends_on = None
 
