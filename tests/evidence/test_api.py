@@ -86,7 +86,8 @@ def test_custody_actions_and_audit(api, open_case, make_user):
     moved = analyst.post(f"{url}/transfer", json={"to": "bob", "reason": "night shift takes over"})
     assert moved.status_code == 200
     assert moved.get_json()["custodian"] == "bob"
-    assert analyst.post(f"{url}/transfer", json={"to": "nobody", "reason": "x" * 5}).get_json()["error"]["field"] == "to"
+    unknown = analyst.post(f"{url}/transfer", json={"to": "nobody", "reason": "x" * 5})
+    assert unknown.get_json()["error"]["field"] == "to"
     assert analyst.post(f"{url}/seal", json={"reason": "court hold"}).get_json()["state"] == "sealed"
     sealed = analyst.get(f"{url}/content?purpose=look")
     assert sealed.status_code == 409
@@ -108,7 +109,7 @@ def test_custody_actions_and_audit(api, open_case, make_user):
     assert custody["events"][2]["details"] == {"from": analyst.user.username, "to": "bob",
                                                "reason": "night shift takes over"}
 
-    actions = [e["action"] for e in auditor.get(f"/api/v1/audit?object_type=evidence&per_page=50")
+    actions = [e["action"] for e in auditor.get("/api/v1/audit?object_type=evidence&per_page=50")
                .get_json()["items"]]
     for kind in ("acquired", "received", "transferred", "sealed", "released", "disposed"):
         assert f"evidence.{kind}" in actions
@@ -187,7 +188,7 @@ def test_bad_bodies(api, open_case, settings):
     as_json = analyst.post(url, json={"file": "x"})
     assert as_json.status_code == 400
     assert as_json.get_json()["error"]["field"] == "file"
-    broken = analyst.post(url, data=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc",
+    broken = analyst.post(url, data=b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
                           content_type="multipart/form-data; boundary=xyz")
     assert broken.status_code == 400
     two = analyst.post(url, content_type="multipart/form-data", data={"file": [(io.BytesIO(b"a"), "a"),
