@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.evidence.vault import VAULT_KEY, check_master_keys
     from casemgr.indicators import api as indicators_api
     from casemgr.indicators import taxii as indicators_taxii
+    from casemgr.indicators import views as indicators_views
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
     assert settings.secret_key is not None
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(cases_views.bp)
     app.register_blueprint(indicators_taxii.bp)
+    indicators_views.register(app)
     evidence_views.register(app)
     api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
     app.register_blueprint(api_bp)

@@ -20,8 +20,6 @@ from casemgr.web import current_actor, db_session
 
 # tab code: (heading, what the tab will hold)
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "indicators": ("Indicators", "Indicators of compromise for this case will appear here: observables extracted "
-                                 "or entered, their sightings and STIX export."),
     "playbooks": ("Playbooks", "Playbook runs for this case will appear here: the response steps to follow, "
                                "who did each and when."),
     "report": ("Report", "The case report will be built here: a PDF of the case, its timeline, evidence and "

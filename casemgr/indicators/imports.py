@@ -19,9 +19,9 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from casemgr.audit import service as audit
@@ -34,6 +34,9 @@ from casemgr.indicators.models import StixObject, StixObjectVersion
 from casemgr.indicators.service import case_for_change, ensure_collection, user_id
 
 BATCH = 2000
+# Core tables: a list of parameter sets becomes one executemany (the ORM's bulk insert may go row by row).
+OBJECTS = cast(Table, StixObject.__table__)
+VERSIONS = cast(Table, StixObjectVersion.__table__)
 Progress = Callable[[int, int], None]
 
 
@@ -171,8 +174,8 @@ class _Importer:
             history.extend((sid, row) for row in versions[:-1])
 
         if inserts:
-            s.execute(insert(StixObject), [{**row, "case_id": case_id, "added_at": self.now,
-                                            "added_by_id": self.added_by} for row in inserts])
+            s.execute(OBJECTS.insert(), [{**row, "case_id": case_id, "added_at": self.now,
+                                          "added_by_id": self.added_by} for row in inserts])
             for row in inserts:
                 report.added[row["type"]] += 1
         if updates:
@@ -185,7 +188,7 @@ class _Importer:
         ids = [pk for pk, _ in updates]
         current = s.execute(select(StixObject.id, StixObject.modified, StixObject.stix_json, StixObject.added_at)
                             .where(StixObject.id.in_(ids))).all()
-        s.execute(insert(StixObjectVersion), [
+        s.execute(VERSIONS.insert(), [
             {"object_id": pk, "modified": modified, "stix_json": text, "added_at": added}
             for pk, modified, text, added in current])
         s.execute(update(StixObject), [{**row, "id": pk, "added_at": self.now, "added_by_id": self.added_by}
@@ -212,7 +215,7 @@ class _Importer:
                           "added_at": self.now})
             report.old_versions[row["type"]] += 1
         if fresh:
-            s.execute(insert(StixObjectVersion), fresh)
+            s.execute(VERSIONS.insert(), fresh)
 
 
 def _distinct_versions(group: list[dict[str, Any]], report: ImportReport) -> list[dict[str, Any]]:

@@ -55,7 +55,8 @@ def test_taxii2_client_pages_through_a_case_collection(live_server, feed):
     assert titles[0] == "Shareable indicators"
     assert any(t.startswith(feed["hidden"]["reference"]) for t in titles)  # a member sees their restricted case
     green = collection_titled(api_root, feed["green"]["reference"])
-    assert green.can_read and not green.can_write
+    assert green.can_read
+    assert not green.can_write
     pages = list(as_pages(green.get_objects, per_request=4))
     assert len(pages) > 3
     assert all(len(p["objects"]) <= 4 for p in pages)

@@ -1,0 +1,208 @@
+"""The indicator pages: the case's Indicators tab (list, add by value or pattern, free text to review, STIX
+upload with a summary before committing, export), the STIX objects of a case and one object's page, and the
+search by value. Thin adapters over the indicator services.
+
+An uploaded bundle waits in the instance's `stix-uploads` folder between the summary and the confirmation,
+named by a random token kept in the signed session of the user who uploaded it; it is deleted when imported,
+and any left behind are removed after a day.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask_login import login_required
+
+from casemgr.cases import access
+from casemgr.cases import service as cases_service
+from casemgr.errors import DomainError, Invalid
+from casemgr.indicators import imports, service, sharing
+from casemgr.indicators.observables import ObservableType
+from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
+from casemgr.indicators.schemas import SearchQuery as SearchForm
+from casemgr.web import current_actor, db_session, form_data, parse
+
+bp = Blueprint("indicators", __name__)
+UPLOADS_KEY = "stix_uploads"
+UPLOAD_TTL = 24 * 3600
+
+
+def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
+    s, actor = db_session(), current_actor()
+    case = cases_service.get_case(s, actor, case_id)
+    page = service.list_indicators(s, actor, case_id, parse(IndicatorQuery, request.args.to_dict()))
+    objects = service.list_objects(s, actor, case_id, ObjectQuery(per_page=1))
+    return render_template("indicators/tab.html", case=case, active_tab="indicators", page=page,
+                           types=objects.types, can_edit=access.can_edit(actor, case),
+                           may_have_red=sharing.may_have_red(actor, case), observable_types=list(ObservableType),
+                           form=extra.pop("form", {}), **extra), status
+
+
+def _rollback_and(case_id: int, exc: DomainError, form: dict[str, Any], which: str) -> Any:
+    if exc.status in {403, 404}:
+        raise exc
+    db_session().rollback()
+    return tab(case_id, exc.status, error=exc.message, error_field=exc.field, error_form=which, form=form)
+
+
+@bp.post("/cases/<int:case_id>/indicators/add")
+@login_required
+def add(case_id: int) -> Any:
+    data = form_data()
+    which = "pattern" if "pattern" in data else "value"
+    try:
+        captured = service.add_indicator(db_session(), current_actor(), case_id, parse(NewIndicator, data))
+    except DomainError as exc:
+        return _rollback_and(case_id, exc, data, which)
+    what = captured.indicator.value or captured.indicator.pattern
+    flash(f"Indicator added: {what}" if captured.created else f"Already on the case: {what} (sighting counted)",
+          "success")
+    if captured.known_benign:
+        flash(f"Known-benign: {captured.known_benign}", "warning")
+    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+
+@bp.post("/cases/<int:case_id>/indicators/extract")
+@login_required
+def extract(case_id: int) -> Any:
+    data = form_data()
+    try:
+        candidates = service.extract_candidates(db_session(), current_actor(), case_id,
+                                                parse(ExtractText, data).text)
+    except DomainError as exc:
+        return _rollback_and(case_id, exc, data, "extract")
+    case = cases_service.get_case(db_session(), current_actor(), case_id)
+    return render_template("indicators/review.html", case=case, active_tab="indicators", candidates=candidates)
+
+
+@bp.post("/cases/<int:case_id>/indicators/accept")
+@login_required
+def accept(case_id: int) -> Any:
+    chosen = [json.loads(v) for v in request.form.getlist("item") if v.startswith("{")]
+    try:
+        cmd = parse(AcceptCandidates, {"items": chosen})
+        results = service.add_candidates(db_session(), current_actor(), case_id, cmd)
+    except DomainError as exc:
+        if exc.field == "items":
+            exc = Invalid("tick at least one value to add", field="items")
+        return _rollback_and(case_id, exc, {}, "extract")
+    flash(f"{sum(r.created for r in results)} indicator(s) added, "
+          f"{sum(not r.created for r in results)} already on the case (sighting counted).", "success")
+    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+
+# ---------------------------------------------------------------- STIX upload, summary, confirmation
+
+def _uploads_dir() -> Path:
+    settings = service.settings_of(db_session())
+    path = settings.instance_dir / "stix-uploads"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    cutoff = time.time() - UPLOAD_TTL
+    for old in path.glob("*.json"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    return path
+
+
+@bp.post("/cases/<int:case_id>/stix/upload")
+@login_required
+def upload(case_id: int) -> Any:
+    file = request.files.get("bundle")
+    s, actor = db_session(), current_actor()
+    if file is None or not file.filename:
+        return _rollback_and(case_id, Invalid("choose a STIX 2.1 bundle file (.json)", field="bundle"), {}, "upload")
+    token = secrets.token_urlsafe(24)
+    staged = _uploads_dir() / f"{token}.json"
+    file.save(staged)
+    try:
+        with staged.open("rb") as source:
+            report = imports.import_bundle(s, actor, case_id, source, partial=True, dry_run=True)
+    except DomainError as exc:
+        staged.unlink(missing_ok=True)
+        return _rollback_and(case_id, exc, {}, "upload")
+    session[UPLOADS_KEY] = {**session.get(UPLOADS_KEY, {}), token: case_id}
+    case = cases_service.get_case(s, actor, case_id)
+    return render_template("indicators/import_summary.html", case=case, active_tab="indicators", report=report,
+                           token=token, filename=file.filename)
+
+
+@bp.post("/cases/<int:case_id>/stix/confirm")
+@login_required
+def confirm(case_id: int) -> Any:
+    token = request.form.get("token", "")
+    pending: dict[str, int] = session.get(UPLOADS_KEY, {})
+    staged = _uploads_dir() / f"{token}.json"
+    if pending.get(token) != case_id or not staged.is_file():
+        return _rollback_and(case_id, Invalid("this upload is no longer waiting; upload the file again",
+                                              field="bundle"), {}, "upload")
+    partial = request.form.get("partial") == "on"
+    try:
+        with staged.open("rb") as source:
+            report = imports.import_bundle(db_session(), current_actor(), case_id, source, partial=partial)
+    except DomainError as exc:
+        return _rollback_and(case_id, exc, {}, "upload")
+    staged.unlink(missing_ok=True)
+    session[UPLOADS_KEY] = {k: v for k, v in pending.items() if k != token}
+    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new); "
+          f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")
+    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+
+@bp.get("/cases/<int:case_id>/stix/export")
+@login_required
+def export(case_id: int) -> Any:
+    include_red = request.args.get("include_red") == "on"
+    s, actor = db_session(), current_actor()
+    case = cases_service.get_case(s, actor, case_id)
+    body = "".join(sharing.export_bundle(s, actor, case_id, include_red=include_red))
+    name = f"{case.reference}{'-with-red' if include_red else ''}.stix.json"
+    return Response(body, content_type="application/stix+json;version=2.1",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+# ---------------------------------------------------------------- objects and search
+
+@bp.get("/cases/<int:case_id>/stix/objects")
+@login_required
+def objects(case_id: int) -> Any:
+    s, actor = db_session(), current_actor()
+    case = cases_service.get_case(s, actor, case_id)
+    page = service.list_objects(s, actor, case_id, parse(ObjectQuery, request.args.to_dict()))
+    return render_template("indicators/objects.html", case=case, active_tab="indicators", page=page,
+                           wanted=request.args.get("type"))
+
+
+@bp.get("/cases/<int:case_id>/stix/objects/<string:object_id>")
+@login_required
+def object_page(case_id: int, object_id: str) -> Any:
+    s, actor = db_session(), current_actor()
+    detail = service.get_object(s, actor, case_id, object_id)
+    return render_template("indicators/object.html", case=detail.case, active_tab="indicators", detail=detail,
+                           pretty=json.dumps(detail.stix, indent=2, ensure_ascii=False),
+                           versions=[(v, json.dumps(json.loads(v.stix_json), indent=2, ensure_ascii=False))
+                                     for v in detail.versions])
+
+
+@bp.get("/indicators/search")
+@login_required
+def search() -> Any:
+    raw = request.args.to_dict()
+    result, error, field = None, None, None
+    if raw.get("value", "").strip():
+        try:
+            result = service.search(db_session(), current_actor(), parse(SearchForm, raw))
+        except DomainError as exc:
+            error, field = exc.message, exc.field
+    return render_template("indicators/search.html", result=result, value=raw.get("value", ""), error=error,
+                           error_field=field), 422 if error else 200
+
+
+def register(app: Flask) -> None:
+    """Add the indicator pages; the case page's tab keeps its endpoint `cases.indicators_tab`."""
+    app.register_blueprint(bp)
+    app.add_url_rule("/cases/<int:case_id>/indicators", "cases.indicators_tab", login_required(tab), methods=["GET"])
