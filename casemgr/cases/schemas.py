@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from casemgr import markdown
 from casemgr.cases.models import (
     CaseStatus,
     EscalationKind,
@@ -59,7 +60,7 @@ def _lower(value: Any) -> Any:
 
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(_single_line)]
-Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX)]
+Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX), AfterValidator(markdown.check_safe)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
 Slug = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=64)]
 Tag = Annotated[str, BeforeValidator(_lower), Field(pattern=TAG_PATTERN,
@@ -175,7 +176,8 @@ class Escalation(Command):
 
 
 class NewNote(Command):
-    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX)] = Field(description="Markdown")
+    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX), AfterValidator(markdown.check_safe)] = Field(
+        description="Markdown")
 
 
 class NewEvent(Command):

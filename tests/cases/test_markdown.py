@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from casemgr.markdown import render
+from tests.cases.conftest import CASE
 
 
 class _Elements(HTMLParser):
@@ -71,14 +72,33 @@ def test_render_of_nothing_is_empty():
     assert str(render(None)) == "" == str(render(""))
 
 
-@pytest.mark.parametrize("attack", ATTACKS[:4])
-def test_case_description_note_and_event_come_back_sanitized(api, open_case, attack):
+ACTIVE = [a for a in ATTACKS if "![x]" not in a]
+
+
+@pytest.mark.parametrize("attack", ACTIVE)
+def test_script_or_handlers_outside_code_are_refused_naming_the_field(api, open_case, attack):
     analyst = api("analyst")
-    case = open_case(analyst, description=attack)
-    assert case["description"] == attack  # stored as written: the analyst may be quoting the attack
-    assert dangerous(case["description_html"]) == []
-    note = analyst.post(f"/api/v1/cases/{case['id']}/notes", json={"body": attack}).get_json()
+    refused = analyst.post("/api/v1/cases", json={**CASE, "description": f"Seen in the mail:\n\n{attack}"})
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["field"] == "description"
+    assert "backticks" in refused.get_json()["error"]["message"]
+    case = open_case(analyst)
+    note = analyst.post(f"/api/v1/cases/{case['id']}/notes", json={"body": attack})
     event = analyst.post(f"/api/v1/cases/{case['id']}/events",
-                         json={"occurred_at": "2026-01-01T00:00:00Z", "summary": "payload", "body": attack}).get_json()
-    for html in (note["body_html"], event["body_html"]):
-        assert dangerous(html) == [], html
+                         json={"occurred_at": "2026-01-01T00:00:00Z", "summary": "payload", "body": attack})
+    assert (note.status_code, note.get_json()["error"]["field"]) == (422, "body")
+    assert (event.status_code, event.get_json()["error"]["field"]) == (422, "body")
+    timeline = analyst.get(f"/api/v1/cases/{case['id']}/timeline").get_json()
+    assert not [e for e in timeline["items"] if e.get("kind") in ("note", "event")]
+
+
+@pytest.mark.parametrize("attack", ACTIVE)
+def test_quoted_payloads_in_code_are_kept_verbatim_and_inert(api, open_case, attack):
+    analyst = api("analyst")
+    quoted = f"The phishing mail carried:\n\n```\n{attack}\n```\n\nand inline `{attack}` too."
+    case = open_case(analyst, description=quoted)
+    assert case["description"] == quoted  # stored as written
+    assert dangerous(case["description_html"]) == []
+    assert "<pre><code>" in case["description_html"]
+    note = analyst.post(f"/api/v1/cases/{case['id']}/notes", json={"body": quoted}).get_json()
+    assert dangerous(note["body_html"]) == [], note["body_html"]
