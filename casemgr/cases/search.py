@@ -7,8 +7,8 @@ databases, so `evil-domain.example` is `evil domain example`.
 
 The indexes are built by migration 0002: on SQLite one FTS5 row per case (rowid = case id) kept
 in step by triggers; on PostgreSQL GIN indexes on tsvector expressions over cases and over
-notes/events, intersected word by word. The PostgreSQL expressions below must stay identical to
-the migration's, or PostgreSQL stops using the index (tests/cases/test_list.py checks the plan).
+notes/events (stored generated `search_vector` columns built from the expressions below),
+intersected word by word (tests/cases/test_list.py checks the plan).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def matching(session: Session, query: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         # A word may match in the case's own text or in any of its notes: one id set per word.
         return and_(*(Case.id.in_(text(
-            f"SELECT id FROM cases WHERE {PG_CASE_DOCUMENT} @@ to_tsquery('simple'::regconfig, :w{i}) "  # noqa: S608
+            f"SELECT id FROM cases WHERE search_vector @@ to_tsquery('simple'::regconfig, :w{i}) "  # noqa: S608
             f"UNION SELECT case_id FROM case_timeline WHERE {PG_ENTRY_KINDS} "
-            f"AND {PG_ENTRY_DOCUMENT} @@ to_tsquery('simple'::regconfig, :w{i})"
+            f"AND search_vector @@ to_tsquery('simple'::regconfig, :w{i})"
         ).bindparams(**{f"w{i}": f"{w}:*"}).columns(column("id", Integer))) for i, w in enumerate(words)))
     if dialect != "sqlite":  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"no full-text search for {dialect}")

@@ -15,7 +15,7 @@ revision = '0002'
 down_revision = '0001'
 
 # Full-text search objects written by hand below; Alembic leaves them alone (see casemgr.migrate).
-UNMANAGED = ("cases_fts", "ix_cases_search", "ix_case_timeline_search")
+UNMANAGED = ("cases_fts", "ix_cases_search", "ix_case_timeline_search", "search_vector")
 branch_labels = None
 depends_on = None
 
@@ -243,12 +243,18 @@ PG_CASE_DOCUMENT = ("to_tsvector('simple'::regconfig, regexp_replace(coalesce(ti
                     "coalesce(description, ''), '[^[:alnum:]]+', ' ', 'g'))")
 PG_ENTRY_DOCUMENT = ("to_tsvector('simple'::regconfig, regexp_replace(CASE WHEN kind = 'event' THEN summary "
                      "ELSE '' END || ' ' || coalesce(body, ''), '[^[:alnum:]]+', ' ', 'g'))")
+# Stored generated tsvector columns: PostgreSQL reads them from the GIN index and never recomputes
+# the (costly) expression per row, which it otherwise misjudges and does on a sequential scan.
 PG_SEARCH = [
-    f"CREATE INDEX ix_cases_search ON cases USING gin (({PG_CASE_DOCUMENT}))",
-    f"CREATE INDEX ix_case_timeline_search ON case_timeline USING gin (({PG_ENTRY_DOCUMENT})) "
+    f"ALTER TABLE cases ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_CASE_DOCUMENT}) STORED",
+    "CREATE INDEX ix_cases_search ON cases USING gin (search_vector)",
+    f"ALTER TABLE case_timeline ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_ENTRY_DOCUMENT}) STORED",
+    "CREATE INDEX ix_case_timeline_search ON case_timeline USING gin (search_vector) "
     "WHERE kind IN ('note', 'event')",
 ]
-PG_SEARCH_DROP = ["DROP INDEX IF EXISTS ix_case_timeline_search", "DROP INDEX IF EXISTS ix_cases_search"]
+PG_SEARCH_DROP = ["DROP INDEX IF EXISTS ix_case_timeline_search", "DROP INDEX IF EXISTS ix_cases_search",
+                  "ALTER TABLE case_timeline DROP COLUMN IF EXISTS search_vector",
+                  "ALTER TABLE cases DROP COLUMN IF EXISTS search_vector"]
 
 
 def _create_search(dialect: str) -> None:
