@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,14 +72,24 @@ def commit_now() -> None:
     db_session().commit()
 
 
-def current_actor(via: str | None = None) -> Actor:
+def current_actor(via: str | None = None, session: Session | None = None) -> Actor:
+    """Who the request is from; the user is loaded in `session` (default: the request's session)."""
     principal = current_user
     via = via or ("api" if request.path.startswith("/api/") or request.path.startswith("/taxii2/") else "web")
     if not getattr(principal, "is_authenticated", False):
         return Actor.anonymous(via, request.remote_addr, g.get("request_id"))
-    user = db_session().get(User, principal.user_id)
+    user = (session or db_session()).get(User, principal.user_id)
     return Actor(user=user, via=via, token_id=principal.token_id, source_ip=request.remote_addr,
                  request_id=g.get("request_id"))
+
+
+@contextmanager
+def long_request_actor() -> Iterator[tuple[Session, Actor]]:
+    """The actor, loaded in a short read session of its own, for requests that stream for long
+    (evidence uploads): the request's write transaction (on SQLite the database's single write
+    lock) must not be opened before the stream has been read."""
+    with database().session(write=False) as s:
+        yield s, current_actor(session=s)
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:

@@ -19,7 +19,7 @@ from casemgr.evidence.schemas import (
     UploadOut,
     VerificationOut,
 )
-from casemgr.web import current_actor, db_session
+from casemgr.web import current_actor, db_session, long_request_actor
 
 bp = ApiBlueprint("evidence", __name__)
 
@@ -32,8 +32,10 @@ class EvidenceRowOut(EvidenceOut):
               "optional description, collected_by, collected_at, source, acquisition_method)",
               response=UploadOut, status=201)
 def upload(case_id: int) -> Any:
+    with long_request_actor() as (read, actor):
+        service.check_can_add(read, actor, case_id)
     s = db_session()
-    item = service.add_evidence(s, current_actor(), case_id, RequestUpload(s))
+    item = service.add_evidence(s, actor, case_id, RequestUpload(s))
     return jsonify(out(UploadOut, item)), 201
 
 

@@ -190,21 +190,28 @@ def case_alarms(session: Session, case_id: int) -> list[str]:
 # ---------------------------------------------------------------- intake
 
 
+def check_can_add(session: Session, actor: Actor, case_id: int) -> None:
+    """Refuse an upload before its body is read. Raises NotFound, Forbidden."""
+    access.require_edit(actor, access.get_case_or_404(session, actor, case_id))
+
+
 def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -> EvidenceItem:
     """Receive a file into the case: encrypt and hash it in one pass, store it atomically, record
     custody (acquired, received). Raises NotFound; Forbidden; TooLarge (file); Invalid (a field);
     VaultUnavailable. On any error nothing is left: the stored file goes with the rollback."""
-    case = access.get_case_or_404(session, actor, case_id)
-    access.require_edit(actor, case)
     vault = vault_of(session)
     data_key, wrapped = vault.usable_keyring().new_data_key()
     with vault.store.begin_write() as pending:
+        # Stream before the first query: on SQLite that query takes the database's write lock, which
+        # a multi-gigabyte upload must not hold. Adapters check access first (check_can_add).
         with Encryptor(data_key, pending.file, segment_size=vault.segment_size,
                        max_size=vault.max_upload_bytes) as encryptor:
             for chunk in upload.chunks():
                 encryptor.write(chunk)
             result = encryptor.finish()
         cmd = upload.command()
+        case = access.get_case_or_404(session, actor, case_id)  # again: access may have changed meanwhile
+        access.require_edit(actor, case)
         object_id = pending.commit()
         digests = result.digests
         assert digests.sha1 is not None

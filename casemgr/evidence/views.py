@@ -24,7 +24,7 @@ from casemgr.evidence import export, service
 from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, zip_response
 from casemgr.evidence.models import CustodyKind
 from casemgr.evidence.schemas import CustodyReason, EvidenceSettings, Purpose, Transfer, UploadOut
-from casemgr.web import current_actor, db_session, form_data, parse
+from casemgr.web import current_actor, db_session, form_data, long_request_actor, parse
 
 bp = Blueprint("evidence", __name__)
 API_OUT = UploadOut
@@ -44,8 +44,10 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
 @login_required
 def upload(case_id: int) -> Any:
     _check_csrf_header()
+    with long_request_actor() as (read, actor):
+        service.check_can_add(read, actor, case_id)
     s = db_session()
-    item = service.add_evidence(s, current_actor(), case_id, RequestUpload(s))
+    item = service.add_evidence(s, actor, case_id, RequestUpload(s))
     return jsonify({**API_OUT.model_validate(item, from_attributes=True).model_dump(mode="json"),
                     "url": url_for("evidence.item", evidence_id=item.id)}), 201
 

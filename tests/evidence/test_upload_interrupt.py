@@ -61,3 +61,35 @@ def test_a_complete_upload_over_the_same_server_works(live_server, api, open_cas
     assert json.loads(response.read())["size"] == len(data)
     conn.close()
     assert len(stored_files(settings)) == 1
+
+
+def test_other_changes_go_through_while_an_upload_is_in_flight(live_server, api, open_case, settings):
+    """A slow upload must not hold the database's write lock (SQLite has one) while it streams."""
+    analyst = api("analyst")
+    case = open_case(analyst)
+    data = os.urandom(2 * 1024 * 1024)
+    body, content_type = multipart(data, "slow.img")
+    url = urllib.parse.urlsplit(live_server)
+    slow = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    other = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    try:
+        slow.putrequest("POST", f"/api/v1/cases/{case['id']}/evidence")
+        for name, value in (("Authorization", f"Bearer {analyst.token}"), ("Content-Type", content_type),
+                            ("Content-Length", str(len(body)))):
+            slow.putheader(name, value)
+        slow.endheaders()
+        slow.send(body[: len(body) // 2])  # half the file is in; the server is encrypting and waiting
+
+        other.request("POST", f"/api/v1/cases/{case['id']}/notes", body=json.dumps({"body": "meanwhile"}),
+                      headers={"Authorization": f"Bearer {analyst.token}", "Content-Type": "application/json"})
+        noted = other.getresponse()
+        assert noted.status == 201, noted.read()
+
+        slow.send(body[len(body) // 2:])
+        finished = slow.getresponse()
+        assert finished.status == 201, finished.read()
+        assert json.loads(finished.read())["size"] == len(data)
+    finally:
+        slow.close()
+        other.close()
+    assert len(stored_files(settings)) == 1
