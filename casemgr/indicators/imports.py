@@ -134,15 +134,21 @@ class _Importer:
         groups: dict[str, list[dict[str, Any]]] = {}
         for _, row in batch:
             groups.setdefault(row["stix_id"], []).append(row)
-        existing = {sid: (pk, modified) for pk, sid, modified in s.execute(
-            select(StixObject.id, StixObject.stix_id, StixObject.modified)
-            .where(StixObject.case_id == case_id, StixObject.stix_id.in_(list(groups))))}
+        # Only the ids in SQL (the case is filtered here): with `case_id = ?` too, PostgreSQL's planner, whose
+        # statistics are still those of the table before this import, may walk all of the case's rows through
+        # another index on every batch, which makes a large import quadratic.
+        existing = {sid: (pk, modified) for pk, owner, sid, modified in s.execute(
+            select(StixObject.id, StixObject.case_id, StixObject.stix_id, StixObject.modified)
+            .where(StixObject.stix_id.in_(list(groups)))) if owner == case_id}
         digests = sorted({r["value_digest"] for sid, group in groups.items() if sid not in existing
                           for r in group if r["value_digest"]})
         values: set[tuple[str, str | None, str | None]] = set()
         if digests:
-            values.update(s.execute(select(StixObject.type, StixObject.value_type, StixObject.value_digest).where(
-                StixObject.case_id == case_id, StixObject.value_digest.in_(digests))))
+            # Only the digest in SQL: with `case_id = ?` too, PostgreSQL's planner (its statistics still those of
+            # the table before this import) may walk the case's rows through the case_id index on every batch.
+            values.update((kind, value_type, digest) for owner, kind, value_type, digest in s.execute(
+                select(StixObject.case_id, StixObject.type, StixObject.value_type, StixObject.value_digest)
+                .where(StixObject.value_digest.in_(digests))) if owner == case_id)
 
         inserts: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, Any]]] = []

@@ -31,7 +31,9 @@ from casemgr.indicators.stix import Tlp
 class StixObject(Base):
     __tablename__ = "stix_objects"
     __table_args__ = (
-        UniqueConstraint("case_id", "stix_id", name="uq_stix_objects_case_id_stix_id"),
+        # STIX id first: bulk import looks up a batch of ids with `stix_id IN (...)` alone, which can only be
+        # answered by this index (see imports.py); a case's own lookups add the case id.
+        UniqueConstraint("stix_id", "case_id", name="uq_stix_objects_stix_id_case_id"),
         # A case's objects of one type in insertion order (the indicator list, exports by type).
         Index("ix_stix_objects_case_id_type_id", "case_id", "type", "id"),
         # TAXII paging: a case's objects, or the shareable indicators, by date added.

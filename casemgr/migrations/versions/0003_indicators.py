@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['added_by_id'], ['users.id'], name=op.f('fk_stix_objects_added_by_id_users')),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_stix_objects_case_id_cases')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stix_objects')),
-    sa.UniqueConstraint('case_id', 'stix_id', name='uq_stix_objects_case_id_stix_id')
+    sa.UniqueConstraint('stix_id', 'case_id', name='uq_stix_objects_stix_id_case_id')
     )
     with op.batch_alter_table('stix_objects', schema=None) as batch_op:
         batch_op.create_index('ix_stix_objects_case_id_added_at_id', ['case_id', 'added_at', 'id'], unique=False)
