@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
 from casemgr.audit import service as audit
@@ -105,6 +105,11 @@ class _Importer:
         self.session, self.case = session, case
         self.now = utcnow()
         self.added_by = user_id(actor)
+        self.stored = 0
+        # PostgreSQL plans each batch's lookups with the statistics of the table as it was before the import;
+        # once the import has grown it a lot, those plans become scans of everything stored so far (quadratic).
+        # ANALYZE inside the transaction counts our own new rows; run it each time the import doubles in size.
+        self.analyze_at = 2 * BATCH if session.get_bind().dialect.name == "postgresql" else None
 
     def run(self, bundle: dict[str, Any], progress: Progress | None) -> ImportReport:
         objects = bundle.get("objects", [])
@@ -184,6 +189,10 @@ class _Importer:
                                           "added_by_id": self.added_by} for row in inserts])
             for row in inserts:
                 report.added[row["type"]] += 1
+            self.stored += len(inserts)
+            if self.analyze_at is not None and self.stored >= self.analyze_at:
+                s.execute(text("ANALYZE stix_objects"))
+                self.analyze_at = 2 * self.stored
         if updates:
             self._update(updates, report)
         if history:
