@@ -125,6 +125,6 @@ def _syslog_handler(target: str) -> logging.Handler:
         handler = logging.handlers.SysLogHandler(address=target)
     else:
         host, _, port = target.rpartition(":")
-        handler = logging.handlers.SysLogHandler(address=(host or "127.0.0.1", int(port or 514)))
+        handler = logging.handlers.SysLogHandler(address=(host.strip("[]") or "127.0.0.1", int(port or 514)))
     handler.setFormatter(logging.Formatter("casemgr-audit: %(message)s"))
     return handler

@@ -37,6 +37,8 @@ BAD_VALUES = [
     ("CASEMGR_AUDIT_SYSLOG", "siem.example:70000"),
     ("CASEMGR_AUDIT_SYSLOG", ":514"),
     ("CASEMGR_AUDIT_SYSLOG", "siem.example"),
+    ("CASEMGR_OWN_DOMAINS", "corp.example, not a domain"),
+    ("CASEMGR_OWN_DOMAINS", "-bad-.example"),
 ]
 IDS = [f"{name}={value}" for name, value in BAD_VALUES]
 
@@ -57,6 +59,11 @@ def test_bad_values_name_the_variable(tmp_path, name, value):
 @pytest.mark.parametrize("value", ["/dev/log", "127.0.0.1:514", "siem.example:6514", "[::1]:514"])
 def test_good_syslog_targets(tmp_path, value):
     assert Settings.from_env(_env(tmp_path, CASEMGR_AUDIT_SYSLOG=value)).audit_syslog == value
+
+
+def test_own_domains_are_normalized(tmp_path):
+    settings = Settings.from_env(_env(tmp_path, CASEMGR_OWN_DOMAINS=" Corp.Example ,bücher.example,corp.example,"))
+    assert settings.own_domains == ("corp.example", "xn--bcher-kva.example")
 
 
 def test_defaults_are_safe(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -222,3 +223,27 @@ def test_a_receiver_can_check_the_chain_from_the_stream_alone(closing, tmp_path,
         assert line["prev_hash"] == prev
         assert hashlib.sha256(prev.encode() + rfc8785.dumps(canonical)).hexdigest() == line["hash"]
         prev = line["hash"]
+
+
+class _UDP6Server(socketserver.UDPServer):
+    address_family = socket.AF_INET6
+
+
+def test_entries_reach_a_syslog_receiver_on_ipv6(closing, system):
+    try:
+        server = _UDP6Server(("::1", 0), SyslogReceiver)
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    server.received = queue.Queue()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        db = closing(audit_syslog=f"[::1]:{server.server_address[1]}").extensions["casemgr.db"]
+        with db.transaction() as s:
+            audit.record(s, system, "test.syslog6", "thing", 1)
+        message = server.received.get(timeout=10).decode()  # type: ignore[attr-defined]
+        assert json.loads(message.rstrip("\x00").split(": ", 1)[1])["action"] == "test.syslog6"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
