@@ -7,6 +7,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from casemgr import fields
+
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -25,7 +27,7 @@ class AuditQuery(BaseModel):
     @field_validator("actor", "action", "object_type", "object_id", "since", "until", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+        return fields.blank_is_none(value)
 
     @field_validator("until", mode="before")
     @classmethod
@@ -42,6 +44,4 @@ class AuditQuery(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value
+        return fields.aware_utc(value)

@@ -12,7 +12,6 @@ the times, an override); fields that may not be empty reject `null` naming the f
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -30,44 +29,24 @@ from casemgr.cases.models import (
     Source,
     Tlp,
 )
+from casemgr.fields import aware_utc, blank_is_none, lower, single_line
 
 TITLE_MAX = 200
 MARKDOWN_MAX = 100_000
 REASON_MAX = 5_000
 TAG_PATTERN = r"^[a-z0-9][a-z0-9._:+-]{0,63}$"
 TEAM_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _single_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must be a single line without control characters")
-    return value
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(_single_line)]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(single_line)]
 Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX), AfterValidator(markdown.check_safe)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
-Slug = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=64)]
-Tag = Annotated[str, BeforeValidator(_lower), Field(pattern=TAG_PATTERN,
-                                                    description="lower-case letters, digits and . _ : + -")]
+Slug = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
+Tag = Annotated[str, BeforeValidator(lower), Field(pattern=TAG_PATTERN,
+                                                   description="lower-case letters, digits and . _ : + -")]
 Team = Annotated[str, Field(min_length=1, max_length=64, pattern=TEAM_PATTERN)]
-Username = Annotated[str, BeforeValidator(_lower), Field(min_length=1, max_length=64)]
-When = Annotated[dt.datetime, AfterValidator(_aware)]
+Username = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
+When = Annotated[dt.datetime, AfterValidator(aware_utc)]
 
 
 class Command(BaseModel):
@@ -80,22 +59,22 @@ class NewCase(Command):
     title: Title
     description: Markdown = ""
     category: Slug = Field(description="a taxonomy category code, e.g. malicious-code (GET /api/v1/taxonomy)")
-    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = Field(
+    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="a subcategory code of the category, e.g. ransomware")
     impact: Level
     urgency: Level
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    source: Annotated[Source | None, BeforeValidator(_blank_is_none)] = None
+    source: Annotated[Source | None, BeforeValidator(blank_is_none)] = None
     tlp: Tlp = Tlp.AMBER
     pap: Pap = Pap.AMBER
     restricted: bool = False
-    occurred_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    detected_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    reported_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(
+    occurred_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    detected_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    reported_at: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="default: now")
-    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="username; analysts may only name themselves")
-    team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = None
+    team: Annotated[Team | None, BeforeValidator(blank_is_none)] = None
     members: list[Username] = Field(default_factory=list, max_length=100, description="usernames (managers)")
 
 
@@ -106,9 +85,9 @@ class CaseUpdate(Command):
     title: Title | None = None
     description: Markdown | None = None
     category: Slug | None = None
-    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
+    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    source: Annotated[Source | None, BeforeValidator(_blank_is_none)] = None
+    source: Annotated[Source | None, BeforeValidator(blank_is_none)] = None
     impact: Level | None = None
     urgency: Level | None = None
     priority_override: Priority | None = Field(
@@ -120,17 +99,17 @@ class CaseUpdate(Command):
     tlp: Tlp | None = None
     pap: Pap | None = None
     restricted: bool | None = None
-    occurred_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    detected_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    reported_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    acknowledged_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    contained_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    resolved_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
-    closed_at: Annotated[When | None, BeforeValidator(_blank_is_none)] = None
+    occurred_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    detected_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    reported_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    acknowledged_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    contained_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    resolved_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    closed_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
     time_reason: Reason | None = Field(default=None, description="required when changing a time the lifecycle set")
-    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(default=None,
                                                                                 description="username or null")
-    team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = None
+    team: Annotated[Team | None, BeforeValidator(blank_is_none)] = None
     members: list[Username] | None = Field(default=None, max_length=100,
                                            description="usernames (replaces the list)")
 
@@ -152,13 +131,13 @@ class Transition(Command):
 
     to: CaseStatus
     version: int | None = Field(default=None, ge=1, description="optional: refuse if the case changed since")
-    resolution: Annotated[Resolution | None, BeforeValidator(_blank_is_none)] = Field(
+    resolution: Annotated[Resolution | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="required to resolve")
-    summary: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+    summary: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="required to resolve: what happened and what was done")
-    root_cause: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+    root_cause: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="required to close (managers only)")
-    reason: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+    reason: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="required to reopen; optional comment otherwise")
     duplicate_of: int | None = Field(default=None, ge=1,
                                      description="with resolution duplicate: the id of the surviving case")
@@ -169,9 +148,9 @@ class Escalation(Command):
 
     kind: EscalationKind
     reason: Reason
-    to_team: Annotated[Team | None, BeforeValidator(_blank_is_none)] = Field(
+    to_team: Annotated[Team | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="functional: the team that takes the case over (required)")
-    to_user: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+    to_user: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="hierarchical: the manager to alert (optional)")
 
 
@@ -184,7 +163,7 @@ class NewEvent(Command):
     """A manual timeline event: something that happened in the incident, at the time it happened."""
 
     occurred_at: When = Field(description="when it happened in the incident (ISO 8601; UTC if no offset)")
-    summary: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_single_line)]
+    summary: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)]
     body: Markdown | None = None
 
 
@@ -194,7 +173,7 @@ class NewLink(Command):
     case: int = Field(ge=1, description="the other case's id")
     kind: LinkKind = LinkKind.RELATED
     version: int | None = Field(default=None, ge=1)
-    summary: Annotated[Reason | None, BeforeValidator(_blank_is_none)] = Field(
+    summary: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="duplicate_of: optional resolution summary")
 
 
@@ -210,28 +189,28 @@ class CaseQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    q: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+    q: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
         default=None, max_length=200, description="words to find in title, description and notes")
     status: Annotated[list[CaseStatus] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more states, comma-separated")
     priority: Annotated[list[Priority] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more of P1..P5, comma-separated")
-    category: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
-    subcategory: Annotated[Slug | None, BeforeValidator(_blank_is_none)] = None
-    owner: Annotated[Username | None, BeforeValidator(_blank_is_none)] = Field(
+    category: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
+    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
+    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
         default=None, description="a username, or 'none' for unassigned cases")
-    team: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(default=None, max_length=64)
-    tag: Annotated[Tag | None, BeforeValidator(_blank_is_none)] = None
-    tlp: Annotated[Tlp | None, BeforeValidator(_blank_is_none)] = None
-    state: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+    team: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(default=None, max_length=64)
+    tag: Annotated[Tag | None, BeforeValidator(blank_is_none)] = None
+    tlp: Annotated[Tlp | None, BeforeValidator(blank_is_none)] = None
+    state: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
         default=None, pattern="^(open|closed)$", description="open (not resolved or closed) or closed")
-    restricted: Annotated[bool | None, BeforeValidator(_blank_is_none)] = None
-    escalated: Annotated[bool | None, BeforeValidator(_blank_is_none)] = None
+    restricted: Annotated[bool | None, BeforeValidator(blank_is_none)] = None
+    escalated: Annotated[bool | None, BeforeValidator(blank_is_none)] = None
     date_field: str = Field(default="created", pattern="^(created|updated|occurred|detected)$",
                             description="which date since/until apply to")
-    since: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+    since: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(default=None,
                                                                            description="inclusive, ISO 8601")
-    until: Annotated[When | None, BeforeValidator(_blank_is_none)] = Field(default=None,
+    until: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(default=None,
                                                                            description="exclusive, ISO 8601")
     sort: str = Field(default="-created",
                       pattern="^-?(created|updated|priority|occurred|reference)$",

@@ -7,49 +7,26 @@ Datetimes without a time zone are taken as UTC; blank optional fields are None.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from casemgr.evidence.models import CustodyKind, EvidenceState, Integrity
+from casemgr.fields import aware_utc, blank_is_none, single_line, strip
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _single_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must be a single line without control characters")
-    return value
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-Line = Annotated[str, BeforeValidator(_strip), AfterValidator(_single_line)]
-OptionalLine = Annotated[str | None, BeforeValidator(_blank_is_none), BeforeValidator(_strip),
-                         AfterValidator(lambda v: None if v is None else _single_line(v))]
-Reason = Annotated[str, BeforeValidator(_strip), Field(min_length=3, max_length=2000)]
+Line = Annotated[str, BeforeValidator(strip), AfterValidator(single_line)]
+OptionalLine = Annotated[str | None, BeforeValidator(blank_is_none), BeforeValidator(strip),
+                         AfterValidator(lambda v: None if v is None else single_line(v))]
+Reason = Annotated[str, BeforeValidator(strip), Field(min_length=3, max_length=2000)]
 
 
 class NewEvidence(BaseModel):
     """The optional fields sent with an uploaded file."""
 
     model_config = ConfigDict(extra="forbid")
-    description: Annotated[str, BeforeValidator(_strip), Field(max_length=10_000)] = ""
+    description: Annotated[str, BeforeValidator(strip), Field(max_length=10_000)] = ""
     collected_by: Annotated[OptionalLine, Field(max_length=200)] = None
-    collected_at: Annotated[dt.datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_aware)] = None
+    collected_at: Annotated[dt.datetime | None, BeforeValidator(blank_is_none), AfterValidator(aware_utc)] = None
     source: Annotated[OptionalLine, Field(max_length=500)] = None
     acquisition_method: Annotated[OptionalLine, Field(max_length=500)] = None
 
