@@ -15,7 +15,7 @@ revision = '0002'
 down_revision = '0001'
 
 # Full-text search objects written by hand below; Alembic leaves them alone (see casemgr.migrate).
-UNMANAGED = ("cases_fts", "ix_cases_search", "ix_case_timeline_search", "search_vector")
+UNMANAGED = ("cases_fts", "case_search")
 branch_labels = None
 depends_on = None
 
@@ -243,18 +243,65 @@ PG_CASE_DOCUMENT = ("to_tsvector('simple'::regconfig, regexp_replace(coalesce(ti
                     "coalesce(description, ''), '[^[:alnum:]]+', ' ', 'g'))")
 PG_ENTRY_DOCUMENT = ("to_tsvector('simple'::regconfig, regexp_replace(CASE WHEN kind = 'event' THEN summary "
                      "ELSE '' END || ' ' || coalesce(body, ''), '[^[:alnum:]]+', ' ', 'g'))")
-# Stored generated tsvector columns: PostgreSQL reads them from the GIN index and never recomputes
-# the (costly) expression per row, which it otherwise misjudges and does on a sequential scan.
+# As on SQLite, one document per case, in a narrow table of its own so that lists and counts over
+# `cases` never read it: the words of the title, description, notes and events, positions stripped
+# so that a long timeline stays small, kept by triggers (a new note appends its words; any other
+# change rebuilds the case's document) under one GIN index.
+PG_WORDS = "strip(to_tsvector('simple'::regconfig, regexp_replace({text}, '[^[:alnum:]]+', ' ', 'g')))"
+PG_DOCUMENT_OF_CASE = (
+    "SELECT " + PG_WORDS.format(text="coalesce(c.title, '') || ' ' || coalesce(c.description, '')") + " || "
+    "coalesce((SELECT " + PG_WORDS.format(text="string_agg(CASE WHEN t.kind = 'event' THEN t.summary ELSE '' END "
+                                               "|| ' ' || coalesce(t.body, ''), ' ')")
+    + " FROM case_timeline t WHERE t.case_id = c.id AND t.kind IN ('note', 'event')), ''::tsvector) "
+    "FROM cases c WHERE c.id = {case}")
 PG_SEARCH = [
-    f"ALTER TABLE cases ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_CASE_DOCUMENT}) STORED",
-    "CREATE INDEX ix_cases_search ON cases USING gin (search_vector)",
-    f"ALTER TABLE case_timeline ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({PG_ENTRY_DOCUMENT}) STORED",
-    "CREATE INDEX ix_case_timeline_search ON case_timeline USING gin (search_vector) "
-    "WHERE kind IN ('note', 'event')",
+    """CREATE TABLE case_search (
+         case_id integer PRIMARY KEY REFERENCES cases (id) ON DELETE CASCADE,
+         document tsvector NOT NULL)""",
+    "CREATE INDEX ix_case_search_document ON case_search USING gin (document)",
+    f"""CREATE FUNCTION casemgr_case_words() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO case_search (case_id, document)
+        VALUES (NEW.id, {PG_WORDS.format(text="coalesce(NEW.title, '') || ' ' || coalesce(NEW.description, '')")});
+      ELSE
+        UPDATE case_search SET document = ({PG_DOCUMENT_OF_CASE.format(case="NEW.id")}) WHERE case_id = NEW.id;
+      END IF;
+      RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER cases_search_insert AFTER INSERT ON cases FOR EACH ROW EXECUTE FUNCTION casemgr_case_words()",
+    "CREATE TRIGGER cases_search_update AFTER UPDATE OF title, description ON cases "
+    "FOR EACH ROW EXECUTE FUNCTION casemgr_case_words()",
+    f"""CREATE FUNCTION casemgr_case_notes() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN
+        IF NEW.kind IN ('note', 'event') THEN
+          UPDATE case_search SET document = strip(document || {PG_WORDS.format(
+              text="CASE WHEN NEW.kind = 'event' THEN NEW.summary ELSE '' END || ' ' || coalesce(NEW.body, '')")})
+           WHERE case_id = NEW.case_id;
+        END IF;
+        RETURN NULL;
+      END IF;
+      UPDATE case_search SET document = ({PG_DOCUMENT_OF_CASE.format(case="OLD.case_id")})
+       WHERE case_id = OLD.case_id;
+      IF TG_OP = 'UPDATE' AND NEW.case_id <> OLD.case_id THEN
+        UPDATE case_search SET document = ({PG_DOCUMENT_OF_CASE.format(case="NEW.case_id")})
+         WHERE case_id = NEW.case_id;
+      END IF;
+      RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER case_timeline_search_insert AFTER INSERT ON case_timeline "
+    "FOR EACH ROW EXECUTE FUNCTION casemgr_case_notes()",
+    "CREATE TRIGGER case_timeline_search_change AFTER UPDATE OF kind, summary, body, case_id OR DELETE "
+    "ON case_timeline FOR EACH ROW EXECUTE FUNCTION casemgr_case_notes()",
 ]
-PG_SEARCH_DROP = ["DROP INDEX IF EXISTS ix_case_timeline_search", "DROP INDEX IF EXISTS ix_cases_search",
-                  "ALTER TABLE case_timeline DROP COLUMN IF EXISTS search_vector",
-                  "ALTER TABLE cases DROP COLUMN IF EXISTS search_vector"]
+PG_SEARCH_DROP = ["DROP TRIGGER IF EXISTS case_timeline_search_change ON case_timeline",
+                  "DROP TRIGGER IF EXISTS case_timeline_search_insert ON case_timeline",
+                  "DROP TRIGGER IF EXISTS cases_search_update ON cases",
+                  "DROP TRIGGER IF EXISTS cases_search_insert ON cases",
+                  "DROP FUNCTION IF EXISTS casemgr_case_notes()",
+                  "DROP FUNCTION IF EXISTS casemgr_case_words()",
+                  "DROP TABLE IF EXISTS case_search"]
 
 
 def _create_search(dialect: str) -> None:
