@@ -20,6 +20,7 @@ from casemgr.indicators.bundle import (
     read_bundle,
 )
 from tests.conftest import IN_CI, SHARED_DATA
+from tests.indicators.conftest import ACCEPTED
 
 STIX = SHARED_DATA / "stix"
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -45,23 +46,6 @@ def bundle_of(*objects):
     return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": list(objects)}
 
 
-# Every real 2.1 bundle in shared data is accepted whole; the count by type is what the file holds.
-ACCEPTED = {
-    "apt1.json": {"attack-pattern": 7, "identity": 4, "indicator": 12, "intrusion-set": 1, "malware": 6,
-                  "relationship": 30, "report": 1, "threat-actor": 5, "tool": 10},
-    "indicators-for-C2-with-COA.json": {"course-of-action": 1, "identity": 1, "indicator": 2, "malware": 1,
-                                        "relationship": 3},
-    "infrastructure.json": {"domain-name": 1, "infrastructure": 2, "ipv4-addr": 1, "malware": 2, "relationship": 4},
-    "malicious-email-indicator-with-attachment.json": {"attack-pattern": 1, "identity": 1, "indicator": 2,
-                                                       "relationship": 2},
-    "misp_test_event2_stix21.json": {"domain-name": 1, "file": 1, "grouping": 2, "identity": 1, "indicator": 2,
-                                     "ipv4-addr": 1, "observed-data": 2, "relationship": 2},
-    "misp_test_objects_collection_stix21.json": {"directory": 1, "email-addr": 2, "email-message": 1, "file": 1,
-                                                 "indicator": 3, "ipv4-addr": 1, "observed-data": 4,
-                                                 "relationship": 3, "user-account": 1, "domain-name": 1},
-    "sighting-of-an-indicator.json": {"identity": 2, "indicator": 1, "sighting": 1},
-    "using-marking-definitions.json": {"identity": 1, "indicator": 1, "marking-definition": 2},
-}
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED))

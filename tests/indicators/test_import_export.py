@@ -18,24 +18,8 @@ from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.indicators import stix
 from casemgr.indicators.models import StixObject
 from tests.conftest import PASSWORD
-from tests.indicators.conftest import T, add, bundle_of, export, indicator, post_bundle, shared
+from tests.indicators.conftest import ACCEPTED, T, add, bundle_of, export, indicator, post_bundle, shared
 
-ACCEPTED = {
-    "apt1.json": {"attack-pattern": 7, "identity": 4, "indicator": 12, "intrusion-set": 1, "malware": 6,
-                  "relationship": 30, "report": 1, "threat-actor": 5, "tool": 10},
-    "indicators-for-C2-with-COA.json": {"course-of-action": 1, "identity": 1, "indicator": 2, "malware": 1,
-                                        "relationship": 3},
-    "infrastructure.json": {"domain-name": 1, "infrastructure": 2, "ipv4-addr": 1, "malware": 2, "relationship": 4},
-    "malicious-email-indicator-with-attachment.json": {"attack-pattern": 1, "identity": 1, "indicator": 2,
-                                                       "relationship": 2},
-    "misp_test_event2_stix21.json": {"domain-name": 1, "file": 1, "grouping": 2, "identity": 1, "indicator": 2,
-                                     "ipv4-addr": 1, "observed-data": 2, "relationship": 2},
-    "misp_test_objects_collection_stix21.json": {"directory": 1, "email-addr": 2, "email-message": 1, "file": 1,
-                                                 "indicator": 3, "ipv4-addr": 1, "observed-data": 4,
-                                                 "relationship": 3, "user-account": 1, "domain-name": 1},
-    "sighting-of-an-indicator.json": {"identity": 2, "indicator": 1, "sighting": 1},
-    "using-marking-definitions.json": {"identity": 1, "indicator": 1, "marking-definition": 2},
-}
 REFUSED = {
     "invalid/invalid_comma.json": (400, "malformed_json", "line 9"),
     "invalid/invalid_identity.json": (422, "not_a_bundle", "a single 'identity' object"),
