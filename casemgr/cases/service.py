@@ -397,29 +397,11 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     if "priority_override" in fields:
         if not manager:
             raise Forbidden("only managers may override the priority", field="priority_override")
-        if cmd.priority_override is not None:
-            if not cmd.priority_reason:
-                raise Invalid("priority_reason: a reason is required to override the priority",
-                              field="priority_reason")
-            _set(case, "priority_overridden", True, changes)
-            _set(case, "priority_reason", cmd.priority_reason, changes)
-            _set(case, "priority", cmd.priority_override, changes)
-        else:
-            _set(case, "priority_overridden", False, changes)
-            _set(case, "priority_reason", None, changes)
+        _apply_override(case, "priority", cmd.priority_override, cmd.priority_reason, changes)
     if not case.priority_overridden:
         _set(case, "priority", priority_for(case.impact, case.urgency), changes)
     if "severity_override" in fields:
-        if cmd.severity_override is not None:
-            if not cmd.severity_reason:
-                raise Invalid("severity_reason: a reason is required to override the severity",
-                              field="severity_reason")
-            _set(case, "severity_overridden", True, changes)
-            _set(case, "severity_reason", cmd.severity_reason, changes)
-            _set(case, "severity", cmd.severity_override, changes)
-        else:
-            _set(case, "severity_overridden", False, changes)
-            _set(case, "severity_reason", None, changes)
+        _apply_override(case, "severity", cmd.severity_override, cmd.severity_reason, changes)
     if not case.severity_overridden:
         _set(case, "severity", SEVERITY_FOR_PRIORITY[case.priority], changes)
 
@@ -434,6 +416,19 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     _entry(session, actor, case, EntryKind.UPDATED, summary, changes=changes)
     _audit(session, actor, "case.update", case, changes)
     return case
+
+
+def _apply_override(case: Case, name: str, value: Any, reason: str | None, changes: dict[str, list[Any]]) -> None:
+    """Fix `name` (priority or severity) to `value` with a reason, or with None return it to its rule."""
+    if value is None:
+        _set(case, f"{name}_overridden", False, changes)
+        _set(case, f"{name}_reason", None, changes)
+        return
+    if not reason:
+        raise Invalid(f"{name}_reason: a reason is required to override the {name}", field=f"{name}_reason")
+    _set(case, f"{name}_overridden", True, changes)
+    _set(case, f"{name}_reason", reason, changes)
+    _set(case, name, value, changes)
 
 
 def _apply_category(case: Case, cmd: CaseUpdate, fields: set[str], changes: dict[str, list[Any]]) -> None:
