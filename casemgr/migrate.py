@@ -35,7 +35,7 @@ FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 def unmanaged_objects(script: ScriptDirectory | None = None) -> set[str]:
     """Names of what revisions create by hand outside the models (FTS5 tables, expression indexes).
 
-    A revision declares them in a module-level `UNMANAGED = ("cases_fts", "ix_cases_search")`;
+    A revision declares them in a module-level `UNMANAGED = ("cases_fts", "case_search")`;
     autogenerate and the schema test then leave them alone instead of proposing to drop them.
     """
     script = script or ScriptDirectory.from_config(alembic_config("sqlite://"))
