@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
-from pathlib import Path
 
 import pytest
 
@@ -19,31 +17,11 @@ from casemgr.indicators.bundle import (
     check_objects,
     read_bundle,
 )
-from tests.conftest import IN_CI, SHARED_DATA
-from tests.indicators.conftest import ACCEPTED
+from tests.conftest import IN_CI
+from tests.indicators.conftest import ACCEPTED, STIX_DIR, T, bundle_of, indicator, shared
 
-STIX = SHARED_DATA / "stix"
+STIX = STIX_DIR
 SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-T = "2026-01-01T00:00:00.000Z"
-
-
-def shared(name: str) -> Path:
-    path = STIX / name
-    if not path.is_file():
-        message = f"shared STIX data missing: {path}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def indicator(pattern: str, **extra):
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}", "created": T,
-            "modified": T, "pattern": pattern, "pattern_type": "stix", "valid_from": T, **extra}
-
-
-def bundle_of(*objects):
-    return {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": list(objects)}
 
 
 
