@@ -245,6 +245,27 @@ def api(app: Flask, db: Database, make_user: Callable[..., User], system: Actor)
     return client_for
 
 
+# ---------------------------------------------------------------- cases
+
+@pytest.fixture
+def case_fields() -> dict[str, Any]:
+    """The fields of a case opened by `open_case`; a test folder may override this fixture."""
+    return {"title": "Suspicious sign-ins", "description": "Alert from the identity provider.",
+            "category": "intrusion-attempts", "impact": "medium", "urgency": "medium"}
+
+
+@pytest.fixture
+def open_case(case_fields: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """open_case(client, **fields) -> the case created through the API as JSON (asserts 201)."""
+
+    def create(client: Any, **fields: Any) -> dict[str, Any]:
+        response = client.post("/api/v1/cases", json={**case_fields, **fields})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()  # type: ignore[no-any-return]
+
+    return create
+
+
 # ---------------------------------------------------------------- CLI
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,15 +17,9 @@ CASE = {
 
 
 @pytest.fixture
-def open_case() -> Callable[..., dict[str, Any]]:
-    """open_case(client, **fields) -> the created case as JSON (asserts 201)."""
-
-    def create(client: Any, **fields: Any) -> dict[str, Any]:
-        response = client.post("/api/v1/cases", json={**CASE, **fields})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    return create
+def case_fields() -> dict[str, Any]:
+    """What `open_case` (tests/conftest.py) sends for these tests' cases."""
+    return CASE
 
 
 def move(client: Any, case: dict[str, Any], to: str, **fields: Any) -> Any:

@@ -30,13 +30,9 @@ def vault(app: Flask) -> EvidenceVault:
 
 
 @pytest.fixture
-def open_case() -> Callable[..., dict[str, Any]]:
-    def create(client: Any, **fields: Any) -> dict[str, Any]:
-        response = client.post("/api/v1/cases", json={**CASE, **fields})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()  # type: ignore[no-any-return]
-
-    return create
+def case_fields() -> dict[str, Any]:
+    """What `open_case` (tests/conftest.py) sends for these tests' cases."""
+    return CASE
 
 
 BOUNDARY = "casemgr-test-boundary-7d1f"

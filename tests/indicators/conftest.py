@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,9 @@ def shared(name: str) -> Path:
 
 
 @pytest.fixture
-def open_case() -> Callable[..., dict[str, Any]]:
-    """open_case(client, **fields) -> the created case as JSON (asserts 201)."""
-
-    def create(client: Any, **fields: Any) -> dict[str, Any]:
-        response = client.post("/api/v1/cases", json={**CASE, **fields})
-        assert response.status_code == 201, response.get_json()
-        return response.get_json()
-
-    return create
+def case_fields() -> dict[str, Any]:
+    """What `open_case` (tests/conftest.py) sends for these tests' cases."""
+    return CASE
 
 
 def add(client: Any, case: dict[str, Any], type_: str, value: str, **extra: Any) -> Any:
