@@ -409,10 +409,29 @@ def disable_totp(session: Session, actor: Actor, password: str) -> None:
     audit.record(session, actor, "user.mfa_disabled", "user", user.id, {})
 
 
+def read_setting(session: Session, key: str) -> object | None:
+    """An instance setting's value, or None when it was never set."""
+    setting = session.get(InstanceSetting, key)
+    return setting.value if setting is not None else None
+
+
+def write_setting(session: Session, actor: Actor, key: str, value: object, *, action: str,
+                  summary: dict[str, Any]) -> None:
+    """Set an instance setting (admins only) and audit it as `action`. Raises Forbidden."""
+    if not actor.is_system and actor.role is not Role.ADMIN:
+        raise Forbidden("only admins change instance settings")
+    setting = session.get(InstanceSetting, key)
+    if setting is None:
+        session.add(InstanceSetting(key=key, value=value))
+    else:
+        setting.value, setting.updated_at = value, utcnow()
+    session.flush()
+    audit.record(session, actor, action, "setting", key, summary)
+
+
 def get_mfa_policy(session: Session) -> set[Role]:
-    setting = session.get(InstanceSetting, MFA_SETTING)
-    values = setting.value if setting is not None and isinstance(setting.value, list) else []
-    return {Role(v) for v in values}
+    values = read_setting(session, MFA_SETTING)
+    return {Role(v) for v in values} if isinstance(values, list) else set()
 
 
 def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
@@ -420,14 +439,8 @@ def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
     _require_admin(actor)
     before = sorted(get_mfa_policy(session))
     value = sorted({r.value for r in cmd.required_roles})
-    setting = session.get(InstanceSetting, MFA_SETTING)
-    if setting is None:
-        session.add(InstanceSetting(key=MFA_SETTING, value=value))
-    else:
-        setting.value, setting.updated_at = value, utcnow()
-    session.flush()
-    audit.record(session, actor, "settings.mfa_required_roles", "setting", MFA_SETTING,
-                 {"from": [str(r) for r in before], "to": value})
+    write_setting(session, actor, MFA_SETTING, value, action="settings.mfa_required_roles",
+                  summary={"from": [str(r) for r in before], "to": value})
     return {Role(v) for v in value}
 
 

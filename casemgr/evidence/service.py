@@ -31,8 +31,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
+from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import InstanceSetting, Role, User
+from casemgr.auth.models import Role, User
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.db import utcnow
@@ -241,23 +242,14 @@ def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -
 
 
 def auditor_can_download(session: Session) -> bool:
-    setting = session.get(InstanceSetting, AUDITOR_DOWNLOAD_SETTING)
-    return bool(setting is not None and setting.value is True)
+    return auth.read_setting(session, AUDITOR_DOWNLOAD_SETTING) is True
 
 
 def set_auditor_can_download(session: Session, actor: Actor, allowed: bool) -> bool:
     """Let auditors download evidence content, or not. Raises Forbidden for non-admins."""
-    if not actor.is_system and actor.role != Role.ADMIN:
-        raise Forbidden("only admins change instance settings")
     before = auditor_can_download(session)
-    setting = session.get(InstanceSetting, AUDITOR_DOWNLOAD_SETTING)
-    if setting is None:
-        session.add(InstanceSetting(key=AUDITOR_DOWNLOAD_SETTING, value=allowed))
-    else:
-        setting.value, setting.updated_at = allowed, utcnow()
-    session.flush()
-    audit.record(session, actor, "settings.evidence_auditor_can_download", "setting", AUDITOR_DOWNLOAD_SETTING,
-                 {"from": before, "to": allowed})
+    auth.write_setting(session, actor, AUDITOR_DOWNLOAD_SETTING, allowed,
+                       action="settings.evidence_auditor_can_download", summary={"from": before, "to": allowed})
     return allowed
 
 
