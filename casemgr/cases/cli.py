@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import User
 from casemgr.cases import service
 from casemgr.cases.models import CaseStatus, Priority, Tlp
 from casemgr.cases.schemas import CaseQuery
 from casemgr.cli import CliContext, pass_ctx, reports_errors
-from casemgr.errors import Invalid
+from casemgr.errors import Invalid, NotFound
 from casemgr.web import parse
 
 as_user = click.option("--as", "as_username", metavar="USERNAME",
@@ -28,7 +27,10 @@ as_user = click.option("--as", "as_username", metavar="USERNAME",
 def _actor(ctx: CliContext, session: Session, username: str | None) -> Actor:
     if username is None:
         return ctx.actor()
-    user = session.scalars(select(User).where(User.username == username.lower())).one_or_none()
+    try:
+        user = auth.get_user(session, username)
+    except NotFound:
+        user = None
     if user is None or user.is_disabled:
         raise Invalid(f"there is no active user {username!r}", field="--as")
     return Actor(user=user, via="cli", system_name=ctx.actor().system_name)

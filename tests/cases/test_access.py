@@ -146,3 +146,13 @@ def test_cli_list_and_show_follow_the_access_rules(world, run_cli, as_user, sees
         assert shown.exit_code == 1
         assert "does not exist" in shown.output
         assert SECRET not in shown.output
+
+
+@pytest.mark.parametrize("who", ["nobody", "disabled-one"])
+def test_cli_as_an_unknown_or_disabled_user_is_refused(world, run_cli, make_user, who):
+    if who == "disabled-one":
+        make_user("analyst", who)
+        assert run_cli("user", "disable", who).exit_code == 0
+    result = run_cli("case", "list", "--as", who)
+    assert result.exit_code == 1
+    assert f"casemgr: error (--as): there is no active user '{who}'" in result.output
