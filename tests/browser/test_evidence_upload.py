@@ -4,14 +4,16 @@ items appear in the list with their SHA-256, under the strict CSP."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import threading
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from casemgr.evidence.keyring import KEYRING_FILE, Keyring
 from tests.browser.test_sign_in_and_tokens import watch_console
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, serving
 
 pytestmark = pytest.mark.browser
 
@@ -51,39 +53,71 @@ def test_upload_several_files_with_progress(page: Page, live_server: str, make_u
     assert problems == []
 
 
-def test_cancelling_an_upload_keeps_nothing(page: Page, live_server: str, make_user, api, instance_dir,
+class StalledUplink:
+    """WSGI middleware standing in for a slow network: the request body of an evidence upload stops
+    arriving after its first 256 KiB until `resume` is set. (Chrome's own upload throttling does not
+    hold back request bodies reliably, so the upload could finish before the analyst cancels it.)"""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.resume = threading.Event()
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/evidence/upload"):
+            environ["wsgi.input"] = _StallingReader(environ["wsgi.input"], 256 * 1024, self.resume)
+        return self.app(environ, start_response)
+
+
+class _StallingReader(io.RawIOBase):
+    def __init__(self, stream, stall_after: int, resume: threading.Event) -> None:
+        self.stream, self.left, self.resume = stream, stall_after, resume
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.left <= 0:
+            self.resume.wait(timeout=60)
+        view = memoryview(buffer)
+        if self.left > 0:
+            view = view[:self.left]
+        data = self.stream.read(len(view))
+        view[:len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+def test_cancelling_an_upload_keeps_nothing(page: Page, app, make_user, api, instance_dir,
                                             tmp_path, settings) -> None:
     Keyring.create(instance_dir / KEYRING_FILE)
     make_user("analyst", "finn")
     case = api("analyst").post("/api/v1/cases", json={
         "title": "Disk image from a kiosk", "category": "malicious-code", "impact": "low", "urgency": "low"}).get_json()
+    # Larger than what the loopback socket buffers hold while the server is not reading.
     image = tmp_path / "kiosk.dd"
-    image.write_bytes(os.urandom(4 * 1024 * 1024))
+    image.write_bytes(os.urandom(64 * 1024 * 1024))
+    uplink = StalledUplink(app)
 
-    page.goto(f"{live_server}/login")
-    page.get_by_label("Username").fill("finn")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.goto(f"{live_server}/cases/{case['id']}/evidence")
-    # A slow uplink (64 KiB/s) so that the upload is still running when the analyst cancels it.
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": 64 * 1024})
-    page.get_by_test_id("evidence-file-input").set_input_files(str(image))
-    upload = page.get_by_test_id("upload-item")
-    expect(upload.get_by_test_id("upload-status")).to_contain_text("%")
-    upload.get_by_test_id("upload-cancel").click()
-    expect(upload.get_by_test_id("upload-status")).to_contain_text("cancelled")
-    expect(upload).to_have_attribute("data-state", "cancelled")
+    with serving(uplink) as live_server:
+        page.goto(f"{live_server}/login")
+        page.get_by_label("Username").fill("finn")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{live_server}/cases/{case['id']}/evidence")
+        page.get_by_test_id("evidence-file-input").set_input_files(str(image))
+        upload = page.get_by_test_id("upload-item")
+        expect(upload.get_by_test_id("upload-status")).to_contain_text("%")
+        upload.get_by_test_id("upload-cancel").click()
+        expect(upload.get_by_test_id("upload-status")).to_contain_text("cancelled")
+        expect(upload).to_have_attribute("data-state", "cancelled")
 
-    # The server notices the broken upload and keeps neither a record nor a file.
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": -1})
-    page.goto(f"{live_server}/cases/{case['id']}/evidence")
-    expect(page.get_by_test_id("evidence-empty")).to_be_visible()
-    for _ in range(100):
-        if not (settings.evidence_dir.exists() and os.listdir(settings.evidence_dir)):
-            break
-        page.wait_for_timeout(100)
-    assert not settings.evidence_dir.exists() or os.listdir(settings.evidence_dir) == []
+        # The network comes back: the server reads what was in flight, finds the body cut short,
+        # and keeps neither a record nor a file.
+        uplink.resume.set()
+        for _ in range(100):
+            if not (settings.evidence_dir.exists() and os.listdir(settings.evidence_dir)):
+                break
+            page.wait_for_timeout(100)
+        assert not settings.evidence_dir.exists() or os.listdir(settings.evidence_dir) == []
+        page.goto(f"{live_server}/cases/{case['id']}/evidence")
+        expect(page.get_by_test_id("evidence-empty")).to_be_visible()
