@@ -3,6 +3,7 @@ answering with a content stream, and keeping recorded integrity failures across 
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Callable, Iterator
 from functools import wraps
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from casemgr.errors import BadRequest, TooLarge
 from casemgr.evidence.intake import MAX_FIELD_BYTES, MAX_FIELDS, MultipartUpload
 from casemgr.evidence.schemas import NewEvidence
-from casemgr.evidence.service import Content, IntegrityFailure
+from casemgr.evidence.service import Content, ContentIntegrityError, IntegrityFailure
 from casemgr.evidence.vault import vault_of
 from casemgr.web import commit_now, database, db_session, parse
 
@@ -68,9 +69,19 @@ def content_disposition(filename: str, kind: str = "attachment") -> str:
 
 def content_response(content: Content, *, inline: bool = False) -> Response:
     """Stream decrypted content. Content-Length is the recorded size, so a stream the server
-    breaks off on an integrity failure is visibly incomplete to the client."""
+    breaks off on an integrity failure is visibly incomplete to the client.
+
+    The request's work (the custody event) is committed first, then the first chunk is pulled
+    here: content that fails before its first byte (a small file, or a first segment that does not
+    authenticate) gets a proper integrity_failure error reply instead of a broken stream."""
     item = content.item
-    response = Response(content.chunks, mimetype="application/octet-stream", direct_passthrough=True)
+    commit_now()  # the failure is recorded in a transaction of its own, which needs the item's row lock
+    try:
+        first = next(content.chunks, b"")
+    except ContentIntegrityError as exc:
+        raise IntegrityFailure(str(exc)) from None
+    response = Response(itertools.chain((first,), content.chunks), mimetype="application/octet-stream",
+                        direct_passthrough=True)
     response.headers["Content-Length"] = str(item.size)
     response.headers["Content-Disposition"] = content_disposition(item.filename, "inline" if inline else "attachment")
     response.headers["X-Evidence-SHA256"] = item.sha256

@@ -80,8 +80,9 @@ def test_chunk_sizes_do_not_change_the_ciphertext(key: bytes, chunk: int) -> Non
 
 
 def test_default_segment_size_multi_megabyte_with_all_digests_on_read(key: bytes) -> None:
-    # Larger than the digest batch, so the worker threads run on both sides.
-    plaintext = os.urandom(3 * 1024 * 1024 + 12345)
+    # Many digest batches, more than a worker queues, so the worker threads run (and the caller
+    # waits on them) on both sides.
+    plaintext = os.urandom((crypto.QUEUE_DEPTH + 3) * crypto.BATCH_BYTES + 12345)
     out = io.BytesIO()
     with crypto.Encryptor(key, out) as encryptor:
         for i in range(0, len(plaintext), 100_000):
@@ -93,6 +94,7 @@ def test_default_segment_size_multi_megabyte_with_all_digests_on_read(key: bytes
     digests = crypto.verify_stream(io.BytesIO(out.getvalue()), key)
     assert digests == result.digests
     assert digests.md5 == hashlib.md5(plaintext).hexdigest()  # noqa: S324
+    assert digests.sha1 == hashlib.sha1(plaintext).hexdigest()  # noqa: S324
 
     decryptor = crypto.Decryptor(io.BytesIO(out.getvalue()), key)
     assert b"".join(decryptor) == plaintext
@@ -221,15 +223,19 @@ def test_empty_and_foreign_input_is_rejected(key: bytes) -> None:
 
 
 def test_nothing_unauthenticated_is_ever_returned(key: bytes) -> None:
-    plaintext = os.urandom(4 * SMALL)
+    # Plaintext comes out in batches of whole segments, each batch authenticated before it is
+    # passed on: with a segment in the second batch damaged, exactly the first batch comes out.
+    per_batch = crypto.BATCH_BYTES // (SMALL + TAG_SIZE)
+    plaintext = os.urandom(3 * per_batch * SMALL)
     ciphertext, _ = seal(plaintext, key)
     damaged = bytearray(ciphertext)
-    damaged[HEADER_SIZE + 2 * (SMALL + TAG_SIZE) + 3] ^= 0x10  # inside segment 2
+    bad_segment = per_batch + 5
+    damaged[HEADER_SIZE + bad_segment * (SMALL + TAG_SIZE) + 3] ^= 0x10
     received: list[bytes] = []
     with pytest.raises(IntegrityError) as caught:
         crypto.decrypt_to(io.BytesIO(bytes(damaged)), key, received.append)
-    assert caught.value.segment == 2
-    assert b"".join(received) == plaintext[: 2 * SMALL]  # segments 0 and 1 only, both genuine
+    assert caught.value.segment == bad_segment
+    assert b"".join(received) == plaintext[: per_batch * SMALL]  # the first batch only, all genuine
 
 
 # ---------------------------------------------------------------- limits and arguments

@@ -5,6 +5,7 @@ the case's integrity alarm."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import urllib.parse
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from casemgr.evidence.crypto import DEFAULT_SEGMENT_SIZE, HEADER_SIZE, TAG_SIZE
+from casemgr.evidence.crypto import BATCH_BYTES, DEFAULT_SEGMENT_SIZE, HEADER_SIZE, TAG_SIZE
 from casemgr.evidence.models import EvidenceItem
 
 from .conftest import stored_files, upload
@@ -136,16 +137,33 @@ def test_a_segment_from_another_file_is_detected(api, open_case, settings):
     assert analyst.post(f"/api/v1/evidence/{second['id']}/verify").get_json()["ok"] is True
 
 
-def test_a_record_whose_hash_was_changed_fails_before_the_last_byte(stored, live_server, db):
-    analyst, _, item, _, data = stored
+def test_a_record_whose_hash_was_changed_fails_before_the_last_byte(api, open_case, live_server, db):
+    # Content of several read batches: streaming has begun when the final hash check fails.
+    analyst = api("analyst")
+    data = os.urandom(3 * BATCH_BYTES + 1000)
+    item = upload(analyst, open_case(analyst)["id"], data, "disk.dd").get_json()
     with db.transaction() as s:
         s.execute(update(EvidenceItem).where(EvidenceItem.id == item["id"]).values(sha256="0" * 64))
     status, body, declared, error = raw_download(live_server, analyst.token, item["id"])
     assert status == 200
     assert error == "incomplete"
-    assert len(body) < declared
+    assert 0 < len(body) < int(declared or 0)
+    assert data.startswith(body)
     with db.transaction() as s:
         assert s.scalar(select(EvidenceItem.integrity).where(EvidenceItem.id == item["id"])) == "failed"
+
+
+def test_content_failing_before_its_first_byte_gets_an_error_reply(stored, live_server, db):
+    # Content of one read batch is checked whole before any of it is sent.
+    analyst, _, item, _, _ = stored
+    with db.transaction() as s:
+        s.execute(update(EvidenceItem).where(EvidenceItem.id == item["id"]).values(sha256="0" * 64))
+    status, body, _, _ = raw_download(live_server, analyst.token, item["id"])
+    assert status == 500
+    error = json.loads(body)["error"]
+    assert error["code"] == "integrity_failure"
+    assert "differs from the one recorded at intake" in error["message"]
+    assert analyst.get(f"/api/v1/evidence/{item['id']}").get_json()["integrity"] == "failed"
 
 
 def test_a_missing_file_is_an_integrity_failure(stored, api):
