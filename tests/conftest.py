@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from casemgr import create_app, migrate
 from casemgr.auth import service as auth
@@ -168,14 +169,15 @@ def csrf_token(html: str) -> str:
 
 
 class WebClient:
-    """A signed-in (or not) browser-like test client that submits forms with their CSRF token."""
+    """A signed-in (or not) browser-like test client that submits forms with their CSRF token.
+    Responses are read whole and closed at once, as a real server closes them."""
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
         self.token: str | None = None
 
     def get(self, url: str, **kw: Any) -> Any:
-        response = self.client.get(url, **kw)
+        response = self.client.get(url, buffered=kw.pop("buffered", True), **kw)
         if response.mimetype == "text/html":
             found = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
             if found:
@@ -185,6 +187,7 @@ class WebClient:
     def post(self, url: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
         if self.token is None:
             self.get("/login")
+        kw.setdefault("buffered", True)
         return self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kw)
 
     def login(self, username: str, password: str = PASSWORD) -> Any:
@@ -213,10 +216,14 @@ def login(app: Flask, make_user: Callable[..., User]) -> Callable[..., WebClient
 
 
 class ApiClient:
+    """An API test client with a bearer token. Responses are read whole and closed at once, as a
+    real server closes them (a streamed body holds a database session or a file until closed)."""
+
     def __init__(self, client: FlaskClient, token: str, user: User) -> None:
         self.client, self.token, self.user = client, token, user
 
     def _headers(self, kw: dict[str, Any]) -> dict[str, Any]:
+        kw.setdefault("buffered", True)
         return {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
 
     def get(self, url: str, **kw: Any) -> Any:
@@ -303,15 +310,47 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS}
 
 
+class _InFlight:
+    """WSGI middleware counting requests until their response is closed (for a streamed response,
+    after its last chunk was sent and Flask's teardown ran), so a server can be stopped only when
+    no request still holds a database connection."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self.idle:
+            self.count += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), [self._done])
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.count == 0, timeout=timeout)
+
+
 @contextlib.contextmanager
 def serving(wsgi_app: Any) -> Iterator[str]:
-    """Serve a WSGI application on a free local port in a thread; yields its base URL."""
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    """Serve a WSGI application on a free local port in a thread; yields its base URL. On exit,
+    waits (up to 10 s) for requests still finishing before it stops the server."""
+    in_flight = _InFlight(wsgi_app)
+    server = make_server("127.0.0.1", 0, in_flight, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
+        in_flight.wait_idle(timeout=10)
         server.shutdown()
         thread.join(timeout=10)
 
