@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -24,6 +24,8 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.db import Database
 from casemgr.errors import BadRequest, DomainError, Invalid
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "sid"
@@ -65,6 +67,44 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = database().session(write=request.method not in {"GET", "HEAD", "OPTIONS"})
     return g.db_session
+
+
+def stream_with_session(produce: Callable[[Session], Iterator[T]]) -> Iterator[T]:
+    """The body of a response that reads the database while it is being sent.
+
+    The request's session is closed when the view returns, before a streamed body is sent (and
+    Flask's stream_with_context would run the request teardown before the body, not after). So
+    `produce` gets a read session of its own, closed when the body is finished, fails, or is
+    closed unread (the WSGI server closes the body, also when the client goes away). Errors
+    `produce` raises before it returns (access checks) come out in the view as usual.
+    """
+    session = database().session(write=False)
+    try:
+        chunks = produce(session)
+    except BaseException:
+        session.close()
+        raise
+    return _SessionStream(session, chunks)
+
+
+class _SessionStream(Iterator[T]):
+    def __init__(self, session: Session, chunks: Iterator[T]) -> None:
+        self._session, self._chunks = session, chunks
+
+    def __next__(self) -> T:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        try:
+            if close is not None:
+                close()
+        finally:
+            self._session.close()
 
 
 def commit_now() -> None:

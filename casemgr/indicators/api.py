@@ -22,7 +22,7 @@ from casemgr.indicators.schemas import (
     ObjectQuery,
     SearchQuery,
 )
-from casemgr.web import current_actor, db_session
+from casemgr.web import current_actor, db_session, stream_with_session
 
 bp = ApiBlueprint("indicators", __name__)
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -221,8 +221,9 @@ def import_stix(case_id: int) -> Any:
               "(managers and case members)", query=ExportOptions)
 def export_stix(case_id: int) -> Any:
     options: ExportOptions = query(ExportOptions)
-    chunks = sharing.export_bundle(db_session(), current_actor(), case_id, include_red=options.include_red)
-    return Response("".join(chunks), content_type=STIX_MEDIA_TYPE)
+    chunks = stream_with_session(lambda s: sharing.export_bundle(s, current_actor(session=s), case_id,
+                                                                  include_red=options.include_red))
+    return Response(chunks, content_type=STIX_MEDIA_TYPE)  # streamed, never whole in memory
 
 
 @bp.operation("/indicators", "GET",

@@ -15,7 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_required
 
 from casemgr.cases import access
@@ -25,7 +35,7 @@ from casemgr.indicators import imports, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
-from casemgr.web import current_actor, db_session, form_data, parse
+from casemgr.web import current_actor, db_session, form_data, parse, stream_with_session
 
 bp = Blueprint("indicators", __name__)
 UPLOADS_KEY = "stix_uploads"
@@ -159,9 +169,10 @@ def export(case_id: int) -> Any:
     include_red = request.args.get("include_red") == "on"
     s, actor = db_session(), current_actor()
     case = cases_service.get_case(s, actor, case_id)
-    body = "".join(sharing.export_bundle(s, actor, case_id, include_red=include_red))
+    chunks = stream_with_session(lambda rs: sharing.export_bundle(rs, current_actor(session=rs), case_id,
+                                                                   include_red=include_red))
     name = f"{case.reference}{'-with-red' if include_red else ''}.stix.json"
-    return Response(body, content_type="application/stix+json;version=2.1",
+    return Response(chunks, content_type="application/stix+json;version=2.1",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 import stix2
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -283,3 +284,21 @@ def test_timestamps_written_by_other_producers_keep_their_versions_apart(api, op
     post_bundle(client, case, bundle_of(a))
     assert post_bundle(client, case, bundle_of(b)).get_json()["new_versions"] == {"indicator": 1}
     assert T  # the shared default timestamp is a valid STIX timestamp
+
+
+def test_a_large_export_streams_over_a_real_server(api, open_case, live_server):
+    # More objects than one database batch (5,000): the bundle is sent in pieces, read from the
+    # database while it is being sent, and arrives whole.
+    client = api("analyst")
+    case = open_case(client)
+    objects = [indicator(f"[ipv4-addr:value = '10.{i // 256 % 256}.{i % 256}.{i // 65536 + 1}']")
+               for i in range(6000)]
+    assert post_bundle(client, case, bundle_of(*objects)).status_code == 200
+    response = requests.get(f"{live_server}/api/v1/cases/{case['id']}/stix", stream=True, timeout=60,
+                            headers={"Authorization": f"Bearer {client.token}"})
+    assert response.status_code == 200
+    assert "Content-Length" not in response.headers  # streamed, not built whole first
+    bundle = json.loads(b"".join(response.iter_content(64 * 1024)))
+    received = {o["id"] for o in bundle["objects"] if o["type"] == "indicator"}
+    assert {o["id"] for o in objects} <= received
+    assert len(bundle["objects"]) == len({o["id"] for o in bundle["objects"]})
