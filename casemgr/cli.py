@@ -164,11 +164,18 @@ def _redact(url: str) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Processes.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Requests served at once by each process.")
 @pass_ctx
 @reports_errors
-def serve(ctx: CliContext, host: str, port: int, workers: int) -> None:
-    """Serve the web app and API with gunicorn."""
+def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web app and API with gunicorn.
+
+    Threaded workers: a long evidence upload or download (minutes, for a disk image over a slow
+    link) occupies one thread, not a whole process, so it neither holds up other users nor gets
+    killed by the worker timeout.
+    """
     from gunicorn.app.base import BaseApplication
 
     from casemgr import create_app
@@ -179,13 +186,15 @@ def serve(ctx: CliContext, host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 300)
 
         def load(self) -> Any:
             return app
 
-    click.echo(f"casemgr serving on http://{host}:{port}")
+    click.echo(f"casemgr serving on http://{host}:{port} ({workers} processes x {threads} threads)")
     Server().run()
 
 
