@@ -4,8 +4,9 @@ For each backend (SQLite always; PostgreSQL when reachable, in a temporary datab
 dropped afterwards) it migrates a fresh database, seeds CASEMGR_BENCH_CASES (default 100,000)
 cases with the rows the service writes for them (tags, members, the "created" timeline entry,
 2-4 Markdown notes, some manual events, escalations on a few), inserted in batches through
-SQLAlchemy core. The full-text index is filled by the database itself (SQLite: the migration's
-FTS5 triggers; PostgreSQL: its GIN expression indexes), exactly as for rows the service writes.
+SQLAlchemy core. The full-text index is filled by the database itself through the migration's
+triggers (SQLite: the FTS5 table; PostgreSQL: the `case_search` table's tsvector under a GIN
+index), exactly as for rows the service writes.
 
 It then times, each in its own read session as an analyst (whose visibility filter is the most
 expensive: open cases, or restricted ones they are a member of):

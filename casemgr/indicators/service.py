@@ -402,14 +402,21 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     # `type || ''` keeps the planner on the value and address indexes: with a plain `type = 'indicator'`
     # SQLite prefers the (type, ...) index and walks every indicator.
     indicators = matching.where(StixObject.type.op("||")("") == "indicator")
-    total = session.scalar(select(func.count()).select_from(indicators.subquery())) or 0
-    page_rows = session.execute(indicators.order_by(StixObject.case_id.desc(), StixObject.id)
+    # The total comes with the page (a window count over every match, before LIMIT): one query, not two.
+    page_rows = session.execute(indicators.add_columns(func.count().over())
+                                .order_by(StixObject.case_id.desc(), StixObject.id)
                                 .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
+    if page_rows:
+        total = page_rows[0][2]
+    elif query.page == 1:
+        total = 0
+    else:  # a page past the end: count on its own
+        total = session.scalar(select(func.count()).select_from(indicators.subquery())) or 0
     case_ids = select(StixObject.case_id).where(or_(*conditions)).distinct().scalar_subquery()
     cases = list(session.scalars(select(Case).where(Case.id.in_(case_ids), access.visible_filter(actor))
                                  .order_by(Case.id.desc()).limit(200)))
     digest_set = set(digests)
-    hits = [SearchHit(o, c, _match_kind(o, digest_set, network)) for o, c in page_rows]
+    hits = [SearchHit(o, c, _match_kind(o, digest_set, network)) for o, c, _ in page_rows]
     return SearchResult(hits, total, cases, query.page, query.per_page)
 
 

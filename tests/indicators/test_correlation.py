@@ -101,3 +101,7 @@ def test_search_pages(api, open_case):
     assert len(first["items"]) == 2
     assert len(second["items"]) == 1
     assert len(first["cases"]) == 3
+    past_the_end = analyst.get("/api/v1/indicators?value=shared.example.com&per_page=2&page=3").get_json()
+    assert (past_the_end["items"], past_the_end["total"]) == ([], 3)
+    nowhere = analyst.get("/api/v1/indicators?value=unseen.example.com").get_json()
+    assert (nowhere["items"], nowhere["total"]) == ([], 0)
