@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
@@ -381,6 +381,11 @@ class SearchResult:
     per_page: int
 
 
+HIT_COLUMNS = (StixObject.id, StixObject.case_id, StixObject.stix_id, StixObject.type, StixObject.value_type,
+               StixObject.value, StixObject.value_digest, StixObject.pattern, StixObject.ip_start, StixObject.ip_end)
+CASE_BRIEF_COLUMNS = (Case.id, Case.reference, Case.title, Case.restricted)
+
+
 def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     """Indicators with this value in the cases the actor may see; an IP address also finds the stored CIDR
     networks that hold it, and a CIDR the addresses inside it. Raises Invalid(field="value") when the value
@@ -397,7 +402,9 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
         if network.num_addresses > 1:
             conditions.append(and_(StixObject.ip_start >= start, StixObject.ip_start <= end,
                                    StixObject.ip_end <= end))
+    # Only the columns a hit shows (not the STIX JSON, not the whole case): less to fetch and build.
     matching = (select(StixObject, Case).join(Case, Case.id == StixObject.case_id)
+                .options(load_only(*HIT_COLUMNS), load_only(*CASE_BRIEF_COLUMNS))
                 .where(or_(*conditions), access.visible_filter(actor)))
     # `type || ''` keeps the planner on the value and address indexes: with a plain `type = 'indicator'`
     # SQLite prefers the (type, ...) index and walks every indicator.
@@ -413,7 +420,8 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     else:  # a page past the end: count on its own
         total = session.scalar(select(func.count()).select_from(indicators.subquery())) or 0
     case_ids = select(StixObject.case_id).where(or_(*conditions)).distinct().scalar_subquery()
-    cases = list(session.scalars(select(Case).where(Case.id.in_(case_ids), access.visible_filter(actor))
+    cases = list(session.scalars(select(Case).options(load_only(*CASE_BRIEF_COLUMNS))
+                                 .where(Case.id.in_(case_ids), access.visible_filter(actor))
                                  .order_by(Case.id.desc()).limit(200)))
     digest_set = set(digests)
     hits = [SearchHit(o, c, _match_kind(o, digest_set, network)) for o, c, _ in page_rows]
