@@ -35,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from bench.audit import instance, postgres_database
+from bench.audit import instance, postgres_database, settle_after_bulk_load
 from casemgr import build_database, migrate
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
@@ -193,10 +193,7 @@ def seed(db: Database, count: int) -> dict[str, Any]:
             s.execute(text("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))"))
             s.execute(text("SELECT setval(pg_get_serial_sequence('case_timeline', 'id'), "
                            "(SELECT max(id) FROM case_timeline))"))
-    if db.engine.dialect.name == "postgresql":
-        # A live server's autovacuum would have vacuumed and analyzed after such a load; do it now.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    settle_after_bulk_load(db)
     print(f"   seeded {count:,} cases and {entry_id:,} timeline entries in {time.perf_counter() - started:.0f} s")
     return {"analyst": users[0].id, "count": count}
 

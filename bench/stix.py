@@ -33,7 +33,7 @@ import stix2
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from bench.audit import instance, postgres_database
+from bench.audit import instance, postgres_database, settle_after_bulk_load
 from casemgr import build_database, migrate
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
@@ -163,11 +163,7 @@ def seed_lookup_rows(db: Any, count: int) -> tuple[int, str]:
             "value_digest": rows.value_digest(cidr.value), "ip_start": start_hex, "ip_end": end_hex,
             "pattern": cidr.pattern, "name": None, "valid_from": now, "valid_until": None, "confidence": 50,
             "tlp": stix.Tlp.GREEN, "source_ref": None, "target_ref": None, "added_at": now, "added_by_id": None}])
-    if db.engine.dialect.name == "postgresql":
-        # A live server's autovacuum would have vacuumed and analyzed after such a load; do it now,
-        # rather than time whichever plan the statistics of the moment give.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
+    settle_after_bulk_load(db)
     _, domain, _ = _value(2 * (count // 2 + 1_000_000_000) + 1)
     return case_id, domain
 
