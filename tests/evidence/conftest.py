@@ -51,6 +51,17 @@ def multipart(data: bytes, filename: str = "evidence.bin", **fields: str) -> tup
     return body, f"multipart/form-data; boundary={BOUNDARY}"
 
 
+def unfinished_upload(netloc: str, token: str, case_id: int, data: bytes, filename: str, *, declared: int,
+                      **fields: str) -> bytes:
+    """The raw HTTP request of an evidence upload that declares `declared` body bytes but stops
+    before the multipart body's closing boundary: what a client sends before its link drops."""
+    body, content_type = multipart(data, filename, **fields)
+    head = (f"POST /api/v1/cases/{case_id}/evidence HTTP/1.1\r\nHost: {netloc}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {declared}\r\nConnection: close\r\n\r\n").encode()
+    return head + body[: len(body) - len(f"\r\n--{BOUNDARY}--\r\n")]
+
+
 def upload(client: Any, case_id: int, data: bytes, filename: str = "evidence.bin", **fields: Any) -> Any:
     body, content_type = multipart(data, filename, **fields)
     return client.post(f"/api/v1/cases/{case_id}/evidence", data=body, content_type=content_type)

@@ -16,7 +16,7 @@ import requests
 
 from casemgr.config import Settings
 
-from .conftest import BOUNDARY, multipart, stored_files
+from .conftest import stored_files, unfinished_upload
 
 
 @pytest.fixture
@@ -52,14 +52,12 @@ def test_a_stalled_upload_holds_up_nobody_and_leaves_nothing(served, api, open_c
     analyst = api("analyst")
     case = open_case(analyst)
     url = urllib.parse.urlsplit(served)
-    body, content_type = multipart(os.urandom(1024 * 1024), "laptop.img")
-    head = (f"POST /api/v1/cases/{case['id']}/evidence HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            f"Authorization: Bearer {analyst.token}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body) + 512 * 1024 * 1024}\r\n\r\n").encode()
+    request = unfinished_upload(url.netloc, analyst.token, case["id"], os.urandom(1024 * 1024), "laptop.img",
+                                declared=1024 * 1024 * 1024)
     auth = {"Authorization": f"Bearer {analyst.token}"}
     with socket.create_connection((url.hostname, url.port), timeout=30) as upload:
         # An analyst's upload over a slow link: the first MiB arrives, the rest is still on its way.
-        upload.sendall(head + body[: len(body) - len(f"\r\n--{BOUNDARY}--\r\n")])
+        upload.sendall(request)
         # The one server process still answers everyone else at once.
         for _ in range(3):
             me = requests.get(f"{served}/api/v1/me", headers=auth, timeout=10)

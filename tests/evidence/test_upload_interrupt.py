@@ -8,17 +8,15 @@ import os
 import socket
 import urllib.parse
 
-from .conftest import BOUNDARY, multipart, stored_files
+from .conftest import multipart, stored_files, unfinished_upload
 
 
 def _post_then_hang_up(base_url: str, token: str, case_id: int, sent: int, declared: int) -> None:
     url = urllib.parse.urlsplit(base_url)
-    body, content_type = multipart(os.urandom(sent), "partial.img", description="will be cut")
-    head = (f"POST /api/v1/cases/{case_id}/evidence HTTP/1.1\r\nHost: {url.netloc}\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {declared}\r\nConnection: close\r\n\r\n").encode()
+    request = unfinished_upload(url.netloc, token, case_id, os.urandom(sent), "partial.img", declared=declared,
+                                description="will be cut")
     with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
-        sock.sendall(head + body[: len(body) - len(f"\r\n--{BOUNDARY}--\r\n")])
+        sock.sendall(request)
         sock.shutdown(socket.SHUT_WR)  # the client goes away mid-upload
         while sock.recv(65536):  # wait until the server has given up on the request
             pass
