@@ -148,7 +148,10 @@ def parse(model: type[BaseModel], data: Any) -> Any:
 
 
 def json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # silent=True covers malformed JSON, not JSON nested deeper than the decoder goes
+        raise BadRequest("the request body nests arrays or objects too deeply") from None
     if data is None:
         if request.get_data(cache=True):
             raise BadRequest("the request body is not valid JSON")

@@ -39,6 +39,7 @@ def test_error_shapes(api, app):
     ("", 400, "bad_request"),
     ("[1, 2]", 422, "invalid"),
     ('"text"', 422, "invalid"),
+    ("[" * 100_000, 400, "bad_request"),  # deeper than the JSON decoder recurses
 ])
 def test_malformed_bodies(api, data, status, code):
     response = api("admin").post("/api/v1/tokens", data=data, headers={"Content-Type": "application/json"})

@@ -142,6 +142,9 @@ def read_bundle(data: str | bytes) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise MalformedJson(f"the upload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
                             field="bundle", line=exc.lineno) from None
+    except RecursionError:
+        raise MalformedJson("the upload nests arrays or objects too deeply to be a STIX bundle",
+                            field="bundle") from None
     check_envelope(decoded)
     return decoded
 

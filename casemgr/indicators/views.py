@@ -93,17 +93,28 @@ def extract(case_id: int) -> Any:
 @bp.post("/cases/<int:case_id>/indicators/accept")
 @login_required
 def accept(case_id: int) -> Any:
-    chosen = [json.loads(v) for v in request.form.getlist("item") if v.startswith("{")]
     try:
-        cmd = parse(AcceptCandidates, {"items": chosen})
+        cmd = parse(AcceptCandidates, {"items": _candidates(request.form.getlist("item"))})
         results = service.add_candidates(db_session(), current_actor(), case_id, cmd)
     except DomainError as exc:
-        if exc.field == "items":
+        if exc.field == "items" and not request.form.getlist("item"):
             exc = Invalid("tick at least one value to add", field="items")
         return _rollback_and(case_id, exc, {}, "extract")
     flash(f"{sum(r.created for r in results)} indicator(s) added, "
           f"{sum(not r.created for r in results)} already on the case (sighting counted).", "success")
     return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+
+def _candidates(items: list[str]) -> list[object]:
+    """The ticked review rows, each a JSON object the review page wrote. Raises Invalid(field="items")."""
+    decoded = []
+    for number, item in enumerate(items, start=1):
+        try:
+            decoded.append(json.loads(item))
+        except (ValueError, RecursionError):
+            raise Invalid(f"ticked value {number} is not one the review page offered; extract the text again",
+                          field="items") from None
+    return decoded
 
 
 # ---------------------------------------------------------------- STIX upload, summary, confirmation

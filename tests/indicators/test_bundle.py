@@ -71,6 +71,12 @@ def test_malformed_json_names_the_line():
     assert caught.value.to_dict()["code"] == "malformed_json"
 
 
+def test_json_nested_too_deeply_is_malformed():
+    with pytest.raises(MalformedJson, match="too deeply") as caught:
+        read_bundle(b'{"type": "bundle", "objects": ' + b"[" * 100_000)
+    assert caught.value.status == 400
+
+
 def test_non_utf8_upload_is_malformed():
     with pytest.raises(MalformedJson, match="not UTF-8"):
         read_bundle(b'{"type": "bundle", "id": "\xff"}')

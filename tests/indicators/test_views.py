@@ -79,6 +79,11 @@ def test_free_text_review_then_add_the_ticked(api, login, open_case):
     none = web.client.post(f"/cases/{case['id']}/indicators/accept", data={"csrf_token": web.token})
     assert none.status_code == 422
     assert "tick at least one" in none.get_data(as_text=True)
+    tampered = web.client.post(f"/cases/{case['id']}/indicators/accept",
+                               data={"csrf_token": web.token, "item": [ticked[0], '{"value": "evil.example"']})
+    assert tampered.status_code == 422
+    assert "ticked value 2 is not one the review page offered" in tampered.get_data(as_text=True)
+    assert "evil.example" not in web.get(f"/cases/{case['id']}/indicators").get_data(as_text=True)
 
 
 def test_upload_shows_a_summary_then_imports_on_confirmation(api, login, open_case):
