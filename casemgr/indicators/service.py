@@ -64,10 +64,6 @@ def case_ref(session: Session, case: Case) -> stix.CaseRef:
                         title=case.title)
 
 
-def case_tlp(case: Case) -> stix.Tlp:
-    return stix.Tlp(case.tlp.value)
-
-
 def case_for_change(session: Session, actor: Actor, case_id: int) -> Case:
     """The case, locked, if the actor may change it. Raises NotFound or Forbidden."""
     case = access.get_case_or_404(session, actor, case_id, for_update=True)
@@ -132,7 +128,7 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
                      {"case": case.reference, "stix_id": existing.stix_id, "count": loads(sighting).get("count")})
         return Captured(existing, False, sighting, benign)
     identity_id = identity_of(session)["id"]
-    tlp = case_tlp(case)
+    tlp = case.tlp
     indicator = stix.build_indicator(
         observable=observable if pattern is None else None, pattern=pattern, identity_id=identity_id, tlp=tlp,
         now=now, confidence=cmd.confidence, indicator_types=cmd.indicator_types, name=cmd.name,
@@ -182,13 +178,13 @@ def sight(session: Session, actor: Actor, case: Case, indicator: StixObject, *, 
         StixObject.stix_id == stix.sighting_id(indicator.stix_id, ref))).one_or_none()
     if current is None:
         return _store(session, actor, case, stix.build_sighting(
-            indicator.stix_id, identity_id=identity_id, case=ref, tlp=case_tlp(case), now=now, first_seen=now),
+            indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp, now=now, first_seen=now),
             [], now=now)
     old = loads(current)
     first_seen = rows.parse_timestamp(old.get("first_seen")) or now
     created = rows.parse_timestamp(old.get("created")) or now
     modified = max(now, (current.modified or now) + dt.timedelta(milliseconds=1))
-    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=case_tlp(case),
+    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp,
                               now=modified, first_seen=first_seen, last_seen=max(now, first_seen),
                               count=int(old.get("count", 1)) + 1, created=created)
     session.add(StixObjectVersion(object_id=current.id, modified=current.modified or created,

@@ -32,7 +32,7 @@ from casemgr.cases.models import Case
 from casemgr.errors import BadRequest, Forbidden, NotFound
 from casemgr.indicators import stix
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
-from casemgr.indicators.service import case_ref, case_tlp, identity_of
+from casemgr.indicators.service import case_ref, identity_of
 
 SHAREABLE = (stix.Tlp.CLEAR, stix.Tlp.GREEN)
 CONTENT_READERS = frozenset({Role.ANALYST, Role.MANAGER, Role.AUDITOR})
@@ -84,7 +84,7 @@ def _chunks(session: Session, case: Case, include_red: bool) -> Iterator[str]:
 def _generated(session: Session, case: Case, include_red: bool) -> list[str]:
     """The identity, the incident and the TLP marking definitions in use, unless the case holds them."""
     identity = identity_of(session)
-    tlp = case_tlp(case)
+    tlp = case.tlp
     incident = stix.build_incident(case_ref(session, case), identity_id=identity["id"], tlp=tlp,
                                    created=case.created_at, modified=case.created_at)
     levels = set(session.scalars(select(StixObject.tlp).where(StixObject.case_id == case.id,

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -32,6 +31,7 @@ import stix2.v21
 import stix2.v21.base
 from stix2patterns.validator import run_validator
 
+from casemgr.cases.models import Tlp  # TLP 2.0 levels, lowest to highest: the cases' own
 from casemgr.errors import Invalid
 from casemgr.indicators.observables import Observable
 
@@ -43,16 +43,6 @@ EXTERNAL_SOURCE = "casemgr"
 IDENTITY_CREATED = "2020-01-01T00:00:00.000Z"
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 _PATTERN_ERROR = re.compile(r"(?:FAIL: )?Error found at line (\d+):(\d+)\. (.*)", re.DOTALL)
-
-
-class Tlp(StrEnum):
-    """TLP 2.0 levels, lowest to highest."""
-
-    CLEAR = "clear"
-    GREEN = "green"
-    AMBER = "amber"
-    AMBER_STRICT = "amber+strict"
-    RED = "red"
 
 
 # ---------------------------------------------------------------- fixed objects
