@@ -36,6 +36,8 @@ _ID = re.compile(r"([a-z0-9][a-z0-9-]*[a-z0-9])--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[
 _CUSTOM_TYPE = re.compile(r"[a-z0-9-]{3,250}")
 # Object types (other than SCOs) that STIX 2.1 requires to carry spec_version; in STIX 2.0 none did.
 _NOT_SCO_WITHOUT_TIMESTAMPS = {"marking-definition", "language-content", "extension-definition"}
+# Properties STIX 2.1 requires that stix2 would fill in with a default instead of refusing the object.
+_REQUIRED_BUT_DEFAULTED = {"indicator": ("valid_from",)}
 
 
 class MalformedJson(BadRequest):
@@ -227,8 +229,9 @@ def check_object(index: int, obj: object) -> CheckedObject:
         reason = _check_custom_object(obj)
         return _reject(index, obj, reason) if reason else checked
     if _needs_spec_version(obj) and kind not in _NOT_SCO_WITHOUT_TIMESTAMPS:
-        # stix2 fills in a missing `modified`; STIX 2.1 requires it on every SDO and SRO.
-        missing = [p for p in ("created", "modified") if p not in obj]
+        # stix2 fills in a missing `modified` (and an indicator's `valid_from`) with the current time; STIX 2.1
+        # requires them, and an import must store what the producer sent, not a date we made up.
+        missing = [p for p in ("created", "modified", *_REQUIRED_BUT_DEFAULTED.get(kind, ())) if p not in obj]
         if missing:
             return _reject(index, obj, f"missing required propert{'ies' if len(missing) > 1 else 'y'} "
                                        f"{', '.join(missing)}")

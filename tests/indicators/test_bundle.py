@@ -102,6 +102,15 @@ def test_the_invalid_identity_is_rejected_inside_a_bundle():
         {"index": 0, "id": obj["id"], "reason": "missing required property modified"}]
 
 
+def test_an_indicator_without_valid_from_is_rejected_not_dated_now():
+    """stix2 would fill in valid_from with the current time; STIX 2.1 requires the producer's."""
+    obj = indicator("[ipv4-addr:value = '203.0.113.9']")
+    del obj["valid_from"]
+    report = check_bundle(bundle_of(obj))
+    assert [r.to_dict() for r in report.rejected] == [
+        {"index": 0, "id": obj["id"], "reason": "missing required property valid_from"}]
+
+
 def test_sco_examples_wrapped_in_a_bundle_are_all_accepted_with_dedupe_keys():
     scos = json.loads(shared("sco-examples-array.json").read_text())
     checked = list(check_objects(bundle_of(*scos)))
