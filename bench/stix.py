@@ -6,7 +6,9 @@ observable (SCO) and a sighting, so three objects per indicator, and in the same
   through the ANTLR validator), in objects/s;
 - the import: casemgr.indicators.imports.import_bundle into a case, committed (decode, validate every object
   and pattern, dedupe, store), in objects/s, and the ratio import time / parse time (target <= 1.0), with the
-  peak memory the import added (RSS);
+  peak memory the import added to this process (VmHWM, reset before) and the peak of its validation worker
+  processes (Settings.import_workers, one per CPU; sampled); then the same import with one process only
+  (import_workers=1) into a second case, for comparison;
 - the export of that case (casemgr.indicators.sharing.export_bundle written out), against the import time
   (target < 2x);
 - the lookup of one value among CASEMGR_BENCH_LOOKUP_ROWS (default 1,000,000) stored indicators, seeded
@@ -19,13 +21,16 @@ Run: `python -m bench stix` or `python -m bench.stix`.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
-import resource
 import statistics
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +46,7 @@ from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewUser
 from casemgr.cases import service as cases
 from casemgr.cases.models import Level
+from casemgr.cases.models import Tlp as CaseTlp
 from casemgr.cases.schemas import NewCase
 from casemgr.config import Settings
 from casemgr.db import utcnow
@@ -49,6 +55,7 @@ from casemgr.indicators import service as indicators
 from casemgr.indicators.models import StixObject
 from casemgr.indicators.observables import normalize
 from casemgr.indicators.schemas import SearchQuery
+from casemgr.indicators.service import SETTINGS_KEY
 
 INDICATORS = int(os.environ.get("CASEMGR_BENCH_INDICATORS", "50000"))
 LOOKUP_ROWS = int(os.environ.get("CASEMGR_BENCH_LOOKUP_ROWS", "1000000"))
@@ -94,34 +101,103 @@ def generate_bundle(count: int) -> bytes:
     return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": objects}).encode()
 
 
-def rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_kib(pid: int | str, field: str, source: str = "status") -> int:
+    """A memory figure of a process from /proc/PID/status (VmHWM) or smaps_rollup (Pss), in KiB; 0 if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-def setup(url: str, instance_dir: Path) -> tuple[Any, Actor, int]:
+def _descendants() -> list[str]:
+    parents: dict[str, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[stat.parent.name] = fields[1]
+    found, frontier = [], [str(os.getpid())]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found.extend(children)
+        frontier = children
+    return found
+
+
+@dataclasses.dataclass
+class PeakMemory:
+    own_mib: float = 0.0  # peak RSS growth of this process
+    workers_mib: float = 0.0  # peak total PSS of the processes it started (sampled every 100 ms)
+
+
+@contextmanager
+def peak_memory() -> Iterator[PeakMemory]:
+    """Measure the peak memory of the block: this process's exactly (VmHWM, reset first), its descendants'
+    (the import's worker processes and their fork server) by sampling their proportional set size (PSS:
+    pages they share, forked from the fork server, counted once)."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    start = _status_kib("self", "VmHWM")
+    peak = PeakMemory()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            pss_kib = sum(_status_kib(pid, "Pss", "smaps_rollup") for pid in _descendants())
+            peak.workers_mib = max(peak.workers_mib, pss_kib / 1024)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+        peak.own_mib = (_status_kib("self", "VmHWM") - start) / 1024
+
+
+def setup(url: str, instance_dir: Path, **overrides: Any) -> tuple[Any, Actor, int]:
     migrate.upgrade(url)
-    settings = Settings.from_env({"CASEMGR_INSTANCE_DIR": str(instance_dir), "CASEMGR_DATABASE_URL": url,
-                                  "CASEMGR_ORGANIZATION": "Bench Org",
-                                  "CASEMGR_EVIDENCE_DIR": str(instance_dir / "evidence")})
-    db = build_database(settings)
+    db = build_database(bench_settings(url, instance_dir, **overrides))
     system = Actor.system("bench")
     with db.transaction() as s:
         user = auth.create_user(s, system, NewUser(username="analyst", role=Role.ANALYST,
                                                    password="correct horse battery staple 42"))
         case = cases.create_case(s, system, NewCase(title="Feed import", category="malicious-code",
-                                                    impact=Level.MEDIUM, urgency=Level.MEDIUM, tlp="green"))
+                                                    impact=Level.MEDIUM, urgency=Level.MEDIUM, tlp=CaseTlp.GREEN))
         case_id = case.id
     return db, Actor(user=user, via="bench"), case_id
 
 
-def time_import(db: Any, case_id: int, data: bytes) -> tuple[float, imports.ImportReport, float]:
-    gc.collect()
-    before = rss_mib()
-    started = time.perf_counter()
-    with db.transaction() as s:
-        report = imports.import_bundle(s, Actor.system("bench"), case_id, data)
-    elapsed = time.perf_counter() - started
-    return elapsed, report, rss_mib() - before
+def bench_settings(url: str, instance_dir: Path, **overrides: Any) -> Settings:
+    settings = Settings.from_env({"CASEMGR_INSTANCE_DIR": str(instance_dir), "CASEMGR_DATABASE_URL": url,
+                                  "CASEMGR_ORGANIZATION": "Bench Org",
+                                  "CASEMGR_EVIDENCE_DIR": str(instance_dir / "evidence")})
+    return dataclasses.replace(settings, **overrides)
+
+
+def time_import(db: Any, case_id: int, data: bytes) -> tuple[float, imports.ImportReport, PeakMemory]:
+    with peak_memory() as memory:
+        started = time.perf_counter()
+        with db.transaction() as s:
+            report = imports.import_bundle(s, Actor.system("bench"), case_id, data)
+        elapsed = time.perf_counter() - started
+    return elapsed, report, memory
+
+
+def time_single_process_import(url: str, instance_dir: Path, data: bytes) -> float:
+    """The same import into a fresh database, validating in this process only (import_workers=1)."""
+    db, _, case_id = setup(url, instance_dir, import_workers=1)
+    try:
+        seconds, report, _ = time_import(db, case_id, data)
+        assert not report.rejected, report.rejected[:3]
+        return seconds
+    finally:
+        db.dispose()
 
 
 def time_export(db: Any, case_id: int, target: Path) -> tuple[float, int]:
@@ -184,20 +260,40 @@ def time_lookups(db: Any, analyst: Actor, value: str) -> tuple[float, float, int
     return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], found
 
 
-def bench_backend(label: str, url: str, instance_dir: Path, data: bytes, objects: int,
-                  parse_seconds: float | None = None) -> float:
-    """Import, export and lookups on one backend; returns the parse time (measured after the first import, so
-    that the import's memory is measured in a process that has not yet held the parsed bundle)."""
+Databases = Callable[[], AbstractContextManager[str | None]]  # a fresh database's URL each time, None if none
+
+
+def bench_backend(label: str, databases: Databases, instance_dir: Path, data: bytes, objects: int,
+                  parse_seconds: float | None = None) -> float | None:
+    """Import, export and lookups on one backend, each import into a fresh database from `databases`;
+    returns the parse time (measured after the first import, so that the import's memory is measured in a
+    process that has not yet held the parsed bundle)."""
+    with databases() as url:
+        if url is None:
+            return parse_seconds
+        return _bench_backend(label, url, databases, instance_dir, data, objects, parse_seconds)
+
+
+def _bench_backend(label: str, url: str, databases: Databases, instance_dir: Path, data: bytes, objects: int,
+                   parse_seconds: float | None) -> float:
     db, analyst, case_id = setup(url, instance_dir)
     try:
-        seconds, report, added_mib = time_import(db, case_id, data)
+        seconds, report, memory = time_import(db, case_id, data)
         assert not report.rejected, report.rejected[:3]
         export_seconds, size = time_export(db, case_id, instance_dir / "export.json")
         if parse_seconds is None:
             parse_seconds = time_parse(data, objects)
+        workers = db.info[SETTINGS_KEY].import_workers
         print(f"   {label}: import {objects:,} objects in {seconds:.1f} s = {objects / seconds:,.0f} objects/s; "
-              f"ratio import/parse {seconds / parse_seconds:.2f} (target <= 1.0); "
-              f"stored {report.stored:,}; peak RSS +{added_mib:.0f} MiB for a {len(data) / 2**20:.0f} MiB bundle")
+              f"ratio import/parse {seconds / parse_seconds:.2f} (target <= 1.0); stored {report.stored:,}; "
+              f"{workers} validation worker process(es); peak RSS +{memory.own_mib:.0f} MiB here and "
+              f"{memory.workers_mib:.0f} MiB (PSS) in the workers and their fork server, "
+              f"for a {len(data) / 2**20:.0f} MiB bundle")
+        with databases() as fresh_url:
+            assert fresh_url is not None
+            single = time_single_process_import(fresh_url, instance_dir, data)
+        print(f"   {label}: the same import in one process (import_workers=1): {single:.1f} s = "
+              f"{objects / single:,.0f} objects/s; ratio import/parse {single / parse_seconds:.2f}")
         print(f"   {label}: export {size / 2**20:.0f} MiB in {export_seconds:.1f} s = "
               f"{export_seconds / seconds:.2f}x the import time (target < 2x)")
         seed_started = time.perf_counter()
@@ -227,11 +323,14 @@ def main() -> None:
     data = generate_bundle(INDICATORS)
     objects = 1 + 3 * INDICATORS
     with instance() as instance_dir:
-        parse_seconds = bench_backend("SQLite", f"sqlite:///{instance_dir / 'bench.db'}", instance_dir, data,
-                                      objects)
-    with instance() as instance_dir, postgres_database() as pg_url:
-        if pg_url is not None:
-            bench_backend("PostgreSQL", pg_url, instance_dir, data, objects, parse_seconds)
+
+        @contextmanager
+        def sqlite_databases() -> Iterator[str | None]:
+            yield f"sqlite:///{instance_dir / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+
+        parse_seconds = bench_backend("SQLite", sqlite_databases, instance_dir, data, objects)
+    with instance() as instance_dir:
+        bench_backend("PostgreSQL", postgres_database, instance_dir, data, objects, parse_seconds)
 
 
 if __name__ == "__main__":

@@ -182,18 +182,31 @@ def check_objects(bundle: Mapping[str, Any]) -> Iterator[CheckedObject]:
     Raises UnsupportedStixVersion if the bundle turns out to be STIX 2.0 (objects without spec_version
     before any STIX 2.1 object).
     """
-    seen_21 = False
+    guard = Stix20Guard()
     for index, obj in enumerate(bundle.get("objects", [])):
         checked = check_object(index, obj)
-        if isinstance(obj, Mapping):
-            if obj.get("spec_version") == "2.1":
-                seen_21 = True
-            elif not seen_21 and _needs_spec_version(obj):
-                raise UnsupportedStixVersion(
-                    f"object {index} ({obj.get('id')}) has no spec_version: this is a STIX 2.0 bundle; only "
-                    "STIX 2.1 is accepted: convert it to 2.1 first (e.g. with the stix2-elevator)",
-                    field="spec_version")
+        guard.check(checked)
         yield checked
+
+
+class Stix20Guard:
+    """Shown a bundle's checked objects in order, raises UnsupportedStixVersion at the first object of a
+    STIX 2.0 bundle: one without spec_version before any STIX 2.1 object."""
+
+    def __init__(self) -> None:
+        self.seen_21 = False
+
+    def check(self, checked: CheckedObject) -> None:
+        obj = checked.obj
+        if not isinstance(obj, Mapping):
+            return
+        if obj.get("spec_version") == "2.1":
+            self.seen_21 = True
+        elif not self.seen_21 and _needs_spec_version(obj):
+            raise UnsupportedStixVersion(
+                f"object {checked.index} ({obj.get('id')}) has no spec_version: this is a STIX 2.0 bundle; only "
+                "STIX 2.1 is accepted: convert it to 2.1 first (e.g. with the stix2-elevator)",
+                field="spec_version")
 
 
 def check_bundle(bundle: Mapping[str, Any]) -> BundleReport:

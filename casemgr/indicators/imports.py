@@ -7,6 +7,12 @@ Nothing is queried per object. Each processed object is dropped from the decoded
 grows beyond the parse. Everything runs in the caller's transaction: a bundle with invalid objects raises
 BundleRejected after the pass (unless `partial`), and the boundary rolls back all of it.
 
+Validation (stix2, which is pure Python and most of an import's time) and building each object's row run
+in chunks of CHUNK objects; for a bundle of PARALLEL_FROM objects or more they run in worker processes
+(Settings.import_workers, by default one per CPU; casemgr/parallel.py) while this process stores the chunks
+already done, in bundle order. The workers get plain JSON data and give back verdicts and rows, so the
+outcome is the same as checking in this process; the chunks of a worker that dies are checked here.
+
 Dedupe: an object whose STIX id is on the case is a duplicate (same `modified`), a newer version (becomes
 current; the old one goes to the history) or an older version (kept in the history). A new object whose
 normalized value is already on the case as an object of the same type (say an indicator for 1.2.3.4 under
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -29,11 +35,15 @@ from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case
 from casemgr.db import utcnow
 from casemgr.indicators import rows
-from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, check_objects, read_bundle
+from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, Stix20Guard, check_object, read_bundle
 from casemgr.indicators.models import StixObject, StixObjectVersion
-from casemgr.indicators.service import case_for_change, ensure_collection, user_id
+from casemgr.indicators.observables import Observable
+from casemgr.indicators.service import case_for_change, ensure_collection, settings_of, user_id
+from casemgr.parallel import map_chunks
 
-BATCH = 2000
+BATCH = 2000  # objects stored per round of statements
+CHUNK = 500  # objects validated per unit of work (in a worker process for large bundles)
+PARALLEL_FROM = 4 * CHUNK  # below this, starting worker processes costs more than it saves
 # Core tables: a list of parameter sets becomes one executemany (the ORM's bulk insert may go row by row).
 OBJECTS = cast(Table, StixObject.__table__)
 VERSIONS = cast(Table, StixObjectVersion.__table__)
@@ -105,6 +115,7 @@ class _Importer:
         self.session, self.case = session, case
         self.now = utcnow()
         self.added_by = user_id(actor)
+        self.workers = settings_of(session).import_workers
         self.stored = 0
         # PostgreSQL plans each batch's lookups with the statistics of the table as it was before the import;
         # once the import has grown it a lot, those plans become scans of everything stored so far (quadratic).
@@ -115,11 +126,13 @@ class _Importer:
         objects = bundle.get("objects", [])
         report = ImportReport(bundle_id=bundle.get("id"), total=len(objects))
         batch: list[tuple[CheckedObject, dict[str, Any]]] = []
-        for checked in check_objects(bundle):
-            if checked.rejection is not None:
+        guard = Stix20Guard()
+        for checked, row in _prepared(objects, self.workers):
+            guard.check(checked)
+            if row is not None:
+                batch.append((checked, row))
+            elif checked.rejection is not None:
                 report.rejected.append(checked.rejection)
-            else:
-                batch.append((checked, rows.object_row(checked.obj, checked.observables)))
             objects[checked.index] = None  # stored or refused: let it go
             if len(batch) >= BATCH:
                 self._store(batch, report)
@@ -246,3 +259,29 @@ def _distinct_versions(group: list[dict[str, Any]], report: ImportReport) -> lis
 
 def _version_key(row: Mapping[str, Any]) -> dt.datetime:
     return row["modified"] or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------- validation, in worker processes when large
+
+Prepared = tuple[Rejection | None, list[Observable], dict[str, Any] | None]
+
+
+def _prepare(start: int, objects: list[Any]) -> list[Prepared]:
+    """Validate objects (at bundle positions start, start + 1, ...) and build the row of each valid one.
+
+    Runs in a worker process for large bundles, so it takes and returns plain data only."""
+    prepared: list[Prepared] = []
+    for offset, obj in enumerate(objects):
+        checked = check_object(start + offset, obj)
+        row = rows.object_row(checked.obj, checked.observables) if checked.rejection is None else None
+        prepared.append((checked.rejection, checked.observables, row))
+    return prepared
+
+
+def _prepared(objects: list[Any], workers: int) -> Iterator[tuple[CheckedObject, dict[str, Any] | None]]:
+    """Each object of the bundle, in order, checked, with its row (None if rejected)."""
+    workers = workers if len(objects) >= PARALLEL_FROM else 1
+    for start, results in map_chunks(_prepare, objects, chunk=CHUNK, workers=workers):
+        for offset, (rejection, observables, row) in enumerate(results):
+            index = start + offset
+            yield CheckedObject(index, objects[index], rejection, observables), row

@@ -1,0 +1,65 @@
+"""casemgr.parallel: chunks processed in worker processes come back in order, errors surface as if raised
+here, and no worker outlives the iteration. (Worker death mid-import: tests/indicators/test_import_workers.py.)"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from casemgr.parallel import map_chunks
+
+
+def squares_and_pid(start: int, items: list[int]) -> tuple[list[int], int]:
+    if -1 in items:
+        raise ValueError(f"negative item in the chunk at {start}")
+    return [n * n for n in items], os.getpid()
+
+
+def descendants() -> set[int]:
+    """This process's children and theirs (the workers are children of the fork server)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    found, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def test_chunks_come_back_in_order_from_other_processes():
+    results = list(map_chunks(squares_and_pid, range(1000), chunk=64, workers=3))
+    assert [start for start, _ in results] == list(range(0, 1000, 64))
+    assert [n for _, (squares, _) in results for n in squares] == [n * n for n in range(1000)]
+    pids = {pid for _, (_, pid) in results}
+    assert os.getpid() not in pids
+    assert len(pids) == 3
+
+
+def test_one_worker_or_one_chunk_runs_here():
+    assert {pid for _, (_, pid) in map_chunks(squares_and_pid, range(100), chunk=10, workers=1)} == {os.getpid()}
+    assert {pid for _, (_, pid) in map_chunks(squares_and_pid, range(10), chunk=10, workers=4)} == {os.getpid()}
+
+
+def test_an_error_in_a_worker_is_raised_here_after_the_chunks_before_it():
+    items = list(range(500))
+    items[300] = -1
+    results = map_chunks(squares_and_pid, items, chunk=64, workers=2)
+    assert [next(results)[0] for _ in range(4)] == [0, 64, 128, 192]
+    with pytest.raises(ValueError, match="negative item in the chunk at 256"):
+        next(results)
+
+
+def test_workers_stop_when_the_caller_stops_early():
+    list(map_chunks(squares_and_pid, range(100), chunk=10, workers=2))  # the fork server is up from here on
+    before = descendants()
+    results = map_chunks(squares_and_pid, range(10_000), chunk=10, workers=2)
+    next(results)
+    assert len(descendants() - before) == 2
+    results.close()
+    assert descendants() == before
