@@ -11,7 +11,11 @@ import contextlib
 import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -353,6 +358,42 @@ def serving(wsgi_app: Any) -> Iterator[str]:
         in_flight.wait_idle(timeout=10)
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served_env() -> dict[str, str]:
+    """More CASEMGR_* settings for `served`; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def served(settings: Settings, instance_dir: Path, served_env: dict[str, str]) -> Iterator[str]:
+    """`casemgr serve` (gunicorn, threaded) with ONE process, on the test database; yields its base URL.
+    Fails the test if the server printed a traceback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMGR_")}
+    env.update(CASEMGR_INSTANCE_DIR=str(instance_dir), CASEMGR_DATABASE_URL=settings.database_url,
+               CASEMGR_EVIDENCE_DIR=str(settings.evidence_dir), **served_env)
+    casemgr = Path(sys.executable).with_name("casemgr")
+    server = subprocess.Popen([str(casemgr), "serve", "--port", str(port), "--workers", "1", "--threads", "4"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("casemgr serve did not answer within 30 s")
+        yield base
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+        assert "Traceback" not in output, output
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+import requests
 from sqlalchemy import select
 
 from casemgr.auth.actor import Actor
@@ -139,3 +141,21 @@ def test_a_worker_killed_mid_import_costs_nothing_but_time(make_app, open_case, 
     with database.transaction() as s:
         values = set(s.scalars(select(StixObject.value).where(StixObject.case_id == case_id)))
     assert values == {f"host{n}.example" for n in range(size)}
+
+
+@pytest.fixture
+def served_env() -> dict[str, str]:
+    return {"CASEMGR_IMPORT_WORKERS": str(WORKERS)}
+
+
+def test_a_large_import_through_the_server_as_deployed(served, api, open_case):
+    # gunicorn's threaded worker process starts the fork server and the validation workers.
+    analyst = api("analyst")
+    case = open_case(analyst)
+    bundle = large_bundle(imports.PARALLEL_FROM + 700)
+    response = requests.post(f"{served}/api/v1/cases/{case['id']}/stix?partial=true", json=bundle, timeout=120,
+                             headers={"Authorization": f"Bearer {analyst.token}"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert [r["index"] for r in report["rejected"]] == [3, 1234, 1999]
+    assert report["added"] == {"indicator": len(bundle["objects"]) - 3 - 3}
