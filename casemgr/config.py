@@ -47,7 +47,7 @@ class Settings:
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     max_upload_bytes: int = 8 * 1024**3
-    import_workers: int = 1  # processes validating a large STIX import; from_env defaults it to the CPU count
+    import_workers: int = 1  # processes validating a large STIX import; from_env: the CPU count, at most 8
     organization_name: str = "casemgr"
     own_domains: tuple[str, ...] = ()  # the organization's domains: indicators on them are flagged known-benign
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -117,7 +117,9 @@ class Settings:
             argon2_memory_kib=_int(env, "CASEMGR_ARGON2_MEMORY_KIB", 19456, 19456, 4 * 1024 * 1024),
             argon2_parallelism=_int(env, "CASEMGR_ARGON2_PARALLELISM", 1, 1, 64),
             max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
-            import_workers=_int(env, "CASEMGR_IMPORT_WORKERS", len(os.sched_getaffinity(0)), 1, 64),
+            # Each worker is a process of about 60 MiB: the cap keeps concurrent imports on a many-core server
+            # from starting dozens each.
+            import_workers=_int(env, "CASEMGR_IMPORT_WORKERS", min(len(os.sched_getaffinity(0)), 8), 1, 64),
             organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
             own_domains=_domains(env, "CASEMGR_OWN_DOMAINS"),
         )
