@@ -36,11 +36,16 @@ def map_chunks(function: ChunkFunction[T, R], items: Sequence[T], *, chunk: int,
     chunks. With workers <= 1, or a single chunk, everything runs here.
     """
     starts = range(0, len(items), chunk)
-    if workers <= 1 or len(starts) <= 1:
+    pool = None
+    if workers > 1 and len(starts) > 1:
+        try:
+            pool = _Pool(function, min(workers, len(starts)))
+        except OSError as exc:  # no processes to be had (a limit, memory): slower, not failed
+            log.warning("could not start worker processes (%s); working in this process", exc)
+    if pool is None:
         for start in starts:
             yield start, function(start, list(items[start:start + chunk]))
         return
-    pool = _Pool(function, min(workers, len(starts)))
     try:
         yield from pool.run(items, starts, chunk)
     finally:
@@ -53,14 +58,23 @@ class _Pool:
         context.set_forkserver_preload([function.__module__])
         self.function = function
         self.workers: list[tuple[BaseProcess, Connection]] = []
-        for _ in range(size):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(function, theirs), daemon=True,
-                                      name=f"casemgr-{function.__name__}")
-            process.start()
-            theirs.close()  # only the worker holds its end: if it dies, our end reads EOF
-            self.workers.append((process, ours))
         self.failed = False
+        try:
+            for _ in range(size):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(function, theirs), daemon=True,
+                                          name=f"casemgr-{function.__name__}")
+                try:
+                    process.start()
+                except BaseException:
+                    ours.close()
+                    raise
+                finally:
+                    theirs.close()  # only the worker holds its end: if it dies, our end reads EOF
+                self.workers.append((process, ours))
+        except BaseException:
+            self.stop()
+            raise
 
     def run(self, items: Sequence[Any], starts: range, chunk: int) -> Iterator[tuple[int, Any]]:
         queue = iter(starts)
