@@ -4,6 +4,7 @@ here, and no worker outlives the iteration. (Worker death mid-import: tests/indi
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -62,4 +63,19 @@ def test_workers_stop_when_the_caller_stops_early():
     next(results)
     assert len(descendants() - before) == 2
     results.close()
+    assert descendants() == before
+
+
+def test_without_processes_to_be_had_the_work_is_done_here(caplog):
+    list(map_chunks(squares_and_pid, range(100), chunk=10, workers=2))  # the fork server is up from here on
+    before = descendants()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
+    try:
+        results = list(map_chunks(squares_and_pid, range(100), chunk=10, workers=2))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [n for _, (squares, _) in results for n in squares] == [n * n for n in range(100)]
+    assert {pid for _, (_, pid) in results} == {os.getpid()}
+    assert "could not start worker processes" in caplog.text
     assert descendants() == before
