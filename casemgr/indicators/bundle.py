@@ -1,8 +1,10 @@
 """Reading an incoming STIX 2.1 bundle: envelope checks, then object-by-object validation and dedupe keys.
 
-Design for large feeds: `read_bundle` decodes the JSON once; `check_objects` walks the `objects` list and
-yields one CheckedObject per object holding a reference to the received dict (never a copy), so the caller
-can store each object and let it go. The whole-bundle verdict (`check_bundle`) is built from the same walk.
+Design for large feeds: `read_bundle` decodes the JSON once; `check_object` judges one object and
+`Stix20Guard` the order they come in. `check_objects` walks the `objects` list with both, yielding one
+CheckedObject per object holding a reference to the received dict (never a copy), and `check_bundle` gives
+the whole-bundle verdict from that walk; the import (imports.py) makes the same walk in chunks, in worker
+processes for a large bundle, and stores each object as it goes.
 
 Speed: stix2.parse spends about three quarters of its time re-running the ANTLR pattern validator for every
 indicator. Here an indicator whose pattern is a single equality comparison (nearly every feed indicator) is
