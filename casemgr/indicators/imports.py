@@ -34,6 +34,7 @@ from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case
 from casemgr.db import utcnow
+from casemgr.errors import TooLarge
 from casemgr.indicators import rows
 from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, Stix20Guard, check_object, read_bundle
 from casemgr.indicators.models import StixObject, StixObjectVersion
@@ -80,12 +81,18 @@ def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes
                   partial: bool = False, dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
     """Import a STIX 2.1 bundle into a case (see the module docstring).
 
-    Raises NotFound, Forbidden, MalformedJson (400), NotABundle / UnsupportedStixVersion (422), and
-    BundleRejected (422, details["rejected"] = [{index, id, reason}]) when an object is invalid and `partial`
-    is false. `dry_run` checks and counts without storing anything (for a summary before committing).
+    Raises NotFound, Forbidden, TooLarge (413, past Settings.max_bundle_bytes), MalformedJson (400),
+    NotABundle / UnsupportedStixVersion (422), and BundleRejected (422, details["rejected"] = [{index, id,
+    reason}]) when an object is invalid and `partial` is false. `dry_run` checks and counts without storing
+    anything (for a summary before committing).
     """
     case = case_for_change(session, actor, case_id)
-    data = source if isinstance(source, bytes | str) else source.read()
+    limit = settings_of(session).max_bundle_bytes
+    # Decoded, a bundle takes about four times its size in memory: read no more than the limit allows.
+    data = source if isinstance(source, bytes | str) else source.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"the bundle is larger than the maximum of {limit:,} bytes (CASEMGR_MAX_BUNDLE_BYTES); "
+                       "split it, or ask the administrator to raise the limit", field="bundle")
     bundle = read_bundle(data)
     del data  # from here on only the decoded bundle is held, and it shrinks as objects are stored
     savepoint = session.begin_nested()

@@ -55,6 +55,9 @@ def test_import_errors_are_one_line_with_an_exit_code(api, open_case, run_cli, t
     assert f"rejected object 1 {bad_object['id']}:" in rejected.stderr
     assert "nothing was imported" in rejected.stderr
     assert analyst.get(f"/api/v1/cases/{case['id']}/indicators").get_json()["total"] == 0
+    too_big = run_cli("stix", "import", str(bad), "--case", case["reference"], env={"CASEMGR_MAX_BUNDLE_BYTES": "100"})
+    assert too_big.exit_code == 1
+    assert "casemgr: error (bundle): the bundle is larger than the maximum of 100 bytes" in too_big.stderr
     partial = run_cli("stix", "import", str(bad), "--case", case["reference"], "--partial")
     assert partial.exit_code == 0
     assert "1 rejected" in partial.stdout

@@ -18,7 +18,7 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.indicators import stix
 from casemgr.indicators.models import StixObject
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, ApiClient
 from tests.indicators.conftest import ACCEPTED, add, bundle_of, export, indicator, post_bundle, shared
 
 REFUSED = {
@@ -301,3 +301,20 @@ def test_a_large_export_streams_over_a_real_server(api, open_case, live_server):
     received = {o["id"] for o in bundle["objects"] if o["type"] == "indicator"}
     assert {o["id"] for o in objects} <= received
     assert len(bundle["objects"]) == len({o["id"] for o in bundle["objects"]})
+
+
+def test_a_bundle_past_the_size_limit_is_413_and_leaves_nothing(api, open_case, make_app, db):
+    analyst = api("analyst")
+    limited = ApiClient(make_app(max_bundle_bytes=4096).test_client(), analyst.token, analyst.user)
+    case = open_case(limited)
+    small = bundle_of(indicator("[ipv4-addr:value = '203.0.113.1']"))
+    large = bundle_of(*(indicator(f"[ipv4-addr:value = '203.0.113.{n}']") for n in range(20)))
+    assert len(json.dumps(small)) < 4096 < len(json.dumps(large))
+    refused = post_bundle(limited, case, large)
+    assert refused.status_code == 413
+    error = refused.get_json()["error"]
+    assert error["code"] == "too_large"
+    assert error["field"] == "bundle"
+    assert "maximum of 4,096 bytes (CASEMGR_MAX_BUNDLE_BYTES)" in error["message"]
+    assert count(db, case) == 0
+    assert post_bundle(limited, case, small).status_code == 200
