@@ -316,32 +316,37 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 class _InFlight:
-    """WSGI middleware counting requests until their response is closed (for a streamed response,
+    """WSGI middleware tracking requests until their response is closed (for a streamed response,
     after its last chunk was sent and Flask's teardown ran), so a server can be stopped only when
-    no request still holds a database connection."""
+    no request still holds a database connection. Werkzeug's server skips close() when the client
+    resets the connection; such a request is over when the thread that served it has ended."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.count = 0
-        self.idle = threading.Condition()
+        self.serving: dict[object, threading.Thread] = {}
+        self.changed = threading.Condition()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        with self.idle:
-            self.count += 1
+        key = object()
+        with self.changed:
+            self.serving[key] = threading.current_thread()
+
+        def done() -> None:
+            with self.changed:
+                self.serving.pop(key, None)
+                self.changed.notify_all()
+
         try:
-            return ClosingIterator(self.app(environ, start_response), [self._done])
+            return ClosingIterator(self.app(environ, start_response), [done])
         except BaseException:
-            self._done()
+            done()
             raise
 
-    def _done(self) -> None:
-        with self.idle:
-            self.count -= 1
-            self.idle.notify_all()
-
     def wait_idle(self, timeout: float) -> None:
-        with self.idle:
-            self.idle.wait_for(lambda: self.count == 0, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while any(thread.is_alive() for thread in self.serving.values()) and time.monotonic() < deadline:
+                self.changed.wait(0.05)  # a thread's end is not notified: look again shortly
 
 
 @contextlib.contextmanager
