@@ -10,9 +10,6 @@ and any left behind are removed after a day.
 from __future__ import annotations
 
 import json
-import secrets
-import time
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -35,11 +32,11 @@ from casemgr.indicators import imports, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
+from casemgr.indicators.staging import StagedUploads, Ticket
 from casemgr.web import current_actor, db_session, form_data, parse, stream_with_session
 
 bp = Blueprint("indicators", __name__)
-UPLOADS_KEY = "stix_uploads"
-UPLOAD_TTL = 24 * 3600
+UPLOADS_KEY = "stix_uploads"  # in the session: {token: [case id, key]} of uploads waiting for confirmation
 
 
 def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
@@ -119,15 +116,8 @@ def _candidates(items: list[str]) -> list[object]:
 
 # ---------------------------------------------------------------- STIX upload, summary, confirmation
 
-def _uploads_dir() -> Path:
-    settings = service.settings_of(db_session())
-    path = settings.instance_dir / "stix-uploads"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    cutoff = time.time() - UPLOAD_TTL
-    for old in path.glob("*.json"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    return path
+def _staged() -> StagedUploads:
+    return StagedUploads(service.settings_of(db_session()).instance_dir / "stix-uploads")
 
 
 @bp.post("/cases/<int:case_id>/stix/upload")
@@ -137,37 +127,35 @@ def upload(case_id: int) -> Any:
     s, actor = db_session(), current_actor()
     if file is None or not file.filename:
         return _rollback_and(case_id, Invalid("choose a STIX 2.1 bundle file (.json)", field="bundle"), {}, "upload")
-    token = secrets.token_urlsafe(24)
-    staged = _uploads_dir() / f"{token}.json"
-    file.save(staged)
+    data = file.stream.read(service.settings_of(s).max_bundle_bytes + 1)  # the import refuses anything longer
     try:
-        with staged.open("rb") as source:
-            report = imports.import_bundle(s, actor, case_id, source, partial=True, dry_run=True)
+        report = imports.import_bundle(s, actor, case_id, data, partial=True, dry_run=True)
     except DomainError as exc:
-        staged.unlink(missing_ok=True)
         return _rollback_and(case_id, exc, {}, "upload")
-    session[UPLOADS_KEY] = {**session.get(UPLOADS_KEY, {}), token: case_id}
+    ticket = _staged().stage(data, case_id)
+    session[UPLOADS_KEY] = {**session.get(UPLOADS_KEY, {}), ticket.token: ticket.to_session()}
     case = cases_service.get_case(s, actor, case_id)
     return render_template("indicators/import_summary.html", case=case, active_tab="indicators", report=report,
-                           token=token, filename=file.filename)
+                           token=ticket.token, filename=file.filename)
 
 
 @bp.post("/cases/<int:case_id>/stix/confirm")
 @login_required
 def confirm(case_id: int) -> Any:
     token = request.form.get("token", "")
-    pending: dict[str, int] = session.get(UPLOADS_KEY, {})
-    staged = _uploads_dir() / f"{token}.json"
-    if pending.get(token) != case_id or not staged.is_file():
+    pending: dict[str, Any] = session.get(UPLOADS_KEY, {})
+    ticket = Ticket.from_session(token, pending.get(token))
+    staged = _staged()
+    data = staged.take(ticket, case_id) if ticket is not None else None
+    if data is None:
         return _rollback_and(case_id, Invalid("this upload is no longer waiting; upload the file again",
                                               field="bundle"), {}, "upload")
     partial = request.form.get("partial") == "on"
     try:
-        with staged.open("rb") as source:
-            report = imports.import_bundle(db_session(), current_actor(), case_id, source, partial=partial)
+        report = imports.import_bundle(db_session(), current_actor(), case_id, data, partial=partial)
     except DomainError as exc:
         return _rollback_and(case_id, exc, {}, "upload")
-    staged.unlink(missing_ok=True)
+    staged.discard(token)
     session[UPLOADS_KEY] = {k: v for k, v in pending.items() if k != token}
     flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new); "
           f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")

@@ -108,6 +108,38 @@ def test_upload_shows_a_summary_then_imports_on_confirmation(api, login, open_ca
     assert "Unit 61398" in objects
 
 
+def test_an_upload_waiting_for_confirmation_is_sealed_for_its_uploader_only(api, login, open_case, settings):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    other_case = open_case(analyst, title="Another case")
+    data = shared("apt1.json").read_bytes()
+    web = login("analyst")
+    web.get(f"/cases/{case['id']}/indicators")
+    uploads = settings.instance_dir / "stix-uploads"
+    before = set(uploads.iterdir()) if uploads.is_dir() else set()  # other tests' unconfirmed uploads
+    summary = upload(web, case, data)
+    token = re.search(r'name="token" value="([^"]+)"', summary.get_data(as_text=True)).group(1)
+    staged = list(set(uploads.iterdir()) - before)
+    assert len(staged) == 1
+    assert oct(staged[0].stat().st_mode & 0o777) == "0o600"
+    on_disk = staged[0].read_bytes()
+    assert b"Ugly Gorilla" not in on_disk  # neither the text nor anything of the JSON is readable there
+    assert b'"type"' not in on_disk
+    someone_else = login("analyst")  # another session: it does not hold the key
+    someone_else.get(f"/cases/{case['id']}/indicators")
+    refused = someone_else.post(f"/cases/{case['id']}/stix/confirm", {"token": token})
+    assert refused.status_code == 422
+    assert "no longer waiting" in refused.get_data(as_text=True)
+    web.get(f"/cases/{other_case['id']}/indicators")
+    elsewhere = web.post(f"/cases/{other_case['id']}/stix/confirm", {"token": token})  # not for this case
+    assert elsewhere.status_code == 422
+    assert analyst.get(f"/api/v1/cases/{other_case['id']}/stix/objects").get_json()["total"] == 0
+    web.get(f"/cases/{case['id']}/indicators")
+    assert web.post(f"/cases/{case['id']}/stix/confirm", {"token": token}).status_code == 302
+    assert analyst.get(f"/api/v1/cases/{case['id']}/stix/objects").get_json()["total"] == 76
+    assert set(uploads.iterdir()) == before
+
+
 def test_upload_errors_and_partial_confirmation(api, login, open_case):
     analyst = api("analyst")
     case = open_case(analyst)
