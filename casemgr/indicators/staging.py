@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 TTL = 24 * 3600
+KEEP = 5  # uploads one session may have waiting (the tickets live in its cookie, which must stay small)
 NONCE_BYTES = 12
 
 
@@ -32,13 +33,20 @@ class Ticket:
     key: str  # base64
 
     def to_session(self) -> list[object]:
-        return [self.case_id, self.key]
+        return [self.token, self.case_id, self.key]
 
     @classmethod
-    def from_session(cls, token: str, value: object) -> Ticket | None:
-        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str):
-            return cls(token, value[0], value[1])
+    def from_session(cls, value: object) -> Ticket | None:
+        if (isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+                and isinstance(value[1], int) and isinstance(value[2], str)):
+            return cls(value[0], value[1], value[2])
         return None
+
+
+def tickets(waiting: object) -> list[Ticket]:
+    """The tickets a session holds (a list, oldest first); anything else in it is ignored."""
+    found = [Ticket.from_session(value) for value in waiting] if isinstance(waiting, list) else []
+    return [ticket for ticket in found if ticket is not None]
 
 
 class StagedUploads:
@@ -67,6 +75,13 @@ class StagedUploads:
                 sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _context(ticket.token, case_id))
         except (InvalidTag, ValueError):
             return None
+
+    def keep_newest(self, waiting: list[Ticket]) -> list[Ticket]:
+        """The newest KEEP-1 of a session's waiting uploads, so that one more fits; the older ones' files
+        are removed."""
+        for old in waiting[:-(KEEP - 1)]:
+            self.discard(old.token)
+        return waiting[-(KEEP - 1):]
 
     def discard(self, token: str) -> None:
         self._path(token).unlink(missing_ok=True)

@@ -32,11 +32,11 @@ from casemgr.indicators import imports, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
-from casemgr.indicators.staging import StagedUploads, Ticket
+from casemgr.indicators.staging import StagedUploads, tickets
 from casemgr.web import current_actor, db_session, form_data, parse, stream_with_session
 
 bp = Blueprint("indicators", __name__)
-UPLOADS_KEY = "stix_uploads"  # in the session: {token: [case id, key]} of uploads waiting for confirmation
+UPLOADS_KEY = "stix_uploads"  # in the session: the tickets of uploads waiting for confirmation, oldest first
 
 
 def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
@@ -132,8 +132,10 @@ def upload(case_id: int) -> Any:
         report = imports.import_bundle(s, actor, case_id, data, partial=True, dry_run=True)
     except DomainError as exc:
         return _rollback_and(case_id, exc, {}, "upload")
-    ticket = _staged().stage(data, case_id)
-    session[UPLOADS_KEY] = {**session.get(UPLOADS_KEY, {}), ticket.token: ticket.to_session()}
+    staged = _staged()
+    waiting = staged.keep_newest(tickets(session.get(UPLOADS_KEY)))
+    ticket = staged.stage(data, case_id)
+    session[UPLOADS_KEY] = [t.to_session() for t in [*waiting, ticket]]
     case = cases_service.get_case(s, actor, case_id)
     return render_template("indicators/import_summary.html", case=case, active_tab="indicators", report=report,
                            token=ticket.token, filename=file.filename)
@@ -143,8 +145,8 @@ def upload(case_id: int) -> Any:
 @login_required
 def confirm(case_id: int) -> Any:
     token = request.form.get("token", "")
-    pending: dict[str, Any] = session.get(UPLOADS_KEY, {})
-    ticket = Ticket.from_session(token, pending.get(token))
+    waiting = tickets(session.get(UPLOADS_KEY))
+    ticket = next((t for t in waiting if t.token == token), None)
     staged = _staged()
     data = staged.take(ticket, case_id) if ticket is not None else None
     if data is None:
@@ -156,7 +158,7 @@ def confirm(case_id: int) -> Any:
     except DomainError as exc:
         return _rollback_and(case_id, exc, {}, "upload")
     staged.discard(token)
-    session[UPLOADS_KEY] = {k: v for k, v in pending.items() if k != token}
+    session[UPLOADS_KEY] = [t.to_session() for t in waiting if t.token != token]
     flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new); "
           f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")
     return redirect(url_for("cases.indicators_tab", case_id=case_id))

@@ -206,3 +206,23 @@ def test_object_page_and_search_page(api, login, open_case):
     assert 'data-field="value"' in wrong.get_data(as_text=True)
     assert web.get(f"/cases/{case['id']}/stix/objects/indicator--00000000-0000-4000-8000-000000000000"
                    ).status_code == 404
+
+
+def test_a_session_keeps_its_five_newest_uploads_waiting(api, login, open_case, settings):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    web = login("analyst")
+    web.get(f"/cases/{case['id']}/indicators")
+    uploads = settings.instance_dir / "stix-uploads"
+    before = set(uploads.iterdir()) if uploads.is_dir() else set()
+    tokens = []
+    for n in range(7):
+        data = json.dumps(bundle_of(indicator(f"[ipv4-addr:value = '203.0.113.{n}']"))).encode()
+        html = upload(web, case, data).get_data(as_text=True)
+        tokens.append(re.search(r'name="token" value="([^"]+)"', html).group(1))
+    assert len(set(uploads.iterdir()) - before) == 5  # the two oldest were removed with their tickets
+    for token in tokens[:2]:
+        assert web.post(f"/cases/{case['id']}/stix/confirm", {"token": token}).status_code == 422
+    for token in tokens[2:]:
+        assert web.post(f"/cases/{case['id']}/stix/confirm", {"token": token}).status_code == 302
+    assert analyst.get(f"/api/v1/cases/{case['id']}/indicators").get_json()["total"] == 5
