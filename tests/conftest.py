@@ -365,6 +365,24 @@ def serving(wsgi_app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def descendants(*, from_generation: int = 1) -> set[int]:
+    """The processes below this one (from /proc): its children (generation 1), theirs (2), and so on.
+    The worker processes of casemgr.parallel are generation 2: children of the fork server."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    found: set[int] = set()
+    frontier, generation = {os.getpid()}, 0
+    while frontier:
+        frontier, generation = {pid for pid, parent in parents.items() if parent in frontier}, generation + 1
+        if generation >= from_generation:
+            found |= frontier
+    return found
+
+
 @pytest.fixture
 def served_env() -> dict[str, str]:
     """More CASEMGR_* settings for `served`; a test module may override this fixture."""

@@ -5,32 +5,17 @@ from __future__ import annotations
 
 import os
 import resource
-from pathlib import Path
 
 import pytest
 
 from casemgr.parallel import map_chunks
+from tests.conftest import descendants
 
 
 def squares_and_pid(start: int, items: list[int]) -> tuple[list[int], int]:
     if -1 in items:
         raise ValueError(f"negative item in the chunk at {start}")
     return [n * n for n in items], os.getpid()
-
-
-def descendants() -> set[int]:
-    """This process's children and theirs (the workers are children of the fork server)."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-    found, frontier = set(), {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
 
 
 def test_chunks_come_back_in_order_from_other_processes():

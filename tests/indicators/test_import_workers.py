@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from casemgr.cases.models import Level
 from casemgr.cases.schemas import NewCase
 from casemgr.indicators import imports
 from casemgr.indicators.models import StixObject
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, descendants
 from tests.indicators.conftest import bundle_of, indicator, post_bundle
 
 WORKERS = 2  # whatever this machine's CPU count: the pool is what is under test
@@ -101,20 +100,6 @@ def test_a_large_stix20_bundle_is_refused_by_workers(api, open_case, make_app, d
     assert stored(db, case) == set()
 
 
-def _worker_pids() -> list[int]:
-    """The import's worker processes: children of the fork server this process started."""
-    parents: dict[int, int] = {}
-    commands: dict[int, str] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            commands[int(stat.parent.name)] = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
-        except (OSError, ValueError):
-            continue
-    servers = {pid for pid, parent in parents.items() if parent == os.getpid() and "forkserver" in commands[pid]}
-    return [pid for pid, parent in parents.items() if parent in servers]
-
-
 def test_a_worker_killed_mid_import_costs_nothing_but_time(make_app, open_case, api, db, caplog):
     app = make_app(import_workers=WORKERS)
     database = app.extensions["casemgr.db"]
@@ -128,7 +113,7 @@ def test_a_worker_killed_mid_import_costs_nothing_but_time(make_app, open_case, 
 
     def kill_workers(done: int, total: int) -> None:
         if not killed:
-            killed.extend(_worker_pids())
+            killed.extend(descendants(from_generation=2))  # the fork server's children
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
 
