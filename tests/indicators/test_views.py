@@ -8,6 +8,7 @@ import re
 
 import stix2
 
+from tests.conftest import WebClient
 from tests.indicators.conftest import add, bundle_of, indicator, shared
 
 
@@ -226,3 +227,18 @@ def test_a_session_keeps_its_five_newest_uploads_waiting(api, login, open_case, 
     for token in tokens[2:]:
         assert web.post(f"/cases/{case['id']}/stix/confirm", {"token": token}).status_code == 302
     assert analyst.get(f"/api/v1/cases/{case['id']}/indicators").get_json()["total"] == 5
+
+
+def test_an_upload_past_the_size_limit_is_413_and_nothing_waits(api, open_case, make_app, make_user, settings):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    make_user("analyst", "limited")
+    web = WebClient(make_app(max_bundle_bytes=4096).test_client())
+    assert web.login("limited").status_code == 302
+    uploads = settings.instance_dir / "stix-uploads"
+    before = set(uploads.iterdir()) if uploads.is_dir() else set()
+    large = bundle_of(*(indicator(f"[ipv4-addr:value = '203.0.113.{n}']") for n in range(20)))
+    refused = upload(web, case, json.dumps(large).encode())
+    assert refused.status_code == 413
+    assert "larger than the maximum of 4,096 bytes" in refused.get_data(as_text=True)
+    assert (set(uploads.iterdir()) if uploads.is_dir() else set()) == before
