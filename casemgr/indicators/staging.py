@@ -60,14 +60,18 @@ class StagedUploads:
         sealed = nonce + AESGCM(key).encrypt(nonce, data, _context(token, case_id))
         path = self._path(token)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(sealed)
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(sealed)
+        except BaseException:  # a full disk, say: no half-written file left behind
+            path.unlink(missing_ok=True)
+            raise
         return Ticket(token, case_id, base64.b64encode(key).decode())
 
     def take(self, ticket: Ticket, case_id: int) -> bytes | None:
         """The staged bundle, or None if it is gone, expired, for another case or not openable with the key."""
         path = self._path(ticket.token)
-        if ticket.case_id != case_id or not path.is_file():
+        if ticket.case_id != case_id or not path.is_file() or path.stat().st_mtime < time.time() - TTL:
             return None
         sealed = path.read_bytes()
         try:

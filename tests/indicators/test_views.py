@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import time
 
 import stix2
 
+from casemgr.indicators import staging
 from tests.conftest import WebClient
 from tests.indicators.conftest import add, bundle_of, indicator, shared
 
@@ -242,3 +245,21 @@ def test_an_upload_past_the_size_limit_is_413_and_nothing_waits(api, open_case, 
     assert refused.status_code == 413
     assert "larger than the maximum of 4,096 bytes" in refused.get_data(as_text=True)
     assert (set(uploads.iterdir()) if uploads.is_dir() else set()) == before
+
+
+def test_an_upload_left_waiting_past_its_ttl_cannot_be_confirmed(api, login, open_case, settings):
+    analyst = api("analyst")
+    case = open_case(analyst)
+    web = login("analyst")
+    web.get(f"/cases/{case['id']}/indicators")
+    uploads = settings.instance_dir / "stix-uploads"
+    before = set(uploads.iterdir()) if uploads.is_dir() else set()
+    summary = upload(web, case, json.dumps(bundle_of(indicator("[ipv4-addr:value = '203.0.113.5']"))).encode())
+    token = re.search(r'name="token" value="([^"]+)"', summary.get_data(as_text=True)).group(1)
+    (staged,) = set(uploads.iterdir()) - before
+    a_day_ago = time.time() - staging.TTL - 60
+    os.utime(staged, (a_day_ago, a_day_ago))
+    late = web.post(f"/cases/{case['id']}/stix/confirm", {"token": token})
+    assert late.status_code == 422
+    assert "no longer waiting" in late.get_data(as_text=True)
+    assert analyst.get(f"/api/v1/cases/{case['id']}/indicators").get_json()["total"] == 0
