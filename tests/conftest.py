@@ -365,9 +365,9 @@ def serving(wsgi_app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def descendants(*, from_generation: int = 1) -> set[int]:
-    """The processes below this one (from /proc): its children (generation 1), theirs (2), and so on.
-    The worker processes of casemgr.parallel are generation 2: children of the fork server."""
+def descendants(of: int | None = None, *, depth: int | None = None) -> set[int]:
+    """The processes below `of` (default: this one), from /proc: its children, theirs, and so on,
+    `depth` generations deep (None: all)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -375,12 +375,25 @@ def descendants(*, from_generation: int = 1) -> set[int]:
         except (OSError, ValueError):
             continue  # gone meanwhile
     found: set[int] = set()
-    frontier, generation = {os.getpid()}, 0
-    while frontier:
+    frontier, generation = {os.getpid() if of is None else of}, 0
+    while frontier and (depth is None or generation < depth):
         frontier, generation = {pid for pid, parent in parents.items() if parent in frontier}, generation + 1
-        if generation >= from_generation:
-            found |= frontier
+        found |= frontier
     return found
+
+
+def fork_server_children() -> set[int]:
+    """The worker processes casemgr.parallel runs now: children of the fork server this process started."""
+    servers = {pid for pid in descendants(depth=1)
+               if b"multiprocessing.forkserver" in _read_or_empty(Path(f"/proc/{pid}/cmdline"))}
+    return {pid for server in servers for pid in descendants(server, depth=1)}
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 @pytest.fixture

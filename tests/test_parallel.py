@@ -9,7 +9,7 @@ import resource
 import pytest
 
 from casemgr.parallel import map_chunks
-from tests.conftest import descendants
+from tests.conftest import fork_server_children
 
 
 def squares_and_pid(start: int, items: list[int]) -> tuple[list[int], int]:
@@ -42,18 +42,15 @@ def test_an_error_in_a_worker_is_raised_here_after_the_chunks_before_it():
 
 
 def test_workers_stop_when_the_caller_stops_early():
-    list(map_chunks(squares_and_pid, range(100), chunk=10, workers=2))  # the fork server is up from here on
-    before = descendants()
     results = map_chunks(squares_and_pid, range(10_000), chunk=10, workers=2)
     next(results)
-    assert len(descendants() - before) == 2
+    assert len(fork_server_children()) == 2
     results.close()
-    assert descendants() == before
+    assert fork_server_children() == set()
 
 
 def test_without_processes_to_be_had_the_work_is_done_here(caplog):
     list(map_chunks(squares_and_pid, range(100), chunk=10, workers=2))  # the fork server is up from here on
-    before = descendants()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 1, hard))
     try:
@@ -63,4 +60,4 @@ def test_without_processes_to_be_had_the_work_is_done_here(caplog):
     assert [n for _, (squares, _) in results for n in squares] == [n * n for n in range(100)]
     assert {pid for _, (_, pid) in results} == {os.getpid()}
     assert "could not start worker processes" in caplog.text
-    assert descendants() == before
+    assert fork_server_children() == set()

@@ -19,7 +19,7 @@ from casemgr.cases.models import Level
 from casemgr.cases.schemas import NewCase
 from casemgr.indicators import imports
 from casemgr.indicators.models import StixObject
-from tests.conftest import ApiClient, descendants
+from tests.conftest import ApiClient, fork_server_children
 from tests.indicators.conftest import bundle_of, indicator, post_bundle
 
 WORKERS = 2  # whatever this machine's CPU count: the pool is what is under test
@@ -113,7 +113,7 @@ def test_a_worker_killed_mid_import_costs_nothing_but_time(make_app, open_case, 
 
     def kill_workers(done: int, total: int) -> None:
         if not killed:
-            killed.extend(descendants(from_generation=2))  # the fork server's children
+            killed.extend(fork_server_children())
             for pid in killed:
                 os.kill(pid, signal.SIGKILL)
 
