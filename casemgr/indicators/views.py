@@ -28,7 +28,7 @@ from flask_login import login_required
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.errors import DomainError, Invalid
-from casemgr.indicators import imports, service, sharing
+from casemgr.indicators import imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
@@ -46,7 +46,7 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
     objects = service.list_objects(s, actor, case_id, ObjectQuery(per_page=1))
     return render_template("indicators/tab.html", case=case, active_tab="indicators", page=page,
                            types=objects.types, can_edit=access.can_edit(actor, case),
-                           may_have_red=sharing.may_have_red(actor, case), observable_types=list(ObservableType),
+                           may_have_red=red.may_see_red(actor, case), observable_types=list(ObservableType),
                            form=extra.pop("form", {}), **extra), status
 
 
