@@ -26,6 +26,7 @@ from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
@@ -356,8 +357,9 @@ class AuditFilter:
     per_page: int = 50
 
 
-def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
-    """A page of entries, newest first, and the total matching. Raises Forbidden for non-readers."""
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
+    """A page of entries, newest first, as the actor may read them (without case content for admins,
+    casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers."""
     require_reader(actor)
     query: Select[AuditEntry] = select(AuditEntry)
     if flt.actor:
@@ -376,10 +378,10 @@ def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list
     rows = session.scalars(
         query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
     ).all()
-    return list(rows), total
+    return [for_reader(actor, row) for row in rows], total
 
 
-def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
+def entry_to_dict(entry: AuditEntry | EntryView) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "occurred_at": entry.occurred_at.isoformat(),

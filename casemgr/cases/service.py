@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casemgr import markdown
 from casemgr.audit import service as audit
+from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.cases import access, lifecycle, search
@@ -64,9 +65,6 @@ LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags))
 
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
-# Free text is named in the audit log but not copied there (admins read the audit log, not cases).
-TEXT_FIELDS = frozenset({"title", "description", "priority_reason", "severity_reason", "resolution_summary",
-                         "root_cause", "time_reason"})
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.MANAGER)
 
 
@@ -734,14 +732,10 @@ def _entry(session: Session, actor: Actor, case: Case, kind: EntryKind, summary:
 
 
 def _audit(session: Session, actor: Actor, action: str, case: Case, changes: dict[str, list[Any]]) -> None:
-    summary: dict[str, Any] = {"reference": case.reference}
-    values = {k: v for k, v in changes.items() if k not in TEXT_FIELDS}
-    texts = sorted(k for k in changes if k in TEXT_FIELDS)
-    if values:
-        summary["changes"] = values
-    if texts:
-        summary["text_changed"] = texts
-    audit.record(session, actor, action, "case", case.id, summary)
+    # Free text and tags are named in the audit log but not copied there (admins read the audit log, not
+    # cases): casemgr/audit/content.py. The timeline holds the values.
+    audit.record(session, actor, action, "case", case.id, without_content({"reference": case.reference,
+                                                                           "changes": changes}))
 
 
 def _flush(session: Session, case: Case) -> None:

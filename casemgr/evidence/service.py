@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
+from casemgr.audit.content import without_content
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
@@ -104,9 +105,11 @@ def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKin
     item.custody_count, item.custody_head = event.seq, event.hash
     session.add(event)
     session.flush()
-    audit.record(session, actor, f"evidence.{kind}", "evidence", item.id,
-                 {"case_id": item.case_id, "filename": item.filename, "custody_seq": event.seq,
-                  "custody_hash": event.hash, **event.details})
+    # The audit entry names the filename, purpose, reasons and provenance but holds none of them (admins read
+    # the audit log, not cases); the custody entry it points to (seq and hash) holds them.
+    audit.record(session, actor, f"evidence.{kind}", "evidence", item.id, without_content(
+        {"case_id": item.case_id, "filename": item.filename, "custody_seq": event.seq, "custody_hash": event.hash,
+         **event.details}))
     return event
 
 
