@@ -460,11 +460,15 @@ def release(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason
 
 def dispose(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason) -> EvidenceItem:
     """Destroy the content (the wrapped data key is cleared now, the file unlinked after commit);
-    the record and its custody log stay. Raises NotFound; Forbidden (managers only); Conflict."""
+    the record and its custody log stay. Raises NotFound; Forbidden (managers only); Conflict (disposed of
+    already, or sealed: a legal hold is released first)."""
     item = _item(session, actor, evidence_id, for_update=True)
     access.require_manager(actor, "dispose of evidence")
     if item.state == EvidenceState.DISPOSED:
         raise Conflict(f"evidence item {item.id} was disposed of already", field="id")
+    if item.state == EvidenceState.SEALED:
+        raise Conflict(f"evidence item {item.id} is sealed (legal hold) and cannot be disposed of; release it "
+                       "first, with a reason, if the hold has ended", field="id")
     if item.object_id is not None:
         vault_of(session).delete_after_commit(session, item.object_id)
     item.object_id, item.wrapped_key, item.key_id = None, None, None
