@@ -107,6 +107,8 @@ class CaseUpdate(Command):
     resolved_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
     closed_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
     time_reason: Reason | None = Field(default=None, description="required when changing a time the lifecycle set")
+    reason: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
+        default=None, description="managers: required to lower the TLP or lift the restriction (on the timeline)")
     owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(default=None,
                                                                                 description="username or null")
     team: Annotated[Team | None, BeforeValidator(blank_is_none)] = None

@@ -45,6 +45,7 @@ from casemgr.cases.models import (
     Priority,
     Resolution,
     TimelineEntry,
+    Tlp,
     priority_for,
 )
 from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
@@ -364,12 +365,14 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
 
     Raises NotFound; Forbidden for read-only roles, non-members of a restricted case, and for
     analysts changing what managers decide (priority override, owner other than themselves,
-    team, members); Conflict with `current_version` when the case changed since `cmd.version`;
-    Invalid naming the field (taxonomy, missing reasons, unknown users, inconsistent times)."""
+    team, members, a lower TLP, lifting the restriction); Conflict with `current_version` when the
+    case changed since `cmd.version`; Invalid naming the field (taxonomy, missing reasons, unknown
+    users, inconsistent times)."""
     case = _load_for_change(session, actor, case_id, cmd.version)
     fields = cmd.changed()
     changes: dict[str, list[Any]] = {}
     manager = access.is_manager(actor)
+    governed = _check_disclosure(actor, case, cmd, fields)
 
     for name in ("title", "description", "source", "tlp", "pap", "restricted", "occurred_at", "detected_at",
                  "reported_at"):
@@ -411,9 +414,32 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     summary = "Changed " + ", ".join(sorted(changes))
     if cmd.time_reason and lifecycle_times:
         changes["time_reason"] = [None, cmd.time_reason]
+    if governed:
+        changes["reason"] = [None, cmd.reason]  # on the timeline; named, not copied, in the audit log
     _entry(session, actor, case, EntryKind.UPDATED, summary, changes=changes)
     _audit(session, actor, "case.update", case, changes)
     return case
+
+
+def _check_disclosure(actor: Actor, case: Case, cmd: CaseUpdate, fields: set[str]) -> list[str]:
+    """What of `cmd` shares the case more widely (a lower TLP, lifting the restriction): a manager's decision,
+    with a reason. Raising the TLP or restricting a case is anyone's who may change it. Returns what it does,
+    in words ([] for none); the caller records the reason with the changes. Raises Forbidden naming the
+    field for non-managers, Invalid(field="reason")."""
+    governed: list[tuple[str, str]] = []
+    order = list(Tlp)
+    if "tlp" in fields and cmd.tlp is not None and order.index(cmd.tlp) < order.index(case.tlp):
+        governed.append(("tlp", f"lower the TLP from {case.tlp.value.upper()} to {cmd.tlp.value.upper()}"))
+    if "restricted" in fields and case.restricted and cmd.restricted is False:
+        governed.append(("restricted", "lift the restriction"))
+    if not governed:
+        return []
+    what = " and ".join(text for _, text in governed)
+    if not access.is_manager(actor):
+        raise Forbidden(f"only managers may {what}", field=governed[0][0])
+    if not cmd.reason:
+        raise Invalid(f"reason: a reason is required to {what}", field="reason")
+    return [text for _, text in governed]
 
 
 def _apply_override(case: Case, name: str, value: Any, reason: str | None, changes: dict[str, list[Any]]) -> None:
