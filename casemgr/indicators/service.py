@@ -33,7 +33,7 @@ from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.config import Settings
 from casemgr.db import utcnow
-from casemgr.errors import Invalid, NotFound
+from casemgr.errors import Forbidden, Invalid, NotFound
 from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
@@ -107,7 +107,8 @@ def add_indicator(session: Session, actor: Actor, case_id: int, cmd: NewIndicato
     in the case. A value (or pattern) the case already has is sighted again instead.
 
     Raises NotFound, Forbidden, Invalid naming the field ("value", "type", "pattern" with its position,
-    "valid_until").
+    "valid_until"); Forbidden(field="value") when the case holds the value as TLP:RED and the actor may not
+    see it (the RED object is not handed out, nor sighted again by someone who cannot see it).
     """
     case = case_for_change(session, actor, case_id)
     return _capture(session, actor, case, cmd, now=utcnow())
@@ -123,6 +124,9 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
         assert cmd.type is not None
         observable = normalize(cmd.type, cmd.value)
     existing = _existing_indicator(session, case, observable, pattern)
+    if existing is not None and not red.can_see(actor, existing, case):
+        raise Forbidden(f"case {case.reference} holds this value marked TLP:RED, which only its members and "
+                        "managers see; ask one of them to record the sighting", field="value")
     benign = extract.benign_reason(observable, frozenset(settings_of(session).own_domains)) if observable else None
     if existing is not None:
         sighting = sight(session, actor, case, existing, now=now)
@@ -175,18 +179,21 @@ def sight(session: Session, actor: Actor, case: Case, indicator: StixObject, *, 
     """Count one more sighting of the indicator in the case (a new version of its sighting), or make the first."""
     ref = case_ref(session, case)
     identity_id = identity_of(session)["id"]
+    # A sighting tells what it is of: it is marked at least as high as the indicator (a RED one stays RED).
+    order = list(stix.Tlp)
+    tlp = max([case.tlp] + ([indicator.tlp] if indicator.tlp else []), key=order.index)
     current = session.scalars(select(StixObject).where(
         StixObject.case_id == case.id, StixObject.type == "sighting", StixObject.source_ref == indicator.stix_id,
         StixObject.stix_id == stix.sighting_id(indicator.stix_id, ref))).one_or_none()
     if current is None:
         return _store(session, actor, case, stix.build_sighting(
-            indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp, now=now, first_seen=now),
+            indicator.stix_id, identity_id=identity_id, case=ref, tlp=tlp, now=now, first_seen=now),
             [], now=now)
     old = loads(current)
     first_seen = rows.parse_timestamp(old.get("first_seen")) or now
     created = rows.parse_timestamp(old.get("created")) or now
     modified = max(now, (current.modified or now) + dt.timedelta(milliseconds=1))
-    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp,
+    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=tlp,
                               now=modified, first_seen=first_seen, last_seen=max(now, first_seen),
                               count=int(old.get("count", 1)) + 1, created=created)
     session.add(StixObjectVersion(object_id=current.id, modified=current.modified or created,
@@ -239,6 +246,8 @@ def add_candidates(session: Session, actor: Actor, case_id: int, cmd: AcceptCand
                                                                        confidence=cmd.confidence), now=now))
         except Invalid as exc:
             raise Invalid(f"item {index + 1}: {exc.message}", field=f"items.{index}.{exc.field or 'value'}") from None
+        except Forbidden as exc:
+            raise Forbidden(f"item {index + 1}: {exc.message}", field=f"items.{index}.value") from None
     return results
 
 

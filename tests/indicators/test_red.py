@@ -92,6 +92,32 @@ def test_free_text_review_does_not_reveal_a_hidden_red_value(world):
         assert found.get_json()["items"][0]["on_case"] is SEES_RED[role]
 
 
+def test_adding_a_value_the_case_holds_as_red_hands_nothing_out_to_a_non_member(world):
+    case, member = world["case"], world["api"]["member"]
+    for role in ["outsider", "member", "manager"]:
+        client = world["api"][role]
+        again = add(client, case, "domain-name", RED_VALUE)
+        if SEES_RED[role]:
+            assert again.status_code == 200
+            assert again.get_json()["created"] is False
+            continue
+        assert again.status_code == 403
+        assert again.get_json()["error"]["field"] == "value"
+        assert RED_VALUE not in again.get_data(as_text=True)
+        assert world["red"]["id"] not in again.get_data(as_text=True)
+        accepted = client.post(f"/api/v1/cases/{case['id']}/indicators/accept",
+                               json={"items": [{"type": "domain-name", "value": RED_VALUE}]})
+        assert accepted.status_code == 403
+        assert accepted.get_json()["error"]["field"] == "items.0.value"
+    listed = member.get(f"/api/v1/cases/{case['id']}/indicators?per_page=200").get_json()["items"]
+    assert [i["sightings"] for i in listed if i["value"] == RED_VALUE] == [2]  # member and manager only
+    sightings = member.get(f"/api/v1/cases/{case['id']}/stix/objects?type=sighting").get_json()["items"]
+    of_red = [s for s in sightings if s["stix"]["sighting_of_ref"] == world["red"]["id"]]
+    assert [s["tlp"] for s in of_red] == ["red"]  # marked as the indicator it is of, so hidden with it
+    outsider = world["api"]["outsider"].get(f"/api/v1/cases/{case['id']}/stix/objects?type=sighting")
+    assert world["red"]["id"] not in outsider.get_data(as_text=True)
+
+
 def test_the_case_pages_show_red_objects_only_to_members_and_managers(world):
     for role, sees in SEES_RED.items():
         web, case, other = world["web"][role], world["case"], world["other"]
