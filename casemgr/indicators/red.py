@@ -3,8 +3,9 @@
 - An object marked TLP:RED (the highest TLP among its markings, `StixObject.tlp`; the TLP:RED marking
   definition itself counts as RED) is visible only to the managers and the members of its case. The CLI
   operator (the system actor) counts as a manager, as in casemgr/cases/access.py: they run the instance and
-  have its database. Auditors see every case, but its RED objects only where they are members; admins see no
-  case content at all; analysts who are not members see the case without its RED objects.
+  have its database. Auditors see every case, but its RED objects only where they are members (only analysts and
+  managers can be members, so in effect never); admins see no case content at all; analysts who are not
+  members see the case without its RED objects.
 - On top of this, the case itself must be visible (casemgr/cases/access.py): this rule only ever hides more.
 - To anyone who may not see it, a RED object does not exist: it is left out of lists, totals, type counts,
   relationships, correlation ("also seen in") and search results and their case lists, and loading it by id is
