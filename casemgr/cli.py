@@ -74,7 +74,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        err=True)
             sys.exit(2)
         except DomainError as exc:
-            where = f" ({exc.field})" if exc.field else ""
+            named = not exc.field or exc.message.startswith(f"{exc.field}: ")  # the field once, not twice
+            where = "" if named else f" ({exc.field})"
             click.echo(f"casemgr: error{where}: {exc.message}", err=True)
             sys.exit(1)
 
