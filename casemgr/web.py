@@ -201,6 +201,10 @@ def problem(model: type[BaseModel], error: Any) -> tuple[str | None, str]:
         return field, f"must be {words} {ctx.get(key)}"
     if kind in {"enum", "literal_error"}:
         return field, f"must be one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        declared = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        hint = declared.description if declared is not None and declared.description else None
+        return field, f"is not in the accepted form ({hint})" if hint else "is not in the accepted form"
     if kind in _PLAIN:
         return field, _PLAIN[kind]
     return field, str(error["msg"])

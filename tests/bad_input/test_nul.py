@@ -111,7 +111,11 @@ def test_a_nul_in_an_evidence_upload_field_names_it(world):
     assert (response.status_code, response.get_json()["error"]["field"]) == (422, "collected_by")
 
 
-def test_a_nul_in_a_cli_filter_names_it(run_cli, world):
-    result = run_cli("case", "list", "--as", world.api.user.username, "--owner", NUL)
-    assert result.exit_code == 1
-    assert f"casemgr: error: owner: {NUL_MESSAGE}" in result.output
+def test_a_nul_in_any_cli_argument_names_it(run_cli, world):
+    """A shell cannot pass a NUL, a program calling the CLI can: refused before the command runs."""
+    for args, shown in [(("case", "show", "IR-2026\x000001"), "reference"),
+                        (("case", "list", "--as", "ghost\x00"), "--as"),
+                        (("case", "list", "--as", world.api.user.username, "--owner", NUL), "--owner")]:
+        result = run_cli(*args)
+        assert result.exit_code == 1, result.output
+        assert f"casemgr: error: {shown}: {NUL_MESSAGE}" in result.output
