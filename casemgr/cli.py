@@ -15,9 +15,10 @@ import click
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from casemgr import fields
 from casemgr.auth.actor import Actor
 from casemgr.config import ConfigError, Settings, generate_secret_key
-from casemgr.errors import DomainError
+from casemgr.errors import DomainError, Invalid
 
 
 class CliContext:
@@ -57,12 +58,25 @@ class CliContext:
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 
 
+def _refuse_nul(arguments: dict[str, Any]) -> None:
+    """The request guard's rule for the command line: no argument holds a NUL character (a shell cannot pass
+    one, a program calling us can)."""
+    context = click.get_current_context(silent=True)
+    params = {p.name: p for p in context.command.params} if context is not None else {}
+    for name, value in arguments.items():
+        if fields.has_nul(value):
+            param = params.get(name)
+            shown = param.opts[0] if param is not None and param.opts else name
+            raise Invalid(f"{shown}: {fields.NUL_MESSAGE}", field=shown)
+
+
 def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain and configuration errors into one line on stderr and a non-zero exit."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _refuse_nul(kwargs)
             return fn(*args, **kwargs)
         except ConfigError as exc:
             click.echo(f"casemgr: configuration error: {exc}", err=True)
@@ -74,7 +88,8 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        err=True)
             sys.exit(2)
         except DomainError as exc:
-            where = f" ({exc.field})" if exc.field else ""
+            named = not exc.field or exc.message.startswith(f"{exc.field}: ")  # the field once, not twice
+            where = "" if named else f" ({exc.field})"
             click.echo(f"casemgr: error{where}: {exc.message}", err=True)
             sys.exit(1)
 

@@ -18,7 +18,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from casemgr import fields
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
@@ -133,18 +135,79 @@ def long_request_actor() -> Iterator[tuple[Session, Actor]]:
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate input into a command; a bad field raises Invalid naming it."""
+    """Validate input into a command; a bad field raises Invalid naming it once, in plain words."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
+        errors = [problem(model, e) for e in exc.errors()]
+        field, message = errors[0]
         raise Invalid(f"{field}: {message}" if field else message, field=field,
-                      details={"errors": [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                                          for e in exc.errors()]}) from None
+                      details={"errors": [{"field": f or "", "message": m} for f, m in errors]}) from None
+
+
+_PLAIN = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing_size": f"must be a whole number no larger than {fields.MAX_INT}",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "datetime_type": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_from_date_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_object_invalid": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "date_type": "must be a date such as 2026-01-02",
+    "date_parsing": "must be a date such as 2026-01-02",
+    "date_from_datetime_parsing": "must be a date such as 2026-01-02",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "uuid_type": "must be a UUID",
+    "uuid_parsing": "must be a UUID",
+    "string_pattern_mismatch": "is not in the accepted form",
+}
+
+
+def problem(model: type[BaseModel], error: Any) -> tuple[str | None, str]:
+    """One pydantic error as (field, message): the field's dotted path, the message in plain words."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    field = ".".join(str(p) for p in error["loc"]) or None
+    if kind in {"value_error", "assertion_error"}:
+        message = str(ctx.get("error", error["msg"]))
+        named = re.match(r"([a-z_][a-z0-9_.]*): (.+)", message, re.S)
+        if field is None and named and named.group(1).split(".")[0] in model.model_fields:
+            return named.group(1), named.group(2)  # a rule over several fields names the one it is about
+        return field, message
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return field, "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return field, f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "too_short":
+        return field, f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return field, f"may have at most {ctx.get('max_length')} items"
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        return field, f"must be {words} {ctx.get(key)}"
+    if kind in {"enum", "literal_error"}:
+        return field, f"must be one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        declared = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        hint = declared.description if declared is not None and declared.description else None
+        return field, f"is not in the accepted form ({hint})" if hint else "is not in the accepted form"
+    if kind in _PLAIN:
+        return field, _PLAIN[kind]
+    return field, str(error["msg"])
 
 
 def json_body() -> dict[str, Any]:
@@ -159,6 +222,54 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object", field=None)
     return data
+
+
+def _at_most(limit: int) -> str:
+    """A regular expression matching the decimal numbers from 0 to `limit` (at most as many digits)."""
+    digits = str(limit)
+    choices = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            choices.append(digits[:i] + f"[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    choices.append(digits)
+    return "(?:" + "|".join(choices) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a whole number that a database id can be (64 bits). A larger number
+    matches no route, so it is a 404 like any id that does not exist, whatever the method, instead of
+    reaching the database driver, which cannot bind it."""
+
+    regex = _at_most(fields.MAX_INT)
+
+
+def refuse_nul_in_request() -> None:
+    """No path segment, query parameter or form field may hold a NUL character (PostgreSQL cannot
+    store or compare one). Raises Invalid naming the parameter. A multipart body is looked at only
+    if something has parsed it already (evidence uploads stream theirs; their fields are checked
+    by the command they become)."""
+    sources: list[Any] = [request.view_args or {}, request.args]
+    if request.mimetype == "application/x-www-form-urlencoded" or "form" in request.__dict__:
+        sources.append(request.form)
+    for source in sources:
+        for name, value in (source.items(multi=True) if hasattr(source, "getlist") else source.items()):
+            if fields.has_nul(name) or fields.has_nul(value):
+                shown = name.replace(fields.NUL, "\\x00")
+                raise Invalid(f"{shown}: {fields.NUL_MESSAGE}", field=shown)
+
+
+_NOT_IN_LOCATION = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _redirect(location: str, code: int = 302) -> Response:
+    """A redirect whose Location has control characters and spaces percent-encoded: a target built from
+    input (e.g. `next` after sign-in) can hold a line break, which no header may carry (werkzeug raises)."""
+    from flask import current_app
+    from werkzeug.utils import redirect as werkzeug_redirect
+
+    location = _NOT_IN_LOCATION.sub(lambda m: f"%{ord(m.group()):02X}", location)
+    return werkzeug_redirect(location, code, Response=current_app.response_class)  # type: ignore[return-value]
 
 
 def _load_principal(req: Any) -> Principal | None:
@@ -191,6 +302,7 @@ MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static",
 
 def init_web(app: Flask, db: Database) -> None:
     app.extensions["casemgr.db"] = db
+    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
     app.session_interface = SessionInterface()
     CSRFProtect(app)
     manager = LoginManager(app)
@@ -206,6 +318,9 @@ def init_web(app: Flask, db: Database) -> None:
         if g.get("session_ended"):
             flash("Your session expired; please sign in again.", "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+
+    app.before_request(refuse_nul_in_request)
+    app.redirect = _redirect  # type: ignore[method-assign]  # what flask.redirect calls, for every redirect
 
     @app.before_request
     def _before() -> Any:

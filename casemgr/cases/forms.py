@@ -40,7 +40,7 @@ def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
         data[name] = ",".join(values) if name in LIST_FIELDS else values[-1]
     until = data.get("until")
     if isinstance(until, str) and _DATE_ONLY.match(until.strip()):
-        with contextlib.suppress(ValueError):  # an impossible date is left for the schema to name
+        with contextlib.suppress(ValueError, OverflowError):  # an impossible date is left for the schema to name
             data["until"] = (dt.date.fromisoformat(until.strip()) + dt.timedelta(days=1)).isoformat()
     return data
 
