@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -298,8 +300,19 @@ def form_data() -> dict[str, Any]:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site paths are followed after login (no open redirects); anything else gives None.
+
+    Browsers drop tabs and newlines anywhere in a URL, trim spaces and control characters at its
+    ends and read a backslash as a slash, so `/<tab>/evil.example/` would reach them as
+    `//evil.example/`, another site. A target with any of those is refused rather than cleaned,
+    and what remains must parse (as urllib does) with neither a scheme nor a host.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 
