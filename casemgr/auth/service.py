@@ -77,7 +77,7 @@ def get_user(session: Session, username: str) -> User:
 def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
     """Create an account. Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
     _require_admin(actor)
-    passwords.check_policy(cmd.password, cmd.username)
+    passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
     user = User(
@@ -166,7 +166,7 @@ def set_password(session: Session, actor: Actor, username: str, new_password: st
     """Admin reset of another user's password; ends their sessions. Raises Forbidden, NotFound, Invalid."""
     _require_admin(actor)
     user = get_user(session, username)
-    passwords.check_policy(new_password, user.username)
+    passwords.check_policy(new_password, [user.username, user.display_name])
     user.password_hash = policy_of(session).hasher.hash(new_password)
     user.password_changed_at = utcnow()
     user.failed_logins, user.locked_until = 0, None
@@ -181,7 +181,7 @@ def change_own_password(session: Session, actor: Actor, cmd: PasswordChange) -> 
     policy = policy_of(session)
     if not passwords.verify(policy.hasher, user.password_hash, cmd.current_password):
         raise Invalid("the current password is wrong", field="current_password")
-    passwords.check_policy(cmd.new_password, user.username, field="new_password")
+    passwords.check_policy(cmd.new_password, [user.username, user.display_name], field="new_password")
     user.password_hash = policy.hasher.hash(cmd.new_password)
     user.password_changed_at = utcnow()
     audit.record(session, actor, "user.password_change", "user", user.id, {})
