@@ -121,7 +121,7 @@ class LoginThrottle(Base):
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    window_start: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))  # epoch seconds
+    window_start: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)  # epoch s
     count: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 

@@ -15,16 +15,17 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, Role, User
+from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, Role, User
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.db import utcnow
-from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
 
 AUTH_KEY = "casemgr.auth_policy"
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
@@ -42,6 +43,8 @@ class AuthPolicy:
     max_failures: int
     lockout: dt.timedelta
     secret_key: str
+    # Sign-in attempts allowed per client address: (how many, per how many seconds), each enforced.
+    attempt_limits: tuple[tuple[int, int], ...] = ((20, 60),)
 
     @property
     def fernet(self) -> Fernet:
@@ -154,12 +157,17 @@ def _would_leave_no_admin(session: Session, user: User) -> bool:
     return others == 0
 
 
-def _end_all_sessions(session: Session, user: User) -> None:
+def _end_all_sessions(session: Session, user: User, keep: str | None = None) -> int:
+    """End the user's browser sessions (but the one with cookie value `keep`); returns how many."""
     now = utcnow()
-    for login in session.scalars(
-        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
-    ):
+    query = select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if keep is not None:
+        query = query.where(LoginSession.token_hash != _sha256(keep))
+    ended = 0
+    for login in session.scalars(query):
         login.ended_at = now
+        ended += 1
+    return ended
 
 
 def set_password(session: Session, actor: Actor, username: str, new_password: str) -> User:
@@ -175,17 +183,39 @@ def set_password(session: Session, actor: Actor, username: str, new_password: st
     return user
 
 
-def change_own_password(session: Session, actor: Actor, cmd: PasswordChange) -> User:
-    """Change the actor's own password. Raises Invalid when the current one is wrong."""
+def change_own_password(session: Session, actor: Actor, cmd: PasswordChange, *,
+                        current_session: str | None = None) -> int:
+    """Change the actor's own password and end every other session of theirs (all but the browser
+    session `current_session`, if given); returns how many were ended. A wrong current password
+    counts towards the lockout like a failed sign-in. Raises Invalid, Locked."""
     user = _require_user(actor)
     policy = policy_of(session)
-    if not passwords.verify(policy.hasher, user.password_hash, cmd.current_password):
-        raise Invalid("the current password is wrong", field="current_password")
+    _check_own_password(session, actor, user, cmd.current_password, "current_password")
     passwords.check_policy(cmd.new_password, [user.username, user.display_name], field="new_password")
     user.password_hash = policy.hasher.hash(cmd.new_password)
     user.password_changed_at = utcnow()
-    audit.record(session, actor, "user.password_change", "user", user.id, {})
-    return user
+    user.must_change_password = False
+    ended = _end_all_sessions(session, user, keep=current_session)
+    audit.record(session, actor, "user.password_change", "user", user.id, {"sessions_ended": ended})
+    return ended
+
+
+def _check_own_password(session: Session, actor: Actor, user: User, password: str, field: str) -> None:
+    """Confirm a signed-in user's password, counted like a sign-in: a wrong one is a failure towards
+    the lockout, and a locked account is refused. The caller commits the count (the view does, on
+    error). Raises Invalid, Locked."""
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise Locked(_locked_message(user.locked_until, now), field=field)
+    if passwords.verify(policy_of(session).hasher, user.password_hash, password):
+        user.failed_logins = 0
+        return
+    audit.record(session, actor, "auth.password_check_failed", "user", user.id,
+                 {"username": user.username, "failures": user.failed_logins + 1})
+    if _count_failure(session, actor, user, now):
+        assert user.locked_until is not None
+        raise Locked(_locked_message(user.locked_until, now), field=field)
+    raise Invalid("the password is wrong" if field == "password" else "the current password is wrong", field=field)
 
 
 def _require_user(actor: Actor) -> User:
@@ -219,12 +249,7 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     now = utcnow()
     if user is None:
-        policy.hasher.hash(password)  # spend the same time as a real check: no user enumeration
-        # An unknown name may be a password typed into the wrong box: keep only a keyed digest, which
-        # still lets an auditor see repeated attempts at the same name without storing the text.
-        audit.record(session, actor, "auth.login_failed", "user", None,
-                     {"unknown_username_hmac": _name_digest(policy, username)})
-        return LoginResult(None, GENERIC_LOGIN_ERROR)
+        return _unknown_name(session, actor, username, password, now)
     if user.locked_until is not None and user.locked_until > now:
         audit.record(session, actor, "auth.login_refused_locked", "user", user.id, {"username": user.username})
         return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
@@ -255,6 +280,66 @@ def _count_failure(session: Session, actor: Actor, user: User, now: dt.datetime)
     audit.record(session, actor, "auth.lockout", "user", user.id,
                  {"username": user.username, "until": user.locked_until.isoformat()})
     return True
+
+
+def _unknown_name(session: Session, actor: Actor, username: str, password: str, now: dt.datetime) -> LoginResult:
+    """A sign-in with a name no account has, answered exactly as for an account: the same time spent
+    on the password, the same message, and the same lockout after the same number of failures.
+
+    An unknown name may be a password typed into the wrong box: only a keyed digest of it is kept
+    (in the audit log and the failure count), which still shows repeated attempts at the same name.
+    """
+    policy = policy_of(session)
+    digest = _name_digest(policy, username)
+    counter = session.get(LoginThrottle, f"name:{digest}", with_for_update=True, populate_existing=True)
+    if counter is not None and counter.locked_until is not None and counter.locked_until > now:
+        audit.record(session, actor, "auth.login_refused_locked", "user", None, {"unknown_username_hmac": digest})
+        return LoginResult(None, _locked_message(counter.locked_until, now), locked=True)
+    policy.hasher.hash(password)  # spend the same time as a real check
+    failures = _bump(session, f"name:{digest}", 0)
+    audit.record(session, actor, "auth.login_failed", "user", None,
+                 {"unknown_username_hmac": digest, "failures": failures})
+    if failures < policy.max_failures:
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+    until = now + policy.lockout
+    session.execute(update(LoginThrottle).where(LoginThrottle.key == f"name:{digest}")
+                    .values(count=0, locked_until=until))
+    audit.record(session, actor, "auth.lockout", "user", None, {"unknown_username_hmac": digest,
+                                                                 "until": until.isoformat()})
+    return LoginResult(None, _locked_message(until, now), locked=True)
+
+
+def _bump(session: Session, key: str, window_start: int) -> int:
+    """Add one to the counter `key` in the window starting at `window_start` (a new window starts from
+    one); returns the new count. One statement, so that concurrent workers never lose a count."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(LoginThrottle).values(key=key, window_start=window_start, count=1).on_conflict_do_update(
+        index_elements=[LoginThrottle.key], set_={
+            "count": case((LoginThrottle.window_start == window_start, LoginThrottle.count + 1), else_=1),
+            "window_start": window_start,
+        })
+    return int(session.execute(stmt.returning(LoginThrottle.count)).scalar_one())
+
+
+def count_sign_in_attempt(session: Session, actor: Actor) -> int | None:
+    """Count a sign-in attempt (or other password check) from the actor's address, in the database so
+    that the limit holds across worker processes and hosts. Returns None while within the limits, else
+    the seconds until the next attempt is allowed. Call it before any password work, and commit it
+    whatever the outcome of the attempt."""
+    policy = policy_of(session)
+    now = int(utcnow().timestamp())
+    address = actor.source_ip or "unknown"
+    wait: int | None = None
+    for amount, seconds in policy.attempt_limits:
+        window_start = now - now % seconds
+        if _bump(session, f"ip{seconds}:{address}", window_start) > amount:
+            wait = max(wait or 0, window_start + seconds - now)
+    longest = max(seconds for _, seconds in policy.attempt_limits)
+    # Forget addresses whose windows have all passed (the index on window_start keeps this cheap).
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key.like("ip%"),
+                                                LoginThrottle.window_start < now - longest))
+    return wait
 
 
 def _name_digest(policy: AuthPolicy, username: str) -> str:
@@ -401,8 +486,7 @@ def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> None:
 def disable_totp(session: Session, actor: Actor, password: str) -> None:
     """Turn the actor's TOTP off after checking the password. Raises Invalid, Conflict."""
     user = _require_user(actor)
-    if not passwords.verify(policy_of(session).hasher, user.password_hash, password):
-        raise Invalid("the password is wrong", field="password")
+    _check_own_password(session, actor, user, password, "password")
     if user.role in get_mfa_policy(session):
         raise Conflict(f"a second factor is required for the {user.role} role", field="password")
     user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None

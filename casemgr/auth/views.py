@@ -26,6 +26,10 @@ def login() -> Any:
         return render_template("auth/login.html", next=safe_next(request.args.get("next")))
     s = db_session()
     anonymous = current_actor()
+    wait = _too_many_attempts(anonymous)
+    if wait is not None:
+        return render_template("auth/login.html", error=TOO_MANY, username=request.form.get("username", ""),
+                               next=safe_next(request.form.get("next"))), 429, {"Retry-After": str(wait)}
     result = service.authenticate(s, anonymous, request.form.get("username", ""), request.form.get("password", ""))
     if not result.ok or result.user is None:
         commit_now()  # keep the failure count and the audit entry
@@ -41,6 +45,16 @@ def login() -> Any:
         session["after_mfa"] = target
         return redirect(url_for("auth.mfa"))
     return redirect(target)
+
+
+TOO_MANY = "too many sign-in attempts from your address; wait a minute and try again"
+
+
+def _too_many_attempts(actor: Actor) -> int | None:
+    """Count a password check from the actor's address; the seconds to wait when over the limit."""
+    wait = service.count_sign_in_attempt(db_session(), actor)
+    commit_now()  # the count holds whatever happens next, and no lock is held during the password work
+    return wait
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
@@ -89,11 +103,17 @@ def account() -> Any:
 @bp.post("/account/password")
 @login_required
 def change_password() -> Any:
+    actor = current_actor()
+    if _too_many_attempts(actor) is not None:
+        return _account_page(429, error=TOO_MANY, error_field="current_password")
     try:
-        service.change_own_password(db_session(), current_actor(), parse(PasswordChange, form_data()))
+        ended = service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
+                                            current_session=session.get(SESSION_KEY))
     except DomainError as exc:
+        commit_now()  # keep a failed check's count (nothing else was changed)
         return _account_page(exc.status, error=exc.message, error_field=exc.field)
-    flash("Your password was changed.", "info")
+    flash(f"Your password was changed; {ended} other session(s) of yours were signed out." if ended
+          else "Your password was changed.", "info")
     return redirect(url_for("auth.account"))
 
 
@@ -146,8 +166,8 @@ def mfa_enroll() -> Any:
             flash("Two-factor authentication is off.", "info")
             return redirect(url_for("auth.account"))
     except DomainError as exc:
-        if action == "confirm":
-            commit_now()
+        if action in {"confirm", "disable"}:
+            commit_now()  # keep a failed check's count
         return render_template("auth/enroll.html", error=exc.message, pending=action == "confirm"), exc.status
     return render_template("auth/enroll.html", required=current_user.mfa_pending)
 
