@@ -42,7 +42,9 @@ class Principal:
     username: str
     role: Role
     token_id: int | None = None
+    token_issued_by: str | None = None
     mfa_pending: bool = False
+    must_change_password: bool = False
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
@@ -121,8 +123,8 @@ def current_actor(via: str | None = None, session: Session | None = None) -> Act
     if not getattr(principal, "is_authenticated", False):
         return Actor.anonymous(via, request.remote_addr, g.get("request_id"))
     user = (session or db_session()).get(User, principal.user_id)
-    return Actor(user=user, via=via, token_id=principal.token_id, source_ip=request.remote_addr,
-                 request_id=g.get("request_id"))
+    return Actor(user=user, via=via, token_id=principal.token_id, token_issued_by=principal.token_issued_by,
+                 source_ip=request.remote_addr, request_id=g.get("request_id"))
 
 
 @contextmanager
@@ -174,7 +176,8 @@ def _load_principal(req: Any) -> Principal | None:
             token = auth.find_token(s, raw.strip())
             if token is None:
                 return None
-            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id)
+            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id,
+                             token_issued_by=token.issued_by)
     raw = session.get(SESSION_KEY)
     if not raw:
         return None
@@ -185,7 +188,8 @@ def _load_principal(req: Any) -> Principal | None:
             g.session_ended = True
             return None
         pending = not login.mfa_passed and auth.mfa_required(s, login.user)
-        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending)
+        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending,
+                         must_change_password=login.user.must_change_password)
 
 
 MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}

@@ -86,12 +86,16 @@ def token() -> None:
 @pass_ctx
 @reports_errors
 def create_token(ctx: CliContext, username: str, name: str, expires_days: int) -> None:
-    """Create a token for USERNAME; the token is printed once, alone on the last line."""
+    """Issue a token for USERNAME, for automation; the token is printed once, alone on the last line.
+
+    It is marked as issued by you (the operator), in token lists and in every audit and custody
+    entry made with it."""
     cmd = parse(NewToken, {"name": name, "expires_days": expires_days or None})
     with ctx.transaction() as s:
         issued = service.create_token(s, ctx.actor(), username, cmd)
         expiry = issued.token.expires_at.date().isoformat() if issued.token.expires_at else "never"
-    click.echo(f"token {issued.token.id} for {username} ({name}), expires {expiry}; store it now:")
+    click.echo(f"token {issued.token.id} for {username} ({name}), issued by {issued.token.issued_by}, expires "
+               f"{expiry}; store it now:")
     click.echo(issued.secret)
 
 
@@ -100,7 +104,7 @@ def create_token(ctx: CliContext, username: str, name: str, expires_days: int) -
 @pass_ctx
 @reports_errors
 def list_tokens(ctx: CliContext, username: str | None) -> None:
-    """List tokens (all, or USERNAME's): id, owner, name, created, last used, expiry, state."""
+    """List tokens (all, or USERNAME's): id, owner, name, kind and issuer, created, last used, expiry, state."""
     with ctx.transaction() as s:
         tokens = (service.list_tokens(s, ctx.actor(), username) if username
                   else service.all_tokens(s, ctx.actor()))
@@ -108,7 +112,7 @@ def list_tokens(ctx: CliContext, username: str | None) -> None:
             state = "revoked" if t.revoked_at else "active"
             last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
             exp = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
-            click.echo(f"{t.id:<5} {t.user.username:<20} {t.name:<20} {t.prefix}… "
+            click.echo(f"{t.id:<5} {t.user.username:<20} {t.name:<20} {t.prefix}… {t.kind} by {t.issued_by} "
                        f"created {t.created_at.isoformat(timespec='seconds')} last-used {last} "
                        f"expires {exp} {state}")
 

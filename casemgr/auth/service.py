@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, Role, User
+from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, Role, TokenKind, User
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.db import utcnow
 from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
@@ -537,23 +537,35 @@ class IssuedToken:
 
 
 def create_token(session: Session, actor: Actor, username: str, cmd: NewToken) -> IssuedToken:
-    """Issue an API token for `username` (yourself, or anyone if admin). Raises Forbidden, NotFound."""
+    """Issue an API token for `username`. A token belongs to the user who creates it for themselves:
+    no one, admins included, creates one for someone else (it would let them act as that user). Only
+    an operator at the CLI issues one for another user, for automation; it is marked as theirs
+    (kind "operator", issued_by), and so is every audit and custody entry made with it.
+    Raises Forbidden, NotFound, Conflict."""
+    if actor.is_system:
+        kind, issued_by = TokenKind.OPERATOR, actor.name
+    elif actor.user is not None and actor.user.username == username.lower():
+        kind, issued_by = TokenKind.PERSONAL, actor.user.username
+        if actor.token_id is not None and actor.token_issued_by not in {None, actor.user.username}:
+            # made with an operator's token: the new one is the operator's too, or the mark would be lost
+            kind, issued_by = TokenKind.OPERATOR, actor.token_issued_by
+    else:
+        raise Forbidden("a token belongs to the user who creates it: you may only create tokens for yourself"
+                        " (an operator issues one for automation with `casemgr token create`)")
     owner = get_user(session, username)
-    if not actor.is_system and actor.role is not Role.ADMIN and (actor.user is None or actor.user.id != owner.id):
-        raise Forbidden("you may only create tokens for yourself")
     if owner.is_disabled:
         raise Conflict(f"{owner.username} is disabled", field="username")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(
         user_id=owner.id, name=cmd.name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_sha256(raw),
-        created_by_id=actor.user.id if actor.user else None,
+        created_by_id=actor.user.id if actor.user else None, kind=kind, issued_by=issued_by,
         expires_at=now + dt.timedelta(days=cmd.expires_days) if cmd.expires_days else None,
     )
     session.add(token)
     session.flush()
     audit.record(session, actor, "token.create", "token", token.id,
-                 {"owner": owner.username, "name": token.name,
+                 {"owner": owner.username, "name": token.name, "kind": kind, "issued_by": issued_by,
                   "expires_at": token.expires_at.isoformat() if token.expires_at else None})
     return IssuedToken(token, raw)
 

@@ -231,7 +231,7 @@ def admin_create_token(username: str) -> Any:
         issued = service.create_token(db_session(), _admin(), username, parse(NewToken, _token_form()))
     except DomainError as exc:
         return _users_page(exc.status, error=exc.message, error_field=exc.field)
-    return _users_page(201, new_token=issued.secret, new_token_owner=username)
+    return _account_page(201, new_token=issued.secret, new_token_name=issued.token.name)
 
 
 @bp.post("/admin/settings/mfa")
