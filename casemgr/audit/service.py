@@ -106,7 +106,7 @@ def canonical_entry(entry: AuditEntry) -> bytes:
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": entry.object_id,
-        "summary": entry.summary,  # type: ignore[dict-item]
+        "summary": entry.summary,
         "source_ip": entry.source_ip,
         "request_id": entry.request_id,
         "via": entry.via,
