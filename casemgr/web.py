@@ -193,6 +193,8 @@ def _load_principal(req: Any) -> Principal | None:
 
 
 MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}
+# A user who must choose a new password (reset by an admin, the first admin) sees nothing else first.
+PASSWORD_CHANGE_ALLOWED_ENDPOINTS = {"auth.forced_password_change", "auth.logout", "static", "home.healthz"}
 
 
 def init_web(app: Flask, db: Database) -> None:
@@ -222,6 +224,9 @@ def init_web(app: Flask, db: Database) -> None:
         principal = current_user
         if getattr(principal, "is_authenticated", False) and principal.mfa_pending:
             return redirect(url_for("auth.mfa"))
+        if (getattr(principal, "must_change_password", False)
+                and request.endpoint not in PASSWORD_CHANGE_ALLOWED_ENDPOINTS):
+            return redirect(url_for("auth.forced_password_change"))
         return None
 
     @app.after_request

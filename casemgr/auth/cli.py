@@ -73,6 +73,47 @@ def enable_user(ctx: CliContext, username: str) -> None:
     _set_disabled(ctx, username, False)
 
 
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def unlock_user(ctx: CliContext, username: str) -> None:
+    """Lift USERNAME's lockout after failed sign-ins."""
+    with ctx.transaction() as s:
+        service.unlock_user(s, ctx.actor(), username)
+    click.echo(f"{username} unlocked")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the temporary password from standard input "
+              "instead of generating one.")
+@pass_ctx
+@reports_errors
+def reset_password(ctx: CliContext, username: str, password_stdin: bool) -> None:
+    """Give USERNAME a temporary password, printed once; they must choose a new one at the next sign-in.
+
+    Their sessions end and a lockout is lifted."""
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with ctx.transaction() as s:
+        reset = service.reset_password(s, ctx.actor(), username, given)
+    click.echo(f"password of {username} reset; {reset.sessions_ended} session(s) ended; a new one must be chosen"
+               " at the next sign-in")
+    if given is None:
+        click.echo(f"temporary password: {reset.password}")
+
+
+@user.command("reset-mfa")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def reset_mfa(ctx: CliContext, username: str) -> None:
+    """Turn off USERNAME's second factor and recovery codes (a lost phone); their sessions end."""
+    with ctx.transaction() as s:
+        service.reset_mfa(s, ctx.actor(), username)
+    click.echo(f"second factor of {username} reset; they set up a new one at the next sign-in if their role needs it")
+
+
 @click.group()
 def token() -> None:
     """Manage API tokens."""

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session, selectinload
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, Role, TokenKind, User
+from casemgr.auth.models import (
+    ApiToken,
+    InstanceSetting,
+    LoginSession,
+    LoginThrottle,
+    RecoveryCode,
+    Role,
+    TokenKind,
+    User,
+)
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.db import utcnow
 from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
@@ -77,8 +86,9 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
-    """Create an account. Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
+def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_password: bool = False) -> User:
+    """Create an account (`must_change_password`: the first sign-in asks for a new password).
+    Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
     _require_admin(actor)
     passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
@@ -88,6 +98,7 @@ def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
         display_name=cmd.display_name,
         role=cmd.role,
         password_hash=policy_of(session).hasher.hash(cmd.password),
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -170,17 +181,57 @@ def _end_all_sessions(session: Session, user: User, keep: str | None = None) -> 
     return ended
 
 
-def set_password(session: Session, actor: Actor, username: str, new_password: str) -> User:
-    """Admin reset of another user's password; ends their sessions. Raises Forbidden, NotFound, Invalid."""
+@dataclass(frozen=True)
+class PasswordReset:
+    user: User
+    password: str  # the temporary password, shown once to the admin; never stored
+    sessions_ended: int
+
+
+def reset_password(session: Session, actor: Actor, username: str, new_password: str | None = None) -> PasswordReset:
+    """Admin reset of a user's password (a generated one unless given): the user must choose a new one
+    at the next sign-in; the account is unlocked and its sessions end. Raises Forbidden, NotFound, Invalid."""
     _require_admin(actor)
     user = get_user(session, username)
-    passwords.check_policy(new_password, [user.username, user.display_name])
-    user.password_hash = policy_of(session).hasher.hash(new_password)
+    password = new_password if new_password is not None else secrets.token_urlsafe(15)
+    passwords.check_policy(password, [user.username, user.display_name])
+    user.password_hash = policy_of(session).hasher.hash(password)
     user.password_changed_at = utcnow()
+    user.must_change_password = True
     user.failed_logins, user.locked_until = 0, None
-    _end_all_sessions(session, user)
-    audit.record(session, actor, "user.password_reset", "user", user.id, {"username": user.username})
+    ended = _end_all_sessions(session, user)
+    audit.record(session, actor, "user.password_reset", "user", user.id,
+                 {"username": user.username, "must_change_password": True, "sessions_ended": ended})
+    return PasswordReset(user, password, ended)
+
+
+def unlock_user(session: Session, actor: Actor, username: str) -> User:
+    """Lift a lockout after failed sign-ins at once. Raises Forbidden, NotFound."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    was_locked = user.locked_until is not None and user.locked_until > utcnow()
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(session, actor, "user.unlock", "user", user.id, {"username": user.username, "was_locked": was_locked})
     return user
+
+
+def reset_mfa(session: Session, actor: Actor, username: str) -> User:
+    """Turn off a user's second factor and recovery codes (a lost phone) and end their sessions; if their
+    role requires one, they set up a new one at the next sign-in. Raises Forbidden, NotFound."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    had = user.totp_enabled
+    _clear_second_factor(session, user)
+    ended = _end_all_sessions(session, user)
+    audit.record(session, actor, "user.mfa_reset", "user", user.id,
+                 {"username": user.username, "had_second_factor": had, "sessions_ended": ended})
+    return user
+
+
+def _clear_second_factor(session: Session, user: User) -> None:
+    user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.expire(user, ["recovery_codes"])
 
 
 def change_own_password(session: Session, actor: Actor, cmd: PasswordChange, *,
@@ -445,7 +496,7 @@ def second_factor_login(session: Session, actor: Actor, raw_session: str, code: 
     user = _require_user(actor)
     now = utcnow()
     if user.locked_until is None or user.locked_until <= now:
-        if check_totp(session, actor, user, code):
+        if _second_factor_ok(session, actor, user, code):
             user.failed_logins = 0
             mark_mfa_passed(session, raw_session)
             return LoginResult(user)
@@ -454,6 +505,65 @@ def second_factor_login(session: Session, actor: Actor, raw_session: str, code: 
     assert user.locked_until is not None
     end_session(session, actor, raw_session)
     return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
+
+
+def _second_factor_ok(session: Session, actor: Actor, user: User, code: str) -> bool:
+    """A TOTP code (digits) or one of the user's unused recovery codes (letters), which it uses up."""
+    if code.strip().replace(" ", "").isdigit():
+        return check_totp(session, actor, user, code)
+    digest = _sha256(_normalize_recovery_code(code))
+    found = session.scalar(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None),
+    ).with_for_update())
+    if found is None or not user.totp_enabled:
+        audit.record(session, actor, "auth.mfa_failed", "user", user.id, {"username": user.username})
+        return False
+    found.used_at = utcnow()
+    session.flush()
+    remaining = session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+    audit.record(session, actor, "auth.recovery_code_used", "user", user.id,
+                 {"username": user.username, "remaining": remaining})
+    return True
+
+
+RECOVERY_CODES = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+
+
+def _normalize_recovery_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def _issue_recovery_codes(session: Session, user: User) -> list[str]:
+    """Replace the user's recovery codes with RECOVERY_CODES new ones; returns them (shown once, stored
+    hashed). 16 random characters (80 bits) each: SHA-256 is enough for so much entropy."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
+        codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
+        session.add(RecoveryCode(user_id=user.id, code_hash=_sha256(raw)))
+    session.flush()
+    session.expire(user, ["recovery_codes"])
+    return codes
+
+
+def regenerate_recovery_codes(session: Session, actor: Actor, password: str) -> list[str]:
+    """New recovery codes for the actor (the old ones stop working), after checking the password.
+    Raises Invalid, Locked, Conflict."""
+    user = _require_user(actor)
+    _check_own_password(session, actor, user, password, "password")
+    if not user.totp_enabled:
+        raise Conflict("recovery codes come with an authenticator: set one up first", field="action")
+    codes = _issue_recovery_codes(session, user)
+    audit.record(session, actor, "user.recovery_codes_regenerated", "user", user.id, {"count": len(codes)})
+    return codes
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
 
 
 def begin_totp_enrollment(session: Session, actor: Actor) -> str:
@@ -472,15 +582,18 @@ def begin_totp_enrollment(session: Session, actor: Actor) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="casemgr")
 
 
-def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> None:
-    """Turn TOTP on once the user proves their authenticator works. Raises Invalid."""
+def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> list[str]:
+    """Turn TOTP on once the user proves their authenticator works; returns the user's new one-time
+    recovery codes (to show once). Raises Invalid."""
     user = _require_user(actor)
     if user.totp_secret is None:
         raise Invalid("start the enrollment first", field="code")
     if not check_totp(session, actor, user, code):
         raise Invalid("that code is not valid; check the time on your device and try again", field="code")
     user.totp_enabled = True
-    audit.record(session, actor, "user.mfa_enabled", "user", user.id, {})
+    codes = _issue_recovery_codes(session, user)
+    audit.record(session, actor, "user.mfa_enabled", "user", user.id, {"recovery_codes": len(codes)})
+    return codes
 
 
 def disable_totp(session: Session, actor: Actor, password: str) -> None:
@@ -489,7 +602,7 @@ def disable_totp(session: Session, actor: Actor, password: str) -> None:
     _check_own_password(session, actor, user, password, "password")
     if user.role in get_mfa_policy(session):
         raise Conflict(f"a second factor is required for the {user.role} role", field="password")
-    user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+    _clear_second_factor(session, user)
     audit.record(session, actor, "user.mfa_disabled", "user", user.id, {})
 
 
