@@ -167,7 +167,7 @@ def test_an_unknown_names_lock_expires_like_an_accounts(web, db):
     assert [web.login("no-such-user", f"wrong {i}").status_code for i in range(5)] == [401, 401, 401, 401, 429]
 
 
-def test_the_rate_limit_holds_across_app_instances_on_one_database(make_app, make_user):
+def test_the_rate_limit_holds_across_app_instances_on_one_database(make_app, make_user, db):
     """Two workers (or hosts) share the count: it lives in the database, not in a process."""
     first, second = make_app(login_rate_limit="4 per minute"), make_app(login_rate_limit="4 per minute")
     user = make_user(Role.ANALYST)
@@ -179,3 +179,6 @@ def test_the_rate_limit_holds_across_app_instances_on_one_database(make_app, mak
     assert limited.status_code == 429
     assert "too many sign-in attempts" in text_of(limited)
     assert 0 < int(limited.headers["Retry-After"]) <= 60
+    # refused before any password work: the refused attempts reached neither the check nor the audit log
+    assert len(audit_actions(db, "auth.login_failed")) == 4
+    assert audit_actions(db, "auth.login") == []
