@@ -177,7 +177,7 @@ def test_the_current_password_check_counts_towards_the_lockout(app, login, db):
 
 
 def test_the_current_password_check_counts_towards_the_address_limit(make_app, make_user):
-    app = make_app(login_rate_limit="3 per minute")
+    app = make_app(login_rate_limit="3 per day")
     user = make_user("analyst")
     client = WebClient(app.test_client())
     assert client.login(user.username).status_code == 302
