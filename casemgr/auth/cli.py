@@ -10,6 +10,7 @@ from casemgr.auth import service
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
 from casemgr.cli import CliContext, pass_ctx, reports_errors
+from casemgr.db import utcnow
 from casemgr.web import parse
 
 
@@ -41,12 +42,15 @@ def create_user(ctx: CliContext, username: str, role: str, display_name: str, pa
 @pass_ctx
 @reports_errors
 def list_users(ctx: CliContext) -> None:
-    """List users with their role and state."""
+    """List users with their role and state (and whether locked or due to change their password)."""
+    now = utcnow()
     with ctx.transaction() as s:
         for u in service.list_users(s, ctx.actor()):
             state = "disabled" if u.is_disabled else "active"
             mfa = "totp" if u.totp_enabled else "-"
-            click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}")
+            notes = [note for note, applies in (("locked", u.locked_until is not None and u.locked_until > now),
+                                                ("must-change-password", u.must_change_password)) if applies]
+            click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}{''.join(' ' + n for n in notes)}")
 
 
 def _set_disabled(ctx: CliContext, username: str, disabled: bool) -> None:

@@ -168,6 +168,7 @@ def test_cli_unlocks_resets_a_password_and_a_second_factor(app, run_cli, login, 
     _enroll_with_codes(client)
     _lock(app, name)
 
+    assert re.search(rf"^{name} .* totp locked$", run_cli("user", "list").stdout, re.M)
     unlocked = run_cli("user", "unlock", name)
     assert unlocked.exit_code == 0, unlocked.output
     assert user_row(db, name).locked_until is None
@@ -179,6 +180,7 @@ def test_cli_unlocks_resets_a_password_and_a_second_factor(app, run_cli, login, 
     reset = run_cli("user", "reset-password", name)
     assert reset.exit_code == 0, reset.output
     temporary = re.search(r"temporary password: (\S+)", reset.stdout).group(1)
+    assert re.search(rf"^{name} .* - must-change-password$", run_cli("user", "list").stdout, re.M)
     fresh = WebClient(app.test_client())
     assert fresh.login(name, temporary).status_code == 302
     assert fresh.get("/").headers["Location"] == "/account/password/new"
