@@ -8,8 +8,6 @@ import logging.handlers
 from pathlib import Path
 
 from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from casemgr.config import Settings
@@ -66,15 +64,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
 
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    app.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(  # type: ignore[assignment]
-        app.view_functions["auth.login"]
-    )
     return app
 
 
 def build_database(settings: Settings) -> Database:
     """The database with the collaborators every service session carries."""
+    from limits import parse_many
+
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
     from casemgr.auth.service import AUTH_KEY, AuthPolicy
@@ -95,6 +91,7 @@ def build_database(settings: Settings) -> Database:
         max_failures=settings.login_max_failures,
         lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
         secret_key=settings.secret_key,
+        attempt_limits=tuple((limit.amount, limit.get_expiry()) for limit in parse_many(settings.login_rate_limit)),
     )
     db.info["casemgr.settings"] = settings
     EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)

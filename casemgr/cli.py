@@ -164,8 +164,8 @@ def _ensure_first_admin(ctx: CliContext) -> None:
             return
         password = secrets.token_urlsafe(18)
         service.create_user(s, ctx.actor(), NewUser(username="admin", role=Role.ADMIN, password=password,
-                                                    display_name="Administrator"))
-    click.echo("first admin account created (the password is shown only now):")
+                                                    display_name="Administrator"), must_change_password=True)
+    click.echo("first admin account created (the password is shown only now; choose a new one at the first sign-in):")
     click.echo("  username: admin")
     click.echo(f"  password: {password}")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -42,7 +44,9 @@ class Principal:
     username: str
     role: Role
     token_id: int | None = None
+    token_issued_by: str | None = None
     mfa_pending: bool = False
+    must_change_password: bool = False
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
@@ -121,8 +125,8 @@ def current_actor(via: str | None = None, session: Session | None = None) -> Act
     if not getattr(principal, "is_authenticated", False):
         return Actor.anonymous(via, request.remote_addr, g.get("request_id"))
     user = (session or db_session()).get(User, principal.user_id)
-    return Actor(user=user, via=via, token_id=principal.token_id, source_ip=request.remote_addr,
-                 request_id=g.get("request_id"))
+    return Actor(user=user, via=via, token_id=principal.token_id, token_issued_by=principal.token_issued_by,
+                 source_ip=request.remote_addr, request_id=g.get("request_id"))
 
 
 @contextmanager
@@ -283,7 +287,8 @@ def _load_principal(req: Any) -> Principal | None:
             token = auth.find_token(s, raw.strip())
             if token is None:
                 return None
-            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id)
+            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id,
+                             token_issued_by=token.issued_by)
     raw = session.get(SESSION_KEY)
     if not raw:
         return None
@@ -294,10 +299,13 @@ def _load_principal(req: Any) -> Principal | None:
             g.session_ended = True
             return None
         pending = not login.mfa_passed and auth.mfa_required(s, login.user)
-        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending)
+        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending,
+                         must_change_password=login.user.must_change_password)
 
 
 MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}
+# A user who must choose a new password (reset by an admin, the first admin) sees nothing else first.
+PASSWORD_CHANGE_ALLOWED_ENDPOINTS = {"auth.forced_password_change", "auth.logout", "static", "home.healthz"}
 
 
 def init_web(app: Flask, db: Database) -> None:
@@ -331,6 +339,9 @@ def init_web(app: Flask, db: Database) -> None:
         principal = current_user
         if getattr(principal, "is_authenticated", False) and principal.mfa_pending:
             return redirect(url_for("auth.mfa"))
+        if (getattr(principal, "must_change_password", False)
+                and request.endpoint not in PASSWORD_CHANGE_ALLOWED_ENDPOINTS):
+            return redirect(url_for("auth.forced_password_change"))
         return None
 
     @app.after_request
@@ -413,8 +424,19 @@ def form_data() -> dict[str, Any]:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site paths are followed after login (no open redirects); anything else gives None.
+
+    Browsers drop tabs and newlines anywhere in a URL, trim spaces and control characters at its
+    ends and read a backslash as a slash, so `/<tab>/evil.example/` would reach them as
+    `//evil.example/`, another site. A target with any of those is refused rather than cleaned,
+    and what remains must parse (as urllib does) with neither a scheme nor a host.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 

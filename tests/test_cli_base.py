@@ -53,6 +53,12 @@ def test_init_creates_the_first_admin_once_with_a_working_password(run_cli, tmp_
     assert len(password) >= 12
     assert user_row(db, "admin").role.value == "admin"
     assert web.login("admin", password).status_code == 302
+    assert user_row(db, "admin").must_change_password  # the printed password is for the first sign-in only
+    assert web.get("/admin/users").headers["Location"] == "/account/password/new"
+    assert web.get("/account/password/new").status_code == 200
+    changed = web.post("/account/password/new", {"current_password": password,
+                                                 "new_password": "the admin's own long passphrase"})
+    assert changed.status_code == 302
     assert web.get("/admin/users").status_code == 200
     again = run_cli("init", env=env)
     assert "password:" not in again.stdout

@@ -97,23 +97,24 @@ def trail_of(session: Session) -> AuditTrail:
 
 def canonical_entry(entry: AuditEntry) -> bytes:
     """The RFC 8785 serialization of everything an entry says, which its hash covers."""
-    return rfc8785.dumps(
-        {
-            "seq": entry.seq,
-            "occurred_at": entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-            "actor_type": entry.actor_type,
-            "actor_id": entry.actor_id,
-            "actor_name": entry.actor_name,
-            "token_id": entry.token_id,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "summary": entry.summary,  # type: ignore[dict-item]
-            "source_ip": entry.source_ip,
-            "request_id": entry.request_id,
-            "via": entry.via,
-        }
-    )
+    canonical: dict[str, Any] = {
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor_type": entry.actor_type,
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "token_id": entry.token_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "summary": entry.summary,
+        "source_ip": entry.source_ip,
+        "request_id": entry.request_id,
+        "via": entry.via,
+    }
+    if entry.token_issued_by is not None:  # only entries made with a token have it (and older ones never)
+        canonical["token_issued_by"] = entry.token_issued_by
+    return rfc8785.dumps(canonical)
 
 
 def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
@@ -159,6 +160,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str, object
         actor_id=actor.user.id if actor.user is not None else None,
         actor_name=actor.name,
         token_id=actor.token_id,
+        token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
         action=action,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
@@ -389,6 +391,7 @@ def entry_to_dict(entry: AuditEntry | EntryView) -> dict[str, Any]:
         "actor_id": entry.actor_id,
         "actor": entry.actor_name,
         "token_id": entry.token_id,
+        "token_issued_by": entry.token_issued_by,
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": entry.object_id,

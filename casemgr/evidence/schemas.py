@@ -98,6 +98,7 @@ class CustodyEventOut(BaseModel):
     kind: CustodyKind
     occurred_at: dt.datetime
     actor: str = Field(validation_alias="actor_name")
+    token_issued_by: str | None = None  # who issued the token the actor used (entries made with a token)
     details: dict[str, Any]
     alarm: bool
     prev_hash: str

@@ -79,7 +79,7 @@ class Upload(Protocol):
 
 def custody_payload(event: CustodyEvent) -> bytes:
     """The RFC 8785 serialization of what a custody event says (its hash covers this)."""
-    return rfc8785.dumps({
+    payload: dict[str, Any] = {
         "evidence_id": event.evidence_id,
         "seq": event.seq,
         "kind": str(event.kind),
@@ -88,7 +88,10 @@ def custody_payload(event: CustodyEvent) -> bytes:
         "actor": event.actor_name,
         "details": event.details,
         "alarm": bool(event.alarm),
-    })
+    }
+    if event.token_issued_by is not None:  # only entries made with a token have it (and older ones never)
+        payload["token_issued_by"] = event.token_issued_by
+    return rfc8785.dumps(payload)
 
 
 def custody_hash(prev_hash: str, event: CustodyEvent) -> str:
@@ -99,6 +102,7 @@ def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKin
             alarm: bool = False) -> CustodyEvent:
     event = CustodyEvent(evidence_id=item.id, seq=item.custody_count + 1, kind=kind, occurred_at=utcnow(),
                          actor_id=actor.user.id if actor.user is not None else None, actor_name=actor.name,
+                         token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
                          details=json.loads(json.dumps(details, default=str)), prev_hash=item.custody_head,
                          alarm=alarm)
     event.hash = custody_hash(item.custody_head, event)
