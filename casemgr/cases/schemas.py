@@ -190,7 +190,8 @@ class CaseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     q: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
-        default=None, max_length=200, description="words to find in title, description and notes")
+        default=None, max_length=200,
+        description="a case reference (whole, its number or its start) or words in title, description, notes")
     status: Annotated[list[CaseStatus] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more states, comma-separated")
     priority: Annotated[list[Priority] | None, BeforeValidator(_csv)] = Field(

@@ -211,6 +211,8 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
         order = [Case.priority.desc() if descending else Case.priority.asc(), Case.id.desc()]
     else:
         order = [c.desc() if descending else c.asc() for c in columns]
+    if query.q and (reference_first := search.reference_first(query.q)) is not None:
+        order.insert(0, reference_first)
     items = session.scalars(
         select(Case).where(*where).order_by(*order).offset((query.page - 1) * query.per_page)
         .limit(query.per_page).options(*LIST_OPTIONS)
