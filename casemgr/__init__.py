@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask_limiter.util import get_remote_address
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from casemgr import api, home, web
+    from casemgr import api, filters, home, web
     from casemgr.audit import api as audit_api
     from casemgr.audit import views as audit_views
     from casemgr.auth import api as auth_api
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db = build_database(settings)
     check_master_keys(db, db.info[VAULT_KEY])
     web.init_web(app, db)
+    filters.register(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
