@@ -6,19 +6,26 @@ import datetime as dt
 import logging
 import logging.handlers
 from pathlib import Path
-
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+from typing import TYPE_CHECKING
 
 from casemgr.config import Settings
-from casemgr.db import Database
+
+if TYPE_CHECKING:  # Flask and SQLAlchemy are imported when an app is built: `casemgr --help` needs neither
+    from flask import Flask
+
+    from casemgr.db import Database
 
 PACKAGE_DIR = Path(__file__).parent
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from settings (default: the environment). Wiring only: no migration, no seeding."""
-    from casemgr import api, home, web
+    from flask import Flask
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from casemgr import api, filters, home, web
     from casemgr.audit import api as audit_api
     from casemgr.audit import views as audit_views
     from casemgr.auth import api as auth_api
@@ -53,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db = build_database(settings)
     check_master_keys(db, db.info[VAULT_KEY])
     web.init_web(app, db)
+    filters.register(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
@@ -74,6 +82,7 @@ def build_database(settings: Settings) -> Database:
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
     from casemgr.auth.service import AUTH_KEY, AuthPolicy
+    from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
     from casemgr.signing import Signer
 

@@ -12,9 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 
 class ConfigError(Exception):
     """A setting is missing or malformed; `variable` names the environment variable."""
@@ -132,6 +129,10 @@ def generate_secret_key() -> str:
 
 
 def _check_database_url(url: str) -> None:
+    # Imported here, not at the top: `casemgr --help` imports this module and must not load SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:

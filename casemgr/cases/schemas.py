@@ -14,6 +14,7 @@ naming the field.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
@@ -37,6 +38,23 @@ MARKDOWN_MAX = 100_000
 REASON_MAX = 5_000
 TAG_PATTERN = r"^[a-z0-9][a-z0-9._:+-]{0,63}$"
 TEAM_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
+REFERENCE = re.compile(r"IR-\d{4}-\d{4,9}", re.IGNORECASE)
+
+
+def _case_reference(value: Any) -> Any:
+    """Another case named by its reference (IR-2026-0002, any letter case), or by its numeric id
+    as the API has always accepted (a JSON number, or digits)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and REFERENCE.fullmatch(value.strip()):
+        return value.strip().upper()
+    raise ValueError("give the other case's reference, e.g. IR-2026-0002")
+
+
+# Checked whole by the validator, so an error names the field alone (not a member of the union).
+CaseReference = Annotated[int | str, BeforeValidator(_case_reference)]
 
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(single_line)]
@@ -148,8 +166,8 @@ class Transition(Command):
         default=None, description="required to close (managers only)")
     reason: Reason | None = Field(
         default=None, description="required to reopen; optional comment otherwise")
-    duplicate_of: int | None = Field(default=None, ge=1,
-                                     description="with resolution duplicate: the id of the surviving case")
+    duplicate_of: CaseReference | None = Field(
+        default=None, description="with resolution duplicate: the surviving case's reference (or its id)")
 
 
 class Escalation(Command):
@@ -179,7 +197,7 @@ class NewEvent(Command):
 class NewLink(Command):
     """Link this case to another: `related`, or `duplicate_of` (this case resolves as a duplicate of it)."""
 
-    case: int = Field(ge=1, description="the other case's id")
+    case: CaseReference = Field(description="the other case's reference, e.g. IR-2026-0002 (or its id)")
     kind: LinkKind = LinkKind.RELATED
     version: int | None = Field(default=None, ge=1)
     summary: Reason | None = Field(
@@ -199,7 +217,8 @@ class CaseQuery(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     q: str | None = Field(
-        default=None, max_length=200, description="words to find in title, description and notes")
+        default=None, max_length=200,
+        description="a case reference (whole, its number or its start) or words in title, description, notes")
     status: Annotated[list[CaseStatus] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more states, comma-separated")
     priority: Annotated[list[Priority] | None, BeforeValidator(_csv)] = Field(

@@ -210,6 +210,8 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
         order = [Case.priority.desc() if descending else Case.priority.asc(), Case.id.desc()]
     else:
         order = [c.desc() if descending else c.asc() for c in columns]
+    if query.q and (reference_first := search.reference_first(query.q)) is not None:
+        order.insert(0, reference_first)
     items = session.scalars(
         select(Case).where(*where).order_by(*order).offset((query.page - 1) * query.per_page)
         .limit(query.per_page).options(*LIST_OPTIONS)
@@ -699,13 +701,26 @@ def _load_for_change(session: Session, actor: Actor, case_id: int, version: int 
     return case
 
 
-def _other_case(session: Session, actor: Actor, case: Case, other_id: int, field_name: str) -> Case:
-    if other_id == case.id:
+def _other_case(session: Session, actor: Actor, case: Case, other: int | str, field_name: str) -> Case:
+    """The case another field names, by reference (IR-2026-0002) or by id. One the actor may not
+    see is reported exactly as one that does not exist (cases/access.py)."""
+    if isinstance(other, str):
+        other_id = session.scalar(select(Case.id).where(Case.reference == other))
+        try:
+            if other_id is None:
+                raise NotFound(f"case {other} does not exist")
+            found = access.get_case_or_404(session, actor, other_id)
+        except NotFound:
+            # A reference is a value the user typed into a field: a wrong one is bad input (422).
+            raise Invalid(f"{field_name}: there is no case {other}", field=field_name) from None
+    else:
+        try:
+            found = access.get_case_or_404(session, actor, other)
+        except NotFound:
+            raise NotFound(f"case {other} does not exist", field=field_name) from None
+    if found.id == case.id:
         raise Invalid(f"{field_name}: a case cannot be linked to itself", field=field_name)
-    try:
-        return access.get_case_or_404(session, actor, other_id)
-    except NotFound:
-        raise NotFound(f"case {other_id} does not exist", field=field_name) from None
+    return found
 
 
 def _assignee(session: Session, username: str, field_name: str) -> User:
