@@ -21,8 +21,6 @@ PACKAGE_DIR = Path(__file__).parent
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from settings (default: the environment). Wiring only: no migration, no seeding."""
     from flask import Flask
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from casemgr import api, filters, home, web
