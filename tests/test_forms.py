@@ -26,7 +26,6 @@ from tests.conftest import PASSWORD, WebClient
 from tests.evidence.conftest import multipart
 from tests.forms import form_on, forms_of
 
-BLANK_OPTIONALS = pytest.mark.xfail(strict=True, reason="blank optional fields: input helper")
 COVERED: set[str] = set()  # endpoints of the forms the tests below submit
 
 
@@ -118,7 +117,6 @@ def test_move_case_to_triage(world):
     assert "Case moved to" in page
 
 
-@BLANK_OPTIONALS
 def test_resolve_case(world):
     web, case = world["analyst"], world["case"]
     forms = [f for f in forms_of(web.get(f"/cases/{case['id']}").get_data(as_text=True), f"/cases/{case['id']}")
@@ -355,12 +353,15 @@ def test_enroll_an_authenticator_then_sign_in_with_it(app, world):
     response = form_on(fresh, "/login/mfa", has="code").submit(fresh, {"code": next_code})
     assert response.status_code == 302
     # and turned off again with the password
-    form = form_on(web, "/account", action="/account/mfa", has="password")
+    form = form_on(web, "/account", testid="mfa-recovery-codes")
+    renewed = ok(web, form.submit(web, {"password": PASSWORD}))
+    assert len(re.findall(r"<li>[a-z2-9]{4}(?:-[a-z2-9]{4}){3}</li>", renewed)) == 10
+    form = form_on(web, "/account", testid="mfa-disable")
     ok(web, form.submit(web, {"password": PASSWORD}))
     assert 'badge">off' in web.get("/account").get_data(as_text=True)
 
 
-@covers("auth.admin_create_user", "auth.admin_update_user", "auth.admin_create_token", "auth.admin_mfa_policy")
+@covers("auth.admin_reset_password", "auth.admin_create_user", "auth.admin_update_user", "auth.admin_mfa_policy")
 def test_admin_forms(world):
     web = world["admin"]
     form = form_on(web, "/admin/users", has="username")
@@ -373,8 +374,10 @@ def test_admin_forms(world):
     row = page.split('data-testid="user-carl"')[1].split("</tr>")[0]
     assert "disabled" in row
     assert '<option value="manager" selected' in row
-    page = ok(web, form_on(web, "/admin/users", action="/admin/users/bob/tokens").submit(web))
-    assert 'data-testid="new-token"' in page
+    reset = form_on(web, "/admin/users", action="/admin/users/carl/reset-password")
+    page = ok(web, reset.submit(web))
+    assert re.search(r'data-testid="temporary-password">\S{12,}<', page)
+    assert "carl must choose a new one at the next sign-in" in page
     policy = form_on(web, "/admin/users", action="/admin/settings/mfa")
     page = ok(web, policy.submit(web, {"required_roles": "auditor"}))
     assert 'value="auditor" checked' in page

@@ -48,7 +48,7 @@ def test_a_recovery_code_signs_in_once_instead_of_a_totp_code(app, login, db):
     ok = first.post("/login/mfa", {"code": codes[0].upper().replace("-", " ")})  # as typed from paper
     assert ok.status_code == 302
     assert first.get("/").status_code == 200
-    assert "9</span> unused recovery code(s)" in text_of(first.get("/account"))
+    assert ">9 unused recovery codes</span>" in text_of(first.get("/account"))
     [used] = audit_actions(db, "auth.recovery_code_used")
     assert used.summary["remaining"] == 9
 
