@@ -178,9 +178,10 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
     """
     from gunicorn.app.base import BaseApplication
 
-    from casemgr import create_app
+    from casemgr import check_before_serving, create_app
 
     app = create_app(ctx.settings)
+    check_before_serving(app)  # here, in the master: a missing key stops the start with one line
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -190,6 +191,9 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 300)
+            # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl) that a second
+            # instance takes over, and a thread in the master that would be running while it forks.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return app
