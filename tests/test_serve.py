@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import requests
+from sqlalchemy import text
 
 from casemgr import create_app
 
@@ -81,3 +82,18 @@ def test_the_factory_leaves_no_file_or_socket_open(settings, tmp_path):
         assert _open_files() - before == set()
     finally:
         app.extensions["casemgr.db"].dispose()
+
+
+def test_a_forked_process_drops_the_connections_it_inherited(db):
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        parents = conn.connection.dbapi_connection
+    assert db.engine.pool.checkedin() == 1  # what a master that had queried would hand on
+    pid = os.fork()
+    if pid == 0:  # the child: a new pool, the parent's connection neither used nor closed
+        os._exit(0 if db.engine.pool.checkedin() == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with db.engine.connect() as conn:  # the parent's connection still works: the child did not close it
+        assert conn.connection.dbapi_connection is parents
+        assert conn.execute(text("SELECT 1")).scalar() == 1
