@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_NAME="casemgr_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires on its own
-        MAX_CONTENT_LENGTH=None,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,  # per route, see casemgr.web.larger_body
         JSON_SORT_KEYS=False,
     )
     app.extensions["casemgr.settings"] = settings

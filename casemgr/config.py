@@ -46,6 +46,7 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    max_body_bytes: int = 4 * 1024**2  # any request body, unless its route takes more (the two below)
     max_upload_bytes: int = 8 * 1024**3
     max_bundle_bytes: int = 256 * 1024**2  # largest STIX bundle accepted for import (413 beyond)
     import_workers: int = 1  # processes validating a large STIX import; from_env: the CPU count, at most 8
@@ -117,6 +118,7 @@ class Settings:
             argon2_time_cost=_int(env, "CASEMGR_ARGON2_TIME_COST", 2, 2, 100),
             argon2_memory_kib=_int(env, "CASEMGR_ARGON2_MEMORY_KIB", 19456, 19456, 4 * 1024 * 1024),
             argon2_parallelism=_int(env, "CASEMGR_ARGON2_PARALLELISM", 1, 1, 64),
+            max_body_bytes=_int(env, "CASEMGR_MAX_BODY_BYTES", 4 * 1024**2, 1024, 2**30),
             max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
             max_bundle_bytes=_int(env, "CASEMGR_MAX_BUNDLE_BYTES", 256 * 1024**2, 1, 2**40),
             # Each worker is a process of about 60 MiB: the cap keeps concurrent imports on a many-core server
