@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -51,6 +52,7 @@ class Settings:
     max_bundle_bytes: int = 256 * 1024**2  # largest STIX bundle accepted for import (413 beyond)
     import_workers: int = 1  # processes validating a large STIX import; from_env: the CPU count, at most 8
     organization_name: str = "casemgr"
+    base_url: str | None = None  # the app's external URL (no trailing slash), for links that must be absolute
     own_domains: tuple[str, ...] = ()  # the organization's domains: indicators on them are flagged known-benign
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -125,6 +127,7 @@ class Settings:
             # from starting dozens each.
             import_workers=_int(env, "CASEMGR_IMPORT_WORKERS", min(len(os.sched_getaffinity(0)), 8), 1, 64),
             organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
+            base_url=_base_url(env, "CASEMGR_BASE_URL"),
             own_domains=_domains(env, "CASEMGR_OWN_DOMAINS"),
         )
 
@@ -184,6 +187,23 @@ def _syslog(env: Mapping[str, str], name: str) -> str | None:
         raise ConfigError(name, f"expected an absolute socket path such as /dev/log or host:port"
                                 f" with a port from 1 to 65535, got {raw!r}")
     return raw
+
+
+def _base_url(env: Mapping[str, str], name: str) -> str | None:
+    """An absolute http(s) URL without credentials, query or fragment; returned without a trailing slash."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc
+            or parts.query or parts.fragment or raw.endswith(("?", "#"))):
+        raise ConfigError(name, f"expected the URL the app is reached at, such as https://ir.example.org"
+                                f" (http or https, no user, query or fragment), got {raw!r}")
+    return raw.rstrip("/")
 
 
 def _domains(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -64,7 +64,12 @@ def _http_error(exc: HTTPException) -> Response:
 
 @bp.get("/")
 def discovery() -> Response:
-    root = url_for("taxii.api_root", _external=True)
+    # Never from the Host header, which the client chooses: the configured base URL, else a URL
+    # relative to this server (TAXII clients resolve it against the discovery URL).
+    root = url_for("taxii.api_root")
+    base_url = current_app.extensions["casemgr.settings"].base_url
+    if base_url:
+        root = base_url + root.removeprefix(request.script_root)
     return _json({"title": "casemgr TAXII 2.1", "description": "Indicators shared from incident cases (read-only)",
                   "default": root, "api_roots": [root]})
 
