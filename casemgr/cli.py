@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,8 +112,12 @@ def init(ctx: CliContext, no_admin: bool) -> None:
         raise ConfigError("CASEMGR_INSTANCE_DIR", f"cannot set up {settings.instance_dir}: {exc.strerror}") from None
     try:
         settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        before = stat.S_IMODE(settings.evidence_dir.stat().st_mode)
+        if before != 0o700:  # a directory made beforehand (by hand, a package, a volume mount)
+            os.chmod(settings.evidence_dir, 0o700)
+            click.echo(f"evidence directory {settings.evidence_dir}: mode {before:04o} tightened to 0700")
     except OSError as exc:
-        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot create {settings.evidence_dir}: {exc.strerror}") from None
+        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot set up {settings.evidence_dir}: {exc.strerror}") from None
     _ensure_keyring(settings)
     migrate.upgrade(settings.database_url)
     if settings.is_sqlite:
