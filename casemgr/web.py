@@ -12,14 +12,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from flask import Flask, Response, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
@@ -323,7 +336,11 @@ def init_web(app: Flask, db: Database) -> None:
         if code == 413:  # a body of unknown length cut off at the route's limit
             return _domain_error(_too_large(*_body_limit()))
         messages = {404: "there is nothing here", 405: "that method is not allowed here"}
-        return _error_response(code, exc.name.lower().replace(" ", "_"), messages.get(code, exc.description or ""))
+        response = make_response(_error_response(code, exc.name.lower().replace(" ", "_"),
+                                                 messages.get(code, exc.description or "")))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # TRACE, PROPFIND, BREW...: what is allowed
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
