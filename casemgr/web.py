@@ -12,21 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from flask import (
-    Flask,
-    Response,
-    current_app,
-    flash,
-    g,
-    jsonify,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-from flask import Request as FlaskRequest
+import flask
+from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -74,12 +61,14 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def database() -> Database:
+    from flask import current_app
+
     return current_app.extensions["casemgr.db"]
 
 
 # ---------------------------------------------------------------- request body limits
 
-class Request(FlaskRequest):
+class Request(flask.Request):
     """Flask's request, keeping the file parts of an ordinary form in memory.
 
     Werkzeug spools a file part over 500 KB to a temporary file, so anyone could fill the temp file
@@ -119,9 +108,9 @@ def larger_body(rule: BodyLimit) -> Callable[[F], F]:
 
 def _body_limit() -> tuple[BodyLimit, int]:
     """The request's route's body limit and its setting's value."""
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = flask.current_app.view_functions.get(request.endpoint or "")
     rule: BodyLimit = getattr(view, "body_limit", BODY_LIMIT)
-    return rule, rule.limit(current_app.extensions["casemgr.settings"])
+    return rule, rule.limit(flask.current_app.extensions["casemgr.settings"])
 
 
 def _too_large(rule: BodyLimit, value: int) -> TooLarge:
@@ -336,7 +325,7 @@ def init_web(app: Flask, db: Database) -> None:
         if code == 413:  # a body of unknown length cut off at the route's limit
             return _domain_error(_too_large(*_body_limit()))
         messages = {404: "there is nothing here", 405: "that method is not allowed here"}
-        response = make_response(_error_response(code, exc.name.lower().replace(" ", "_"),
+        response = flask.make_response(_error_response(code, exc.name.lower().replace(" ", "_"),
                                                  messages.get(code, exc.description or "")))
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # TRACE, PROPFIND, BREW...: what is allowed
             response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
