@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -188,8 +189,12 @@ def init(ctx: CliContext, no_admin: bool) -> None:
         raise ConfigError("CASEMGR_INSTANCE_DIR", f"cannot set up {settings.instance_dir}: {exc.strerror}") from None
     try:
         settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        before = stat.S_IMODE(settings.evidence_dir.stat().st_mode)
+        if before != 0o700:  # a directory made beforehand (by hand, a package, a volume mount)
+            os.chmod(settings.evidence_dir, 0o700)
+            click.echo(f"evidence directory {settings.evidence_dir}: mode {before:04o} tightened to 0700")
     except OSError as exc:
-        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot create {settings.evidence_dir}: {exc.strerror}") from None
+        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot set up {settings.evidence_dir}: {exc.strerror}") from None
     _ensure_keyring(settings)
     migrate.upgrade(settings.database_url)
     if settings.is_sqlite:
@@ -255,9 +260,10 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
     """
     from gunicorn.app.base import BaseApplication
 
-    from casemgr import create_app
+    from casemgr import check_before_serving, create_app
 
     app = create_app(ctx.settings)
+    check_before_serving(app)  # here, in the master: a missing key stops the start with one line
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -267,6 +273,9 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 300)
+            # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl) that a second
+            # instance takes over, and a thread in the master that would be running while it forks.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return app

@@ -3,6 +3,7 @@ security headers and the single error handler."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import unicodedata
@@ -10,26 +11,29 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
 
+import flask
 from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import IntegerConverter
 
 from casemgr import fields
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
+from casemgr.config import Settings
 from casemgr.db import Database
-from casemgr.errors import BadRequest, DomainError, Invalid
+from casemgr.errors import BadRequest, DomainError, Invalid, TooLarge
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "sid"
@@ -66,6 +70,68 @@ def database() -> Database:
     from flask import current_app
 
     return current_app.extensions["casemgr.db"]
+
+
+# ---------------------------------------------------------------- request body limits
+
+class Request(flask.Request):
+    """Flask's request, keeping the file parts of an ordinary form in memory.
+
+    Werkzeug spools a file part over 500 KB to a temporary file, so anyone could fill the temp file
+    system, even without signing in (the CSRF check parses the form before it fails). The body limit
+    bounds what is held here; the routes that take large files read the body as a stream of their own.
+    """
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """How large a route's request body may be: the value of `setting`, read by `limit`, plus
+    `overhead` bytes of room (the multipart framing and small fields around an uploaded file)."""
+
+    setting: str
+    limit: Callable[[Settings], int]
+    overhead: int = 0
+    field: str | None = None
+
+
+BODY_LIMIT = BodyLimit("CASEMGR_MAX_BODY_BYTES", lambda settings: settings.max_body_bytes)
+
+
+def larger_body(rule: BodyLimit) -> Callable[[F], F]:
+    """Let a route take a body larger than CASEMGR_MAX_BODY_BYTES (an evidence upload, a STIX import),
+    which it reads as a stream against a limit of its own."""
+
+    def mark(view: F) -> F:
+        view.body_limit = rule  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _body_limit() -> tuple[BodyLimit, int]:
+    """The request's route's body limit and its setting's value."""
+    view = flask.current_app.view_functions.get(request.endpoint or "")
+    rule: BodyLimit = getattr(view, "body_limit", BODY_LIMIT)
+    return rule, rule.limit(flask.current_app.extensions["casemgr.settings"])
+
+
+def _too_large(rule: BodyLimit, value: int) -> TooLarge:
+    return TooLarge(f"the request body is larger than the maximum of {value:,} bytes ({rule.setting})",
+                    field=rule.field)
+
+
+def _limit_body() -> None:
+    """Before anything else (the CSRF check parsing a form, loading who is signed in, the sign-in rate
+    limit): a body declared larger than its route takes is refused unread; one of unknown length is
+    cut off where it passes the limit (werkzeug raises RequestEntityTooLarge reading it)."""
+    rule, value = _body_limit()
+    request.max_content_length = value + rule.overhead
+    if request.content_length is not None and request.content_length > value + rule.overhead:
+        raise _too_large(rule, value)
 
 
 def db_session() -> Session:
@@ -312,6 +378,8 @@ def init_web(app: Flask, db: Database) -> None:
     app.extensions["casemgr.db"] = db
     app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
     app.session_interface = SessionInterface()
+    app.request_class = Request
+    app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)
     CSRFProtect(app)
     manager = LoginManager(app)
     manager.login_view = "auth.login"
@@ -380,9 +448,14 @@ def init_web(app: Flask, db: Database) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
-        messages = {404: "there is nothing here", 405: "that method is not allowed here",
-                    413: "the upload is larger than this server accepts"}
-        return _error_response(code, exc.name.lower().replace(" ", "_"), messages.get(code, exc.description or ""))
+        if code == 413:  # a body of unknown length cut off at the route's limit
+            return _domain_error(_too_large(*_body_limit()))
+        messages = {404: "there is nothing here", 405: "that method is not allowed here"}
+        response = flask.make_response(_error_response(code, exc.name.lower().replace(" ", "_"),
+                                                 messages.get(code, exc.description or "")))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # TRACE, PROPFIND, BREW...: what is allowed
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

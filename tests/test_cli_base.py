@@ -45,6 +45,18 @@ def test_init_creates_a_private_instance_and_is_safe_twice(run_cli, tmp_path):
     assert listing.stdout.count("admin") == 2  # the username and the role, once
 
 
+def test_init_tightens_an_evidence_directory_that_existed(run_cli, tmp_path):
+    evidence = tmp_path / "evidence"
+    evidence.mkdir(mode=0o755)
+    evidence.chmod(0o755)
+    env = {"CASEMGR_INSTANCE_DIR": str(tmp_path / "inst"), "CASEMGR_EVIDENCE_DIR": str(evidence)}
+    result = run_cli("init", "--no-admin", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert _mode(evidence) == 0o700
+    assert f"evidence directory {evidence}: mode 0755 tightened to 0700" in result.stdout
+    assert "tightened" not in run_cli("init", "--no-admin", env=env).stdout
+
+
 def test_init_creates_the_first_admin_once_with_a_working_password(run_cli, tmp_path, web, db):
     env = {"CASEMGR_INSTANCE_DIR": str(tmp_path / "inst")}
     result = run_cli("init", env=env)

@@ -8,7 +8,14 @@ from flask import jsonify
 
 from casemgr.api import ApiBlueprint, body, out, query
 from casemgr.evidence import export, service
-from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, write_session, zip_response
+from casemgr.evidence.http import (
+    RequestUpload,
+    content_response,
+    keeps_failures,
+    upload_body,
+    write_session,
+    zip_response,
+)
 from casemgr.evidence.models import CustodyKind
 from casemgr.evidence.schemas import (
     CustodyOut,
@@ -31,6 +38,7 @@ class EvidenceRowOut(EvidenceOut):
 @bp.operation("/cases/<int:case_id>/evidence", "POST", "Upload an evidence file (multipart/form-data: `file`, "
               "optional description, collected_by, collected_at, source, acquisition_method)",
               response=UploadOut, status=201)
+@upload_body
 def upload(case_id: int) -> Any:
     with long_request_actor() as (read, actor):
         service.check_can_add(read, actor, case_id)

@@ -61,12 +61,17 @@ def verify(ctx: CliContext, all_items: bool, ids: tuple[int, ...]) -> None:
 
 @evidence.command("gc")
 @click.option("--delete", is_flag=True, help="Remove the orphans and stale temporary files found.")
-@click.option("--min-age", default=3600, show_default=True, type=click.IntRange(0),
-              help="Leave files younger than this many seconds alone (an upload may be committing).")
+@click.option("--min-age", default=0, show_default=True, type=click.IntRange(0),
+              help="Also leave alone orphans younger than this many seconds.")
 @pass_ctx
 @reports_errors
 def gc(ctx: CliContext, delete: bool, min_age: int) -> None:
-    """List files in the evidence store that no record refers to (and remove them with --delete)."""
+    """List files in the evidence store that no record refers to (and remove them with --delete).
+
+    Every orphan is listed, whatever its age, except a file an upload in progress holds (its record
+    is about to be committed). Exits 1 when orphans or stale temporary files were found and left in
+    place; with --delete, 0 once every one is removed. Entries that are not the store's are listed
+    and left alone; they do not change the exit status."""
     from casemgr.evidence import service
 
     vault = _vault(ctx)
@@ -85,6 +90,7 @@ def gc(ctx: CliContext, delete: bool, min_age: int) -> None:
         click.echo(f"deleted {report.deleted} file(s)")
     else:
         click.echo(f"{found} file(s) without a record; run with --delete to remove them")
+        sys.exit(1)
 
 
 @evidence.command("export")

@@ -532,11 +532,12 @@ class GcReport:
 
 
 def gc(session: Session, actor: Actor, *, delete: bool, min_age: dt.timedelta) -> GcReport:
-    """Files in the store that no record refers to (older than `min_age`, so that an upload between
-    its rename and its commit is left alone), and stale temporary files; `delete` removes both."""
+    """Files in the store that no record refers to and no upload in progress holds (and older than
+    `min_age`), and stale temporary files; `delete` removes both."""
     _require_operator(actor, "clean the evidence store")
     store = vault_of(session).store
-    on_disk = store.ids()
+    # Uploads in progress first, then the records: one that commits in between is seen by the query.
+    on_disk = [i for i in store.ids() if not store.being_written(i)]
     referenced = set(session.scalars(select(EvidenceItem.object_id).where(EvidenceItem.object_id.in_(on_disk))))
     cutoff = (utcnow() - min_age).timestamp()
     report = GcReport(orphans=[i for i in on_disk if i not in referenced

@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, g, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -76,7 +76,12 @@ def _unexpected(exc: Exception) -> Response:
 
 @bp.get("/")
 def discovery() -> Response:
-    root = url_for("taxii.api_root", _external=True)
+    # Never from the Host header, which the client chooses: the configured base URL, else a URL
+    # relative to this server (TAXII clients resolve it against the discovery URL).
+    root = url_for("taxii.api_root")
+    base_url = current_app.extensions["casemgr.settings"].base_url
+    if base_url:
+        root = base_url + root.removeprefix(request.script_root)
     return _json({"title": "casemgr TAXII 2.1", "description": "Indicators shared from incident cases (read-only)",
                   "default": root, "api_roots": [root]})
 

@@ -33,7 +33,7 @@ from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
-from casemgr.web import current_actor, db_session, form_data, parse, stream_with_session
+from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, parse, stream_with_session
 
 bp = Blueprint("indicators", __name__)
 UPLOADS_KEY = "stix_uploads"  # in the session: the tickets of uploads waiting for confirmation, oldest first
@@ -122,6 +122,8 @@ def _staged() -> StagedUploads:
 
 @bp.post("/cases/<int:case_id>/stix/upload")
 @login_required
+@larger_body(BodyLimit("CASEMGR_MAX_BUNDLE_BYTES", lambda settings: settings.max_bundle_bytes,
+                       overhead=64 * 1024, field="bundle"))  # room for the form around the file
 def upload(case_id: int) -> Any:
     file = request.files.get("bundle")
     s, actor = db_session(), current_actor()
