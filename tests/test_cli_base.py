@@ -135,8 +135,8 @@ def test_user_create_prompts_for_the_password(run_cli, web):
 @pytest.mark.parametrize(("args", "stdin", "message"), [
     (["user", "create", "erin", "--role", "wizard", "--password-stdin"], PASSWORD, "wizard"),
     (["user", "create", "erin", "--password-stdin"], PASSWORD, "--role"),
-    (["user", "create", "bad name!", "--role", "analyst", "--password-stdin"], PASSWORD, "(username)"),
-    (["user", "create", "erin", "--role", "analyst", "--password-stdin"], "", "(password)"),
+    (["user", "create", "bad name!", "--role", "analyst", "--password-stdin"], PASSWORD, "error: username: "),
+    (["user", "create", "erin", "--role", "analyst", "--password-stdin"], "", "error: password: "),
     (["user", "disable", "nobody"], None, "no user named"),
     (["token", "create", "nobody"], None, "no user named"),
     (["token", "revoke", "abc"], None, "TOKEN_ID"),
