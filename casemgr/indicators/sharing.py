@@ -216,7 +216,8 @@ def taxii_timestamp(moment: dt.datetime) -> str:
     utc = moment.astimezone(dt.UTC)
     fraction = f"{utc.microsecond:06d}"
     fraction = fraction[:3] if fraction.endswith("000") else fraction
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+    # The year by hand: strftime's %Y gives year 999 as "999", which is no STIX timestamp.
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + fraction + "Z"
 
 
 def _encode_next(obj: StixObject) -> str:

@@ -138,3 +138,14 @@ def test_token_media_type_and_parameter_errors(live_server, feed):
     missing = requests.get(f"{base}00000000-0000-4000-8000-000000000000/", auth=auth, headers={"Accept": TAXII},
                            timeout=10)
     assert missing.status_code == 404
+
+
+def test_taxii_timestamps_have_four_digit_years_and_give_the_moment_back():
+    import datetime as dt
+
+    from casemgr.indicators.sharing import taxii_timestamp
+
+    early = dt.datetime(999, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+    assert taxii_timestamp(early) == "0999-01-02T03:04:05.678Z"
+    precise = dt.datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=dt.UTC)
+    assert taxii_timestamp(precise) == "2026-12-01T08:00:00.123456Z"
