@@ -39,7 +39,7 @@ def test_every_api_field_error_is_in_plain_words_naming_the_field_once(world):
 
 @pytest.mark.parametrize(("payload", "message"), [
     ({"to": "resolved", "resolution": "duplicate", "summary": "s", "duplicate_of": "first"},
-     "duplicate_of: must be a whole number"),
+     "duplicate_of: give the other case's reference"),
     ({"to": "finished"}, "to: must be one of"),
     ({"to": "triage", "version": 0}, "version: must be at least 1"),
     ({"to": "triage", "colour": "red"}, "colour: unknown field"),
