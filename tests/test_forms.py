@@ -58,6 +58,8 @@ def world(app: Flask, api: Callable[..., Any], make_user: Callable[..., Any]) ->
     assert upload.status_code == 201, upload.get_json()
     added = ann.post(f"/api/v1/cases/{case['id']}/indicators", json={"type": "domain-name", "value": "evil.example"})
     assert added.status_code == 201, added.get_json()
+    noted = ann.post(f"/api/v1/cases/{case['id']}/notes", json={"body": "Three users clicked."})
+    assert noted.status_code == 201, noted.get_json()  # a note, so that its edit and retract forms are shown
 
     def signed_in(username: str) -> WebClient:
         client = WebClient(app.test_client())
@@ -183,6 +185,68 @@ def test_add_event(world):
     form = form_on(web, f"/cases/{case['id']}/timeline", testid="event-form")
     page = ok(web, form.submit(web, {"occurred_at": "2026-01-05T09:12", "summary": "First mail delivered"}))
     assert "First mail delivered" in page
+
+
+@covers("cases.edit_entry")
+def test_edit_a_note_keeps_the_earlier_text(world):
+    web, case = world["analyst"], world["case"]
+    form = form_on(web, f"/cases/{case['id']}/timeline", testid="edit-entry-form")
+    assert form.data()[1] == ("body", "Three users clicked.")  # the form shows the text to correct
+    page = ok(web, form.submit(web, {"body": "Four users clicked."}))
+    assert "Entry corrected" in page
+    assert "Four users clicked." in page
+    assert "edited by ann" in page
+    revisions = page.split('data-testid="revisions"')[1].split("</details>")[0]
+    assert "Three users clicked." in revisions
+
+
+def test_edit_an_event_as_rendered_changes_only_what_the_user_changed(world):
+    web, case = world["analyst"], world["case"]
+    form = form_on(web, f"/cases/{case['id']}/timeline", testid="event-form")
+    ok(web, form.submit(web, {"occurred_at": "2026-01-05T09:12", "summary": "First mail delivered",
+                              "body": "From the gateway log."}))
+    url = f"/cases/{case['id']}/timeline"
+    edit = next(f for f in forms_of(web.get(url).get_data(as_text=True), url)
+                if f.attrs.get("data-testid") == "edit-entry-form" and "occurred_at" in f.names())
+    page = ok(web, edit.submit(web, {"summary": "First mail delivered to the CFO"}))
+    assert "First mail delivered to the CFO" in page
+    assert "2026-01-05 09:12 UTC" in page  # the time, sent back as rendered, is unchanged
+    assert "From the gateway log." in page
+    future = next(f for f in forms_of(web.get(url).get_data(as_text=True), url)
+                  if f.attrs.get("data-testid") == "edit-entry-form" and "occurred_at" in f.names())
+    response = future.submit(web, {"occurred_at": "2027-06-01T10:00:00"})
+    assert response.status_code == 422
+    assert "2027-06-01 10:00 UTC is in the future" in response.get_data(as_text=True)
+
+
+@covers("cases.retract_entry")
+def test_retract_a_note_with_a_reason(world):
+    web, case = world["analyst"], world["case"]
+    form = form_on(web, f"/cases/{case['id']}/timeline", testid="retract-entry-form")
+    refused = form.submit(web)  # as rendered: no reason typed
+    assert refused.status_code == 422
+    assert 'data-field="reason"' in refused.get_data(as_text=True)
+    page = ok(web, form.submit(web, {"reason": "Posted on the wrong case."}))
+    assert "Entry retracted" in page
+    struck = page.split('data-testid="retracted-text"')[1].split("</del>")[0]
+    assert "Three users clicked." in struck
+    assert "Retracted by ann" in page
+    assert "Posted on the wrong case." in page
+    auditor_page = world["auditor"].get(f"/cases/{case['id']}/timeline").get_data(as_text=True)
+    assert "Three users clicked." in auditor_page.split('data-testid="retracted-text"')[1]
+    assert "Posted on the wrong case." in auditor_page
+    assert 'data-testid="retract-entry-form"' not in page  # a retracted entry has no more correction forms
+
+
+def test_the_event_form_refuses_a_future_date(world):
+    web, case = world["analyst"], world["case"]
+    form = form_on(web, f"/cases/{case['id']}/timeline", testid="event-form")
+    response = form.submit(web, {"occurred_at": "2027-06-01T10:00", "summary": "Mail delivered"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'data-field="occurred_at"' in html
+    assert "2027-06-01 10:00 UTC is in the future" in html
+    assert "Mail delivered</td>" not in html
 
 
 # ---------------------------------------------------------------- evidence

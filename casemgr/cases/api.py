@@ -27,7 +27,18 @@ from casemgr.cases.models import (
     TimelineEntry,
     Tlp,
 )
-from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.cases.schemas import (
+    CaseQuery,
+    CaseUpdate,
+    EntryEdit,
+    Escalation,
+    NewCase,
+    NewEvent,
+    NewLink,
+    NewNote,
+    Retraction,
+    Transition,
+)
 from casemgr.web import current_actor, db_session
 
 bp = ApiBlueprint("cases", __name__)
@@ -104,6 +115,18 @@ class CaseOut(CaseSummaryOut):
     related: list[RelatedOut]
 
 
+class RevisionOut(BaseModel):
+    """A note's or event's earlier text, as written then, and who replaced it when."""
+
+    summary: str
+    body: str | None
+    occurred_at: dt.datetime
+    written_at: dt.datetime
+    written_by: str
+    replaced_at: dt.datetime
+    replaced_by: str
+
+
 class TimelineEntryOut(BaseModel):
     id: int
     kind: EntryKind
@@ -114,6 +137,12 @@ class TimelineEntryOut(BaseModel):
     changes: dict[str, Any] | None
     body: str | None
     body_html: str | None
+    edited_at: dt.datetime | None
+    edited_by: str | None
+    retracted_at: dt.datetime | None
+    retracted_by: str | None
+    retraction_reason: str | None
+    revisions: list[RevisionOut]
 
 
 class LinkOut(BaseModel):
@@ -167,8 +196,12 @@ def _detail(case_id: int) -> dict[str, Any]:
 
 
 def _entry(e: TimelineEntry) -> dict[str, Any]:
+    revisions = [{**_fields(r, RevisionOut), "written_by": r.written_by_name, "replaced_by": r.replaced_by_name}
+                 for r in e.revisions]
     return out(TimelineEntryOut, {**_fields(e, TimelineEntryOut), "actor": e.actor_name,
-                                  "body_html": str(service.render_entry(e)) if e.body else None})
+                                  "body_html": str(service.render_entry(e)) if e.body else None,
+                                  "edited_by": e.edited_by_name, "retracted_by": e.retracted_by_name,
+                                  "revisions": revisions})
 
 
 def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
@@ -240,6 +273,20 @@ def get_timeline(case_id: int) -> Any:
     entries, total = service.timeline(db_session(), current_actor(), case_id, page=page.page, per_page=page.per_page)
     return jsonify({"items": [_entry(e) for e in entries], "total": total, "page": page.page,
                     "per_page": page.per_page})
+
+
+@bp.operation("/cases/<int:case_id>/timeline/<int:entry_id>", "PATCH",
+              "Correct a note or manual event (author or manager); the earlier text is kept in its revisions",
+              body=EntryEdit, response=TimelineEntryOut)
+def edit_entry(case_id: int, entry_id: int) -> Any:
+    return _entry(service.edit_entry(db_session(), current_actor(), case_id, entry_id, body(EntryEdit)))
+
+
+@bp.operation("/cases/<int:case_id>/timeline/<int:entry_id>/retract", "POST",
+              "Retract a note or manual event with a reason (author or manager); it stays, struck through",
+              body=Retraction, response=TimelineEntryOut)
+def retract_entry(case_id: int, entry_id: int) -> Any:
+    return _entry(service.retract_entry(db_session(), current_actor(), case_id, entry_id, body(Retraction)))
 
 
 @bp.operation("/cases/<int:case_id>/links", "POST", "Link to another case as related, or as its duplicate",

@@ -283,8 +283,40 @@ class TimelineEntry(Base):
     summary: Mapped[str] = mapped_column(String(500))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {field: [from, to]}
     body: Mapped[str | None] = mapped_column(Text)  # Markdown, for notes and manual events
+    # Notes and events are corrected, never deleted: an edit keeps the earlier text as a
+    # TimelineRevision; a retraction keeps the entry, shown struck through with its reason.
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    edited_by_name: Mapped[str | None] = mapped_column(String(128))
+    retracted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    retracted_by_name: Mapped[str | None] = mapped_column(String(128))
+    retraction_reason: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="timeline")
+    revisions: Mapped[list[TimelineRevision]] = relationship(back_populates="entry",
+                                                             order_by="TimelineRevision.id")
+
+    @property
+    def correctable(self) -> bool:
+        """Notes and manual events may be edited or retracted (until retracted); automatic entries never."""
+        return self.kind in {EntryKind.NOTE, EntryKind.EVENT} and self.retracted_at is None
+
+
+class TimelineRevision(Base):
+    """The text a note or event had before an edit: what it said, until when and who replaced it."""
+
+    __tablename__ = "case_timeline_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("case_timeline.id"), index=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    written_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # when this text was written
+    written_by_name: Mapped[str] = mapped_column(String(128))
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replaced_by_name: Mapped[str] = mapped_column(String(128))
+
+    entry: Mapped[TimelineEntry] = relationship(back_populates="revisions")
 
 
 class CaseEscalation(Base):

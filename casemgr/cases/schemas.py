@@ -186,12 +186,35 @@ class NewNote(Command):
         description="Markdown")
 
 
+EventSummary = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)]
+
+
 class NewEvent(Command):
     """A manual timeline event: something that happened in the incident, at the time it happened."""
 
-    occurred_at: When = Field(description="when it happened in the incident (ISO 8601; UTC if no offset)")
-    summary: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(single_line)]
+    occurred_at: When = Field(description="when it happened in the incident (ISO 8601; UTC if no offset); "
+                                          "not in the future")
+    summary: EventSummary
     body: Markdown | None = None
+
+
+class EntryEdit(Command):
+    """Correct a note (its body) or a manual event (its time, summary or details). Only the fields
+    sent change; the earlier text is kept in the entry's history (docs/case-lifecycle.md)."""
+
+    body: Markdown | None = Field(default=None, description="Markdown; a note's text, or an event's details "
+                                                            "(null or blank clears an event's details)")
+    summary: EventSummary | None = Field(default=None, description="events only")
+    occurred_at: When | None = Field(default=None, description="events only: when it happened; not in the future")
+
+    def changed(self) -> set[str]:
+        return set(self.model_fields_set)
+
+
+class Retraction(Command):
+    """Retract a note or event: it stays on the timeline, struck through, with the reason."""
+
+    reason: Reason = Field(description="why the entry is withdrawn (shown with it)")
 
 
 class NewLink(Command):

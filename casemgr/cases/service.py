@@ -45,10 +45,22 @@ from casemgr.cases.models import (
     Priority,
     Resolution,
     TimelineEntry,
+    TimelineRevision,
     Tlp,
     priority_for,
 )
-from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.cases.schemas import (
+    CaseQuery,
+    CaseUpdate,
+    EntryEdit,
+    Escalation,
+    NewCase,
+    NewEvent,
+    NewLink,
+    NewNote,
+    Retraction,
+    Transition,
+)
 from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.db import utcnow
@@ -67,6 +79,8 @@ LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags))
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.MANAGER)
+# How far ahead of our clock an incident time may be: the skew of a reporter's clock, never a date to come.
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 # ---------------------------------------------------------------- reading
@@ -165,14 +179,22 @@ def timeline(session: Session, actor: Actor, case_id: int, *, page: int = 1,
     total = session.scalar(select(func.count(TimelineEntry.id)).where(where)) or 0
     entries = session.scalars(
         select(TimelineEntry).where(where).order_by(TimelineEntry.occurred_at, TimelineEntry.id)
-        .offset((page - 1) * per_page).limit(per_page)
+        .offset((page - 1) * per_page).limit(per_page).options(selectinload(TimelineEntry.revisions))
     ).all()
     return list(entries), total
 
 
-def render_entry(entry: TimelineEntry) -> Markup:
-    """A note's or event's Markdown body as sanitized HTML."""
+def render_entry(entry: TimelineEntry | TimelineRevision) -> Markup:
+    """A note's or event's Markdown body (or an earlier version's) as sanitized HTML."""
     return markdown.render(entry.body)
+
+
+def may_correct(actor: Actor, case: Case, entry: TimelineEntry) -> bool:
+    """Whether `actor` may edit or retract `entry`: a note or manual event not retracted yet, on a
+    case the actor may change, written by the actor, or any such entry for a manager."""
+    if not entry.correctable or not access.can_edit(actor, case):
+        return False
+    return access.is_manager(actor) or (actor.user is not None and entry.actor_id == actor.user.id)
 
 
 @dataclass
@@ -640,13 +662,97 @@ def add_note(session: Session, actor: Actor, case_id: int, cmd: NewNote) -> Time
 def add_event(session: Session, actor: Actor, case_id: int, cmd: NewEvent) -> TimelineEntry:
     """Add a manual event that happened in the incident at `cmd.occurred_at`.
 
-    Raises NotFound; Forbidden."""
+    Raises NotFound; Forbidden; Invalid naming occurred_at when it is in the future."""
     case = _load_for_change(session, actor, case_id, None, lock=False)
+    _check_not_future(cmd.occurred_at, "occurred_at")
     entry = _entry(session, actor, case, EntryKind.EVENT, cmd.summary, body=cmd.body, at=cmd.occurred_at)
     session.flush()
     audit.record(session, actor, "case.event", "case", case.id,
                  {"reference": case.reference, "entry_id": entry.id, "occurred_at": cmd.occurred_at.isoformat()})
     return entry
+
+
+def edit_entry(session: Session, actor: Actor, case_id: int, entry_id: int, cmd: EntryEdit) -> TimelineEntry:
+    """Correct a note's text, or a manual event's time, summary or details; the text it had is kept
+    as a TimelineRevision, shown with the entry.
+
+    Raises NotFound (case or entry); Forbidden (not the author nor a manager); Conflict (a
+    retracted or automatic entry); Invalid naming the field (a field a note lacks, an emptied
+    text, a time in the future, nothing changed)."""
+    case, entry = _entry_for_correction(session, actor, case_id, entry_id, "edit")
+    sent = cmd.changed()
+    if entry.kind == EntryKind.NOTE:
+        for name in sorted(sent - {"body"}):
+            raise Invalid(f"{name}: a note has only a body; only events have a {name.replace('_', ' ')}",
+                          field=name)
+        if cmd.body is None:
+            raise Invalid("body: a note cannot be emptied; retract it instead", field="body")
+    if "summary" in sent and cmd.summary is None:
+        raise Invalid("summary: an event needs a summary; retract it instead", field="summary")
+    if "occurred_at" in sent and cmd.occurred_at is None:
+        raise Invalid("occurred_at: an event needs the time it happened", field="occurred_at")
+    new_body = cmd.body if "body" in sent else entry.body
+    new_summary = cmd.summary if cmd.summary is not None else entry.summary
+    new_time = entry.occurred_at
+    # The form shows the time to the second: the same time sent back (without its microseconds) is no change.
+    if cmd.occurred_at is not None and cmd.occurred_at not in {entry.occurred_at,
+                                                               entry.occurred_at.replace(microsecond=0)}:
+        _check_not_future(cmd.occurred_at, "occurred_at")
+        new_time = cmd.occurred_at
+    text_changed = sorted(name for name, old, new in (("body", entry.body, new_body),
+                                                       ("summary", entry.summary, new_summary)) if old != new)
+    changes: dict[str, list[Any]] = {}
+    if new_time != entry.occurred_at:
+        changes["occurred_at"] = [_plain(entry.occurred_at), _plain(new_time)]
+    if not text_changed and not changes:
+        name = "body" if "body" in sent or not sent else sorted(sent)[0]
+        raise Invalid(f"{name}: nothing changed; change the text before saving", field=name)
+    now = utcnow()
+    session.add(TimelineRevision(entry=entry, summary=entry.summary, body=entry.body, occurred_at=entry.occurred_at,
+                                 written_at=entry.edited_at or entry.recorded_at,
+                                 written_by_name=entry.edited_by_name or entry.actor_name,
+                                 replaced_at=now, replaced_by_name=actor.name))
+    entry.body, entry.summary, entry.occurred_at = new_body, new_summary[:500], new_time
+    entry.edited_at, entry.edited_by_name = now, actor.name
+    session.flush()
+    audit.record(session, actor, "case.entry_edit", "case", case.id, without_content(
+        {"reference": case.reference, "entry_id": entry.id, "kind": entry.kind.value, "changes": changes or None,
+         "text_changed": text_changed}))
+    return entry
+
+
+def retract_entry(session: Session, actor: Actor, case_id: int, entry_id: int, cmd: Retraction) -> TimelineEntry:
+    """Retract a note or manual event: it stays on the timeline, struck through, with the reason,
+    who and when. Nothing is deleted.
+
+    Raises NotFound (case or entry); Forbidden (not the author nor a manager); Conflict (retracted
+    already, or an automatic entry)."""
+    case, entry = _entry_for_correction(session, actor, case_id, entry_id, "retract")
+    entry.retracted_at, entry.retracted_by_name, entry.retraction_reason = utcnow(), actor.name, cmd.reason
+    session.flush()
+    audit.record(session, actor, "case.entry_retract", "case", case.id, without_content(
+        {"reference": case.reference, "entry_id": entry.id, "kind": entry.kind.value, "reason": cmd.reason}))
+    return entry
+
+
+def _entry_for_correction(session: Session, actor: Actor, case_id: int, entry_id: int,
+                          what: str) -> tuple[Case, TimelineEntry]:
+    case = _load_for_change(session, actor, case_id, None, lock=False)
+    # Locked, so that two corrections of one entry are applied one after the other.
+    entry = session.scalars(select(TimelineEntry).where(TimelineEntry.id == entry_id, TimelineEntry.case_id == case.id)
+                            .with_for_update()).one_or_none()
+    if entry is None:
+        raise NotFound(f"case {case.reference} has no timeline entry {entry_id}", field="entry")
+    if entry.kind not in {EntryKind.NOTE, EntryKind.EVENT}:
+        raise Conflict(f"only notes and manual events can be corrected; this entry was written by the application "
+                       f"({entry.kind})", field="entry")
+    if entry.retracted_at is not None:
+        raise Conflict(f"this {entry.kind} was retracted by {entry.retracted_by_name}; it can no longer be changed",
+                       field="entry")
+    if not may_correct(actor, case, entry):
+        raise Forbidden(f"only its author ({entry.actor_name}) and managers may {what} this {entry.kind}",
+                        field="entry")
+    return case, entry
 
 
 def link_cases(session: Session, actor: Actor, case_id: int, cmd: NewLink) -> CaseLink:
@@ -740,6 +846,12 @@ def _unique_users(users: Iterable[User]) -> list[User]:
 def _check_incident_times(occurred: dt.datetime | None, detected: dt.datetime | None) -> None:
     if occurred is not None and detected is not None and detected < occurred:
         raise Invalid("detected_at: the incident cannot be detected before it occurred", field="detected_at")
+
+
+def _check_not_future(when: dt.datetime, field_name: str) -> None:
+    if when > utcnow() + CLOCK_SKEW:
+        raise Invalid(f"{field_name}: {when:%Y-%m-%d %H:%M} UTC is in the future; give the time it happened "
+                      f"(at most {CLOCK_SKEW.seconds // 60} minutes ahead of the server's clock)", field=field_name)
 
 
 def _plain(value: Any) -> Any:

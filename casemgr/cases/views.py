@@ -15,7 +15,18 @@ from flask_login import login_required
 
 from casemgr.cases import access, forms, lifecycle, service, tabs
 from casemgr.cases.models import CaseStatus, EscalationKind, Level, LinkKind, Pap, Priority, Resolution, Source, Tlp
-from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
+from casemgr.cases.schemas import (
+    CaseQuery,
+    CaseUpdate,
+    EntryEdit,
+    Escalation,
+    NewCase,
+    NewEvent,
+    NewLink,
+    NewNote,
+    Retraction,
+    Transition,
+)
 from casemgr.errors import Conflict, DomainError
 from casemgr.web import current_actor, db_session, form_data, parse
 
@@ -116,8 +127,9 @@ def _timeline_page(case_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     info = service.case_detail(s, actor, case_id)
     entries, total = service.timeline(s, actor, case_id)
+    correctable = {e.id for e in entries if service.may_correct(actor, info.case, e)}
     return render_template("cases/timeline.html", case=info.case, info=info, active_tab="timeline",
-                           entries=entries, total=total, render_entry=service.render_entry,
+                           entries=entries, total=total, render_entry=service.render_entry, correctable=correctable,
                            form=extra.pop("form", {}), **extra), status
 
 
@@ -178,6 +190,24 @@ def add_note(case_id: int) -> Any:
 def add_event(case_id: int) -> Any:
     return _act(case_id, service.add_event, NewEvent, "Event added to the timeline.", page=_timeline_page,
                 anchor="event")
+
+
+@bp.post("/<int:case_id>/timeline/<int:entry_id>/edit")
+@login_required
+def edit_entry(case_id: int, entry_id: int) -> Any:
+    def action(s: Any, actor: Any, case: int, cmd: EntryEdit) -> Any:
+        return service.edit_entry(s, actor, case, entry_id, cmd)
+    return _act(case_id, action, EntryEdit, "Entry corrected; the earlier text is kept in its history.",
+                page=_timeline_page, anchor=f"edit-{entry_id}")
+
+
+@bp.post("/<int:case_id>/timeline/<int:entry_id>/retract")
+@login_required
+def retract_entry(case_id: int, entry_id: int) -> Any:
+    def action(s: Any, actor: Any, case: int, cmd: Retraction) -> Any:
+        return service.retract_entry(s, actor, case, entry_id, cmd)
+    return _act(case_id, action, Retraction, "Entry retracted; it stays on the timeline, struck through.",
+                page=_timeline_page, anchor=f"retract-{entry_id}")
 
 
 tabs.register(bp)
