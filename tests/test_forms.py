@@ -269,6 +269,20 @@ def test_verify_evidence(world):
     assert "verified" in page
 
 
+def test_a_new_item_shows_it_was_hashed_at_intake_until_verified(world):
+    web, item, case = world["analyst"], world["evidence_id"], world["case"]
+    page = web.get(f"/evidence/{item}").get_data(as_text=True)
+    integrity = page.split('data-testid="evidence-integrity">')[1].split("</td>")[0]
+    assert integrity.startswith("hashed at intake, <time datetime=")
+    assert "nverified" not in integrity
+    listed = web.get(f"/cases/{case['id']}/evidence").get_data(as_text=True)
+    assert ">hashed at intake</span>" in listed.split('data-testid="integrity"')[1]
+    verified = ok(web, form_on(web, f"/evidence/{item}", action="/verify").submit(web))
+    integrity = verified.split('data-testid="evidence-integrity">')[1].split("</td>")[0]
+    assert "hashed at intake" not in integrity
+    assert "(checked <time" in integrity
+
+
 @covers("evidence.custody_action")
 def test_custody_actions(world):
     web, item = world["analyst"], world["evidence_id"]
