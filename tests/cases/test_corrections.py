@@ -164,3 +164,23 @@ def test_openapi_documents_the_correction_endpoints(api):
     doc = api("analyst").get("/api/v1/openapi.json").get_json()
     assert "patch" in doc["paths"]["/api/v1/cases/{case_id}/timeline/{entry_id}"]
     assert "post" in doc["paths"]["/api/v1/cases/{case_id}/timeline/{entry_id}/retract"]
+
+
+def test_who_may_correct_on_the_web(api, login, open_case, app):
+    ann = api("analyst", "ann")
+    case = open_case(ann)
+    note = _note(ann, case)
+    url = f"/cases/{case['id']}/timeline/{note['id']}/retract"
+    bob = login("analyst", "bob")
+    page = bob.get(f"/cases/{case['id']}/timeline").get_data(as_text=True)
+    assert "Three users clicked." in page
+    assert 'data-testid="retract-entry-form"' not in page  # not bob's note: no correction forms
+    refused = bob.post(url, {"reason": "not mine"})
+    assert refused.status_code == 403
+    assert "only its author (ann) and managers may retract this note" in refused.get_data(as_text=True)
+    assert login("admin").post(url, {"reason": "x"}).status_code == 404  # admins see no case content
+    anonymous = app.test_client().post(url, data={"reason": "x"})
+    assert anonymous.status_code in (302, 400, 401)
+    assert _timeline(ann, case)[note["id"]]["retracted_at"] is None
+    assert api("admin").patch(f"/api/v1/cases/{case['id']}/timeline/{note['id']}",
+                              json={"body": "x"}).status_code == 404
