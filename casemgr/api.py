@@ -53,6 +53,7 @@ class Operation:
     errors: tuple[int, ...]  # statuses beyond those every operation of its kind may answer (see _error_statuses)
     media_type: str  # of the success response
     raw_body: tuple[str, dict[str, Any]] | None  # a request body that is no pydantic model: (media type, schema)
+    creates: tuple[str, str] | None  # (path parameter, response field): the object it makes, for OpenAPI links
 
 
 class ApiBlueprint(Blueprint):
@@ -67,15 +68,17 @@ class ApiBlueprint(Blueprint):
                   status: int = 200, is_list: bool = False, public: bool = False, also: tuple[int, ...] = (),
                   errors: tuple[int, ...] = (),
                   media_type: str = "application/json",
-                  raw_body: tuple[str, dict[str, Any]] | None = None) -> Callable[[Any], Any]:
+                  raw_body: tuple[str, dict[str, Any]] | None = None,
+                  creates: tuple[str, str] | None = None) -> Callable[[Any], Any]:
         """Register `rule` and describe it. `errors`: the statuses it may answer besides those every
         operation like it may (401/403, 404 with path parameters, 400/413/422 with input); 409 and
-        the like are named by the operation."""
+        the like are named by the operation. `creates`: the path parameter that the response's field
+        fills in other operations (the document links them, so clients and fuzzers can follow)."""
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.add_url_rule(rule, fn.__name__, fn, methods=[method])
             self.operations.append(Operation(method.lower(), (self.url_prefix or "") + rule, summary, body,
                                              query, response, status, is_list, public, also, errors, media_type,
-                                             raw_body))
+                                             raw_body, creates))
             return fn
 
         return decorate
@@ -136,6 +139,7 @@ def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
         for op in bp.operations:
             path = API_PREFIX + _openapi_path(op.rule)
             paths.setdefault(path, {})[op.method] = _operation(bp.name, op, refs, schemas)
+    _link(paths, [(bp.name, op) for bp in blueprints for op in bp.operations])
     for model in {op.query for bp in blueprints for op in bp.operations if op.query is not None} - {
             op.body for bp in blueprints for op in bp.operations}:
         # a query model is only a list of parameters, no schema of its own (the schemas it uses stay)
@@ -156,6 +160,25 @@ def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+def _link(paths: dict[str, dict[str, Any]], operations: list[tuple[str, Operation]]) -> None:
+    """OpenAPI links from each operation that creates an object to the operations on that object."""
+    import re
+
+    for _, op in operations:
+        if op.creates is None:
+            continue
+        param, field = op.creates
+        links = {re.sub(r"[^A-Za-z0-9]+", "_", f"{other.method}{_openapi_path(other.rule)}").strip("_"):
+                 {"operationId": _operation_id(tag, other), "parameters": {param: f"$response.body#/{field}"}}
+                 for tag, other in operations
+                 if [n for _, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", other.rule)] == [param]}
+        paths[API_PREFIX + _openapi_path(op.rule)][op.method]["responses"][str(op.status)]["links"] = links
+
+
+def _operation_id(tag: str, op: Operation) -> str:
+    return f"{tag}.{op.method}{op.rule}"
 
 
 def _openapi_path(rule: str) -> str:
@@ -221,7 +244,7 @@ def _query_parameter(name: str, prop: dict[str, Any], required: bool, schemas: d
 def _operation(tag: str, op: Operation, refs: Mapping[Any, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
     import re
 
-    spec: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": f"{tag}.{op.method}{op.rule}"}
+    spec: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": _operation_id(tag, op)}
     path_params = [(t, n) for t, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", op.rule)]
     params: list[dict[str, Any]] = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "integer"} if t == "int" else

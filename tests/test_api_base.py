@@ -134,3 +134,9 @@ def test_openapi_document_describes_what_the_api_answers(app):
     # only the methods the API answers
     for path, operations in paths.items():
         assert set(operations) <= {"get", "post", "put", "patch", "delete"}, path
+    # what an operation creates is linked to the operations on it
+    links = paths["/api/v1/cases"]["post"]["responses"]["201"]["links"]
+    assert links["get_cases_case_id"] == {"operationId": "cases.get/cases/<int:case_id>",
+                                          "parameters": {"case_id": "$response.body#/id"}}
+    assert "get_evidence_evidence_id_custody" in paths["/api/v1/cases/{case_id}/evidence"]["post"]["responses"][
+        "201"]["links"]

@@ -78,7 +78,7 @@ def list_tokens() -> Any:
 
 
 @bp.operation("/tokens", "POST", "Create an API token for the caller (the secret is shown once)",
-              body=NewToken, response=IssuedTokenOut, status=201)
+              body=NewToken, response=IssuedTokenOut, status=201, creates=("token_id", "id"))
 def create_token() -> Any:
     actor = current_actor()
     issued = service.create_token(db_session(), actor, actor.name, body(NewToken))
@@ -106,7 +106,7 @@ def _listing(items: list[dict[str, Any]], total: int, page: Page) -> Any:
 
 
 @bp.operation("/users", "POST", "Create a user (admin)", body=NewUser, response=UserOut, status=201,
-              errors=(409,))
+              errors=(409,), creates=("username", "username"))
 def create_user() -> Any:
     return _user(service.create_user(db_session(), current_actor(), body(NewUser))), 201
 

@@ -189,7 +189,8 @@ def list_cases() -> Any:
                     "per_page": page.per_page})
 
 
-@bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201)
+@bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201,
+              creates=("case_id", "id"))
 def create_case() -> Any:
     case = service.create_case(db_session(), current_actor(), body(NewCase))
     return _detail(case.id), 201

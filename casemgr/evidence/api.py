@@ -38,7 +38,8 @@ UPLOAD_FORM = {"type": "object", "required": ["file"], "properties": {
 
 @bp.operation("/cases/<int:case_id>/evidence", "POST", "Upload an evidence file (multipart/form-data: `file`, "
               "optional description, collected_by, collected_at, source, acquisition_method)",
-              response=UploadOut, status=201, raw_body=("multipart/form-data", UPLOAD_FORM))
+              response=UploadOut, status=201, raw_body=("multipart/form-data", UPLOAD_FORM),
+              creates=("evidence_id", "id"))
 def upload(case_id: int) -> Any:
     with long_request_actor() as (read, actor):
         service.check_can_add(read, actor, case_id)
