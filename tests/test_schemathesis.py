@@ -90,6 +90,8 @@ PENDING_FIXES: dict[tuple[str, str], str] = {
     ("ST101", "GET /api/v1/evidence/{evidence_id}/content"): "blank purpose= gives a 500",
     ("ST101", "POST /api/v1/cases/{case_id}/evidence"): "blank optional form fields give a 500",
     ("ST103", "POST /api/v1/cases/{case_id}/evidence"): "blank optional form fields give a 500",
+    ("ST101", "POST /api/v1/cases/{case_id}/links"): "an id beyond the integer column gives a 500 (PostgreSQL)",
+    ("ST103", "POST /api/v1/cases/{case_id}/links"): "an id beyond the integer column gives a 500 (PostgreSQL)",
 }
 PENDING_CODES = {"ST204": "undeclared methods (TRACE & co.) get 405 without an Allow header"}
 
