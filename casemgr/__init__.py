@@ -5,22 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import logging.handlers
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from werkzeug.middleware.proxy_fix import ProxyFix
+from casemgr.config import ConfigError, Settings
 
-from casemgr.config import Settings
-from casemgr.db import Database
+if TYPE_CHECKING:  # Flask and SQLAlchemy are imported when an app is built: `casemgr --help` needs neither
+    from flask import Flask
+
+    from casemgr.db import Database
 
 PACKAGE_DIR = Path(__file__).parent
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app from settings (default: the environment). Wiring only: no migration, no seeding."""
-    from casemgr import api, home, web
+    """Build the app from settings (default: the environment). Wiring only: no migration, no seeding,
+    and no database query: whatever the factory opened, a server's master process would hand on to
+    every worker it forks. The checks that read the database are `check_before_serving`."""
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from casemgr import api, filters, home, web
     from casemgr.audit import api as audit_api
     from casemgr.audit import views as audit_views
     from casemgr.auth import api as auth_api
@@ -29,7 +35,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.cases import views as cases_views
     from casemgr.evidence import api as evidence_api
     from casemgr.evidence import views as evidence_views
-    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
     from casemgr.indicators import api as indicators_api
     from casemgr.indicators import taxii as indicators_taxii
     from casemgr.indicators import views as indicators_views
@@ -45,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_NAME="casemgr_session",
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires on its own
-        MAX_CONTENT_LENGTH=None,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,  # per route, see casemgr.web.larger_body
         JSON_SORT_KEYS=False,
     )
     app.extensions["casemgr.settings"] = settings
@@ -53,8 +58,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     db = build_database(settings)
-    check_master_keys(db, db.info[VAULT_KEY])
     web.init_web(app, db)
+    filters.register(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(audit_views.bp)
@@ -66,18 +71,32 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
 
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    app.view_functions["auth.login"] = limiter.limit(settings.login_rate_limit, methods=["POST"])(  # type: ignore[assignment]
-        app.view_functions["auth.login"]
-    )
     return app
+
+
+def check_before_serving(app: Flask) -> None:
+    """Refuse to serve when a master key that wraps stored evidence is missing. Run once where a
+    server starts (`casemgr serve` before gunicorn forks, wsgi.py); it leaves no connection open.
+
+    Raises ConfigError naming the missing key, or the database being unusable.
+    """
+    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
+
+    db: Database = app.extensions["casemgr.db"]
+    try:
+        check_master_keys(db, db.info[VAULT_KEY])
+    finally:
+        db.dispose()
 
 
 def build_database(settings: Settings) -> Database:
     """The database with the collaborators every service session carries."""
+    from limits import parse_many
+
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
     from casemgr.auth.service import AUTH_KEY, AuthPolicy
+    from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
     from casemgr.signing import Signer
 
@@ -95,6 +114,7 @@ def build_database(settings: Settings) -> Database:
         max_failures=settings.login_max_failures,
         lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
         secret_key=settings.secret_key,
+        attempt_limits=tuple((limit.amount, limit.get_expiry()) for limit in parse_many(settings.login_rate_limit)),
     )
     db.info["casemgr.settings"] = settings
     EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)
@@ -112,12 +132,32 @@ def _audit_stream(settings: Settings) -> logging.Logger | None:
         logger.removeHandler(handler)
         handler.close()
     if settings.audit_log_file is not None:
-        file_handler = logging.FileHandler(settings.audit_log_file, encoding="utf-8")
+        file_handler = _AuditFileHandler(settings.audit_log_file)
         file_handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(file_handler)
     if settings.audit_syslog is not None:
         logger.addHandler(_syslog_handler(settings.audit_syslog))
     return logger
+
+
+class _AuditFileHandler(logging.FileHandler):
+    """Appends to the audit JSON-lines file, created 0600: it names users and what they did.
+
+    The file is opened by the first entry, in the process that writes it: a file the factory
+    opened would be inherited by every worker a server forks. It is created (or opened and
+    closed) here so that a path that cannot be written stops the start instead of the stream.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+        try:
+            self._open().close()
+        except OSError as exc:
+            raise ConfigError("CASEMGR_AUDIT_LOG_FILE", f"cannot write {path}: {exc.strerror}") from None
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def _syslog_handler(target: str) -> logging.Handler:
@@ -127,4 +167,8 @@ def _syslog_handler(target: str) -> logging.Handler:
         host, _, port = target.rpartition(":")
         handler = logging.handlers.SysLogHandler(address=(host.strip("[]") or "127.0.0.1", int(port or 514)))
     handler.setFormatter(logging.Formatter("casemgr-audit: %(message)s"))
+    # The first entry makes the socket again, in the process that sends it (as for the file above).
+    sock, handler.socket = handler.socket, None  # type: ignore[attr-defined]  # (not in typeshed)
+    if sock is not None:
+        sock.close()
     return handler

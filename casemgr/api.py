@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from casemgr.errors import Unauthorized
+from casemgr.fields import Input
 from casemgr.web import json_body, parse
 
 API_PREFIX = "/api/v1"
 
 
-class Page(BaseModel):
+class Page(Input):
     model_config = ConfigDict(extra="ignore")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)

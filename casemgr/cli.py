@@ -5,19 +5,22 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
-from casemgr.auth.actor import Actor
 from casemgr.config import ConfigError, Settings, generate_secret_key
-from casemgr.errors import DomainError
+from casemgr.errors import DomainError, Invalid
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from casemgr.auth.actor import Actor
 
 
 class CliContext:
@@ -47,6 +50,8 @@ class CliContext:
             yield session
 
     def actor(self) -> Actor:
+        from casemgr.auth.actor import Actor
+
         return Actor.system(f"cli:{getpass.getuser()}")
 
     def close(self) -> None:
@@ -57,12 +62,29 @@ class CliContext:
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
 
 
+def _refuse_nul(arguments: dict[str, Any]) -> None:
+    """The request guard's rule for the command line: no argument holds a NUL character (a shell cannot pass
+    one, a program calling us can)."""
+    from casemgr import fields  # pydantic: loaded when a command runs, not for --help
+
+    context = click.get_current_context(silent=True)
+    params = {p.name: p for p in context.command.params} if context is not None else {}
+    for name, value in arguments.items():
+        if fields.has_nul(value):
+            param = params.get(name)
+            shown = param.opts[0] if param is not None and param.opts else name
+            raise Invalid(f"{shown}: {fields.NUL_MESSAGE}", field=shown)
+
+
 def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn domain and configuration errors into one line on stderr and a non-zero exit."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import InterfaceError, OperationalError  # imported when a command runs, not for --help
+
         try:
+            _refuse_nul(kwargs)
             return fn(*args, **kwargs)
         except ConfigError as exc:
             click.echo(f"casemgr: configuration error: {exc}", err=True)
@@ -74,14 +96,70 @@ def reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        err=True)
             sys.exit(2)
         except DomainError as exc:
-            where = f" ({exc.field})" if exc.field else ""
+            named = not exc.field or exc.message.startswith(f"{exc.field}: ")  # the field once, not twice
+            where = "" if named else f" ({exc.field})"
             click.echo(f"casemgr: error{where}: {exc.message}", err=True)
             sys.exit(1)
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when one is run (click's documented LazyGroup
+    pattern): `casemgr --help` or `casemgr case list` must not pay for importing ioc-finder, stix2
+    or WeasyPrint. Each entry carries its one-line help, so `--help` lists every group without
+    importing it; tests/test_cli_startup.py checks that line against the group's own docstring."""
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, tuple[str, str]] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = lazy_subcommands or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            return self.load(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def load(self, cmd_name: str) -> click.Command:
+        import importlib
+
+        module_name, _, attribute = self.lazy_subcommands[cmd_name][0].partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wrong registry entry
+            raise TypeError(f"{module_name}:{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy_subcommands:
+                rows.append((name, self.lazy_subcommands[name][1]))
+                continue
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+# Each domain's commands: name -> ("module:group", the one line `casemgr --help` shows for it).
+DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "user": ("casemgr.auth.cli:user", "Manage user accounts."),
+    "token": ("casemgr.auth.cli:token", "Manage API tokens."),
+    "audit": ("casemgr.audit.cli:audit", "Verify and checkpoint the audit log."),
+    "case": ("casemgr.cases.cli:case", "List and show cases."),
+    "stix": ("casemgr.indicators.cli:stix", "Import and export STIX 2.1 bundles."),
+    "evidence": ("casemgr.evidence.cli:evidence", "Verify, export and clean the evidence store."),
+    "keys": ("casemgr.evidence.cli:keys", "Evidence master keys and the instance signing key."),
+}
+
+
+@click.group(cls=LazyGroup, lazy_subcommands=DOMAIN_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """casemgr: security incident response case manager."""
@@ -111,8 +189,12 @@ def init(ctx: CliContext, no_admin: bool) -> None:
         raise ConfigError("CASEMGR_INSTANCE_DIR", f"cannot set up {settings.instance_dir}: {exc.strerror}") from None
     try:
         settings.evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        before = stat.S_IMODE(settings.evidence_dir.stat().st_mode)
+        if before != 0o700:  # a directory made beforehand (by hand, a package, a volume mount)
+            os.chmod(settings.evidence_dir, 0o700)
+            click.echo(f"evidence directory {settings.evidence_dir}: mode {before:04o} tightened to 0700")
     except OSError as exc:
-        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot create {settings.evidence_dir}: {exc.strerror}") from None
+        raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot set up {settings.evidence_dir}: {exc.strerror}") from None
     _ensure_keyring(settings)
     migrate.upgrade(settings.database_url)
     if settings.is_sqlite:
@@ -149,8 +231,8 @@ def _ensure_first_admin(ctx: CliContext) -> None:
             return
         password = secrets.token_urlsafe(18)
         service.create_user(s, ctx.actor(), NewUser(username="admin", role=Role.ADMIN, password=password,
-                                                    display_name="Administrator"))
-    click.echo("first admin account created (the password is shown only now):")
+                                                    display_name="Administrator"), must_change_password=True)
+    click.echo("first admin account created (the password is shown only now; choose a new one at the first sign-in):")
     click.echo("  username: admin")
     click.echo(f"  password: {password}")
 
@@ -178,9 +260,10 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
     """
     from gunicorn.app.base import BaseApplication
 
-    from casemgr import create_app
+    from casemgr import check_before_serving, create_app
 
     app = create_app(ctx.settings)
+    check_before_serving(app)  # here, in the master: a missing key stops the start with one line
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -190,26 +273,15 @@ def serve(ctx: CliContext, host: str, port: int, workers: int, threads: int) -> 
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             self.cfg.set("timeout", 300)
+            # gunicorn's control socket is one path per user ($HOME/.gunicorn/gunicorn.ctl) that a second
+            # instance takes over, and a thread in the master that would be running while it forks.
+            self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return app
 
     click.echo(f"casemgr serving on http://{host}:{port} ({workers} processes x {threads} threads)")
     Server().run()
-
-
-def _register_domains() -> None:
-    from casemgr.audit.cli import audit
-    from casemgr.auth.cli import token, user
-    from casemgr.cases.cli import case
-    from casemgr.evidence.cli import evidence, keys
-    from casemgr.indicators.cli import stix
-
-    for group in (user, token, audit, case, stix, evidence, keys):
-        cli.add_command(group)
-
-
-_register_domains()
 
 
 def main() -> None:

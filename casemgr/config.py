@@ -11,9 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -46,10 +44,12 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    max_body_bytes: int = 4 * 1024**2  # any request body, unless its route takes more (the two below)
     max_upload_bytes: int = 8 * 1024**3
     max_bundle_bytes: int = 256 * 1024**2  # largest STIX bundle accepted for import (413 beyond)
     import_workers: int = 1  # processes validating a large STIX import; from_env: the CPU count, at most 8
     organization_name: str = "casemgr"
+    base_url: str | None = None  # the app's external URL (no trailing slash), for links that must be absolute
     own_domains: tuple[str, ...] = ()  # the organization's domains: indicators on them are flagged known-benign
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -117,12 +117,14 @@ class Settings:
             argon2_time_cost=_int(env, "CASEMGR_ARGON2_TIME_COST", 2, 2, 100),
             argon2_memory_kib=_int(env, "CASEMGR_ARGON2_MEMORY_KIB", 19456, 19456, 4 * 1024 * 1024),
             argon2_parallelism=_int(env, "CASEMGR_ARGON2_PARALLELISM", 1, 1, 64),
+            max_body_bytes=_int(env, "CASEMGR_MAX_BODY_BYTES", 4 * 1024**2, 1024, 2**30),
             max_upload_bytes=_int(env, "CASEMGR_MAX_UPLOAD_BYTES", 8 * 1024**3, 1, 2**50),
             max_bundle_bytes=_int(env, "CASEMGR_MAX_BUNDLE_BYTES", 256 * 1024**2, 1, 2**40),
             # Each worker is a process of about 60 MiB: the cap keeps concurrent imports on a many-core server
             # from starting dozens each.
             import_workers=_int(env, "CASEMGR_IMPORT_WORKERS", min(len(os.sched_getaffinity(0)), 8), 1, 64),
             organization_name=env.get("CASEMGR_ORGANIZATION", "casemgr"),
+            base_url=_base_url(env, "CASEMGR_BASE_URL"),
             own_domains=_domains(env, "CASEMGR_OWN_DOMAINS"),
         )
 
@@ -132,6 +134,10 @@ def generate_secret_key() -> str:
 
 
 def _check_database_url(url: str) -> None:
+    # Imported here, not at the top: `casemgr --help` imports this module and must not load SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -182,6 +188,23 @@ def _syslog(env: Mapping[str, str], name: str) -> str | None:
         raise ConfigError(name, f"expected an absolute socket path such as /dev/log or host:port"
                                 f" with a port from 1 to 65535, got {raw!r}")
     return raw
+
+
+def _base_url(env: Mapping[str, str], name: str) -> str | None:
+    """An absolute http(s) URL without credentials, query or fragment; returned without a trailing slash."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in {"http", "https"} or not parts.hostname or "@" in parts.netloc
+            or parts.query or parts.fragment or raw.endswith(("?", "#"))):
+        raise ConfigError(name, f"expected the URL the app is reached at, such as https://ir.example.org"
+                                f" (http or https, no user, query or fragment), got {raw!r}")
+    return raw.rstrip("/")
 
 
 def _domains(env: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ sessions use a plain deferred BEGIN so that page views never queue behind writer
 from __future__ import annotations
 
 import datetime as dt
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,8 +60,28 @@ def utcnow() -> dt.datetime:
 
 WRITE_OPTION = "casemgr_write"
 
+# Every engine this process made: a forked child (a gunicorn worker) drops the pooled connections
+# it inherited without closing them (SQLAlchemy's fork recipe), so parent and child never talk to
+# the server over one socket, or share one SQLite file handle. The factory opens no connection in
+# the first place; this holds for whatever a parent opened anyway.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    engine = _make_engine(url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)

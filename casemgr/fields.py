@@ -1,12 +1,26 @@
-"""Validators shared by every domain's input schemas: one place for each rule about a field."""
+"""Validators shared by every domain's input schemas: one place for each rule about a field.
+
+`Input` is the base of every input schema (commands, queries, filter forms), for the web forms,
+the API and the CLI alike. It owns the rules every field follows, so that a new field inherits
+them: a blank value means "not given", no text holds a NUL character, no whole number is beyond
+what a database column holds, and no date-time falls outside the range once it is in UTC.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel, field_validator, model_validator
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NUL = "\x00"
+# The largest whole number a signed 64-bit column holds (PostgreSQL BIGINT, SQLite INTEGER):
+# an id or count beyond it cannot exist, and the database drivers fail on it rather than compare.
+MAX_INT = 2**63 - 1
+NUL_MESSAGE = "must not contain NUL characters (\\x00)"
 
 
 def single_line(value: str) -> str:
@@ -23,9 +37,13 @@ def aware_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+def is_blank(value: Any) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
 def blank_is_none(value: Any) -> Any:
     """An empty or blank form field means 'not given'."""
-    return None if isinstance(value, str) and not value.strip() else value
+    return None if is_blank(value) else value
 
 
 def strip(value: Any) -> Any:
@@ -34,3 +52,74 @@ def strip(value: Any) -> Any:
 
 def lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every value inside `value` (lists, tuples, sets and dicts, keys included), depth first."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, BaseModel):
+            continue  # a nested input checked itself
+        else:
+            yield item
+
+
+def has_nul(value: Any) -> bool:
+    """Whether any text in `value` holds a NUL character (PostgreSQL cannot store one in text)."""
+    return any(isinstance(v, str) and NUL in v for v in _leaves(value))
+
+
+def storable_problem(value: Any) -> str | None:
+    """What in an already validated `value` no database column can hold, in plain words, or None."""
+    for leaf in _leaves(value):
+        if isinstance(leaf, int) and not isinstance(leaf, bool) and not -MAX_INT - 1 <= leaf <= MAX_INT:
+            return f"must be a whole number no larger than {MAX_INT}"
+        if isinstance(leaf, dt.datetime) and leaf.tzinfo is not None:
+            try:
+                leaf.astimezone(dt.UTC)
+            except OverflowError:
+                return "is out of range: in UTC it must fall between the years 1 and 9999"
+    return None
+
+
+class Input(BaseModel):
+    """The base of every input schema. Subclasses set their own `model_config`."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_not_given(cls, data: Any) -> Any:
+        """A blank value (empty, or only spaces) means the field was not given: a required field
+        is then missing, an optional one takes its default (None where that is the default, which
+        is how an update command clears a field)."""
+        if not isinstance(data, dict):
+            return data
+        names = {(f.alias or name): f for name, f in cls.model_fields.items()}
+        given: dict[Any, Any] = {}
+        for key, value in data.items():
+            field = names.get(key)
+            if field is None or not is_blank(value):
+                given[key] = value
+            elif not field.is_required() and field.default is None and field.default_factory is None:
+                given[key] = None
+        return given
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError(NUL_MESSAGE)
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        problem = storable_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value

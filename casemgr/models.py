@@ -1,7 +1,7 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, User
+from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, RecoveryCode, User
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
@@ -9,4 +9,4 @@ from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjec
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IndicatorCollection", "InstanceSetting",
-           "LoginSession", "StixObject", "StixObjectVersion", "TimelineEntry", "User"]
+           "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectVersion", "TimelineEntry", "User"]

@@ -3,29 +3,37 @@ security headers and the single error handler."""
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
+from urllib.parse import urlsplit
 
+import flask
 from flask import Flask, Response, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import IntegerConverter
 
+from casemgr import fields
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
+from casemgr.config import Settings
 from casemgr.db import Database
-from casemgr.errors import BadRequest, DomainError, Invalid
+from casemgr.errors import BadRequest, DomainError, Invalid, TooLarge
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "sid"
@@ -40,7 +48,9 @@ class Principal:
     username: str
     role: Role
     token_id: int | None = None
+    token_issued_by: str | None = None
     mfa_pending: bool = False
+    must_change_password: bool = False
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
@@ -60,6 +70,68 @@ def database() -> Database:
     from flask import current_app
 
     return current_app.extensions["casemgr.db"]
+
+
+# ---------------------------------------------------------------- request body limits
+
+class Request(flask.Request):
+    """Flask's request, keeping the file parts of an ordinary form in memory.
+
+    Werkzeug spools a file part over 500 KB to a temporary file, so anyone could fill the temp file
+    system, even without signing in (the CSRF check parses the form before it fails). The body limit
+    bounds what is held here; the routes that take large files read the body as a stream of their own.
+    """
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """How large a route's request body may be: the value of `setting`, read by `limit`, plus
+    `overhead` bytes of room (the multipart framing and small fields around an uploaded file)."""
+
+    setting: str
+    limit: Callable[[Settings], int]
+    overhead: int = 0
+    field: str | None = None
+
+
+BODY_LIMIT = BodyLimit("CASEMGR_MAX_BODY_BYTES", lambda settings: settings.max_body_bytes)
+
+
+def larger_body(rule: BodyLimit) -> Callable[[F], F]:
+    """Let a route take a body larger than CASEMGR_MAX_BODY_BYTES (an evidence upload, a STIX import),
+    which it reads as a stream against a limit of its own."""
+
+    def mark(view: F) -> F:
+        view.body_limit = rule  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _body_limit() -> tuple[BodyLimit, int]:
+    """The request's route's body limit and its setting's value."""
+    view = flask.current_app.view_functions.get(request.endpoint or "")
+    rule: BodyLimit = getattr(view, "body_limit", BODY_LIMIT)
+    return rule, rule.limit(flask.current_app.extensions["casemgr.settings"])
+
+
+def _too_large(rule: BodyLimit, value: int) -> TooLarge:
+    return TooLarge(f"the request body is larger than the maximum of {value:,} bytes ({rule.setting})",
+                    field=rule.field)
+
+
+def _limit_body() -> None:
+    """Before anything else (the CSRF check parsing a form, loading who is signed in, the sign-in rate
+    limit): a body declared larger than its route takes is refused unread; one of unknown length is
+    cut off where it passes the limit (werkzeug raises RequestEntityTooLarge reading it)."""
+    rule, value = _body_limit()
+    request.max_content_length = value + rule.overhead
+    if request.content_length is not None and request.content_length > value + rule.overhead:
+        raise _too_large(rule, value)
 
 
 def db_session() -> Session:
@@ -119,8 +191,8 @@ def current_actor(via: str | None = None, session: Session | None = None) -> Act
     if not getattr(principal, "is_authenticated", False):
         return Actor.anonymous(via, request.remote_addr, g.get("request_id"))
     user = (session or db_session()).get(User, principal.user_id)
-    return Actor(user=user, via=via, token_id=principal.token_id, source_ip=request.remote_addr,
-                 request_id=g.get("request_id"))
+    return Actor(user=user, via=via, token_id=principal.token_id, token_issued_by=principal.token_issued_by,
+                 source_ip=request.remote_addr, request_id=g.get("request_id"))
 
 
 @contextmanager
@@ -133,18 +205,79 @@ def long_request_actor() -> Iterator[tuple[Session, Actor]]:
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate input into a command; a bad field raises Invalid naming it."""
+    """Validate input into a command; a bad field raises Invalid naming it once, in plain words."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        message = first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
+        errors = [problem(model, e) for e in exc.errors()]
+        field, message = errors[0]
         raise Invalid(f"{field}: {message}" if field else message, field=field,
-                      details={"errors": [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-                                          for e in exc.errors()]}) from None
+                      details={"errors": [{"field": f or "", "message": m} for f, m in errors]}) from None
+
+
+_PLAIN = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing_size": f"must be a whole number no larger than {fields.MAX_INT}",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "datetime_type": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_from_date_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_object_invalid": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "date_type": "must be a date such as 2026-01-02",
+    "date_parsing": "must be a date such as 2026-01-02",
+    "date_from_datetime_parsing": "must be a date such as 2026-01-02",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "uuid_type": "must be a UUID",
+    "uuid_parsing": "must be a UUID",
+    "string_pattern_mismatch": "is not in the accepted form",
+}
+
+
+def problem(model: type[BaseModel], error: Any) -> tuple[str | None, str]:
+    """One pydantic error as (field, message): the field's dotted path, the message in plain words."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    field = ".".join(str(p) for p in error["loc"]) or None
+    if kind in {"value_error", "assertion_error"}:
+        message = str(ctx.get("error", error["msg"]))
+        named = re.match(r"([a-z_][a-z0-9_.]*): (.+)", message, re.S)
+        if field is None and named and named.group(1).split(".")[0] in model.model_fields:
+            return named.group(1), named.group(2)  # a rule over several fields names the one it is about
+        return field, message
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return field, "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return field, f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "too_short":
+        return field, f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return field, f"may have at most {ctx.get('max_length')} items"
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        return field, f"must be {words} {ctx.get(key)}"
+    if kind in {"enum", "literal_error"}:
+        return field, f"must be one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        declared = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        hint = declared.description if declared is not None and declared.description else None
+        return field, f"is not in the accepted form ({hint})" if hint else "is not in the accepted form"
+    if kind in _PLAIN:
+        return field, _PLAIN[kind]
+    return field, str(error["msg"])
 
 
 def json_body() -> dict[str, Any]:
@@ -161,6 +294,54 @@ def json_body() -> dict[str, Any]:
     return data
 
 
+def _at_most(limit: int) -> str:
+    """A regular expression matching the decimal numbers from 0 to `limit` (at most as many digits)."""
+    digits = str(limit)
+    choices = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            choices.append(digits[:i] + f"[0-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    choices.append(digits)
+    return "(?:" + "|".join(choices) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a whole number that a database id can be (64 bits). A larger number
+    matches no route, so it is a 404 like any id that does not exist, whatever the method, instead of
+    reaching the database driver, which cannot bind it."""
+
+    regex = _at_most(fields.MAX_INT)
+
+
+def refuse_nul_in_request() -> None:
+    """No path segment, query parameter or form field may hold a NUL character (PostgreSQL cannot
+    store or compare one). Raises Invalid naming the parameter. A multipart body is looked at only
+    if something has parsed it already (evidence uploads stream theirs; their fields are checked
+    by the command they become)."""
+    sources: list[Any] = [request.view_args or {}, request.args]
+    if request.mimetype == "application/x-www-form-urlencoded" or "form" in request.__dict__:
+        sources.append(request.form)
+    for source in sources:
+        for name, value in (source.items(multi=True) if hasattr(source, "getlist") else source.items()):
+            if fields.has_nul(name) or fields.has_nul(value):
+                shown = name.replace(fields.NUL, "\\x00")
+                raise Invalid(f"{shown}: {fields.NUL_MESSAGE}", field=shown)
+
+
+_NOT_IN_LOCATION = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _redirect(location: str, code: int = 302) -> Response:
+    """A redirect whose Location has control characters and spaces percent-encoded: a target built from
+    input (e.g. `next` after sign-in) can hold a line break, which no header may carry (werkzeug raises)."""
+    from flask import current_app
+    from werkzeug.utils import redirect as werkzeug_redirect
+
+    location = _NOT_IN_LOCATION.sub(lambda m: f"%{ord(m.group()):02X}", location)
+    return werkzeug_redirect(location, code, Response=current_app.response_class)  # type: ignore[return-value]
+
+
 def _load_principal(req: Any) -> Principal | None:
     db = database()
     if req.path.startswith("/api/") or req.path.startswith("/taxii2/"):
@@ -172,7 +353,8 @@ def _load_principal(req: Any) -> Principal | None:
             token = auth.find_token(s, raw.strip())
             if token is None:
                 return None
-            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id)
+            return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id,
+                             token_issued_by=token.issued_by)
     raw = session.get(SESSION_KEY)
     if not raw:
         return None
@@ -183,15 +365,21 @@ def _load_principal(req: Any) -> Principal | None:
             g.session_ended = True
             return None
         pending = not login.mfa_passed and auth.mfa_required(s, login.user)
-        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending)
+        return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending,
+                         must_change_password=login.user.must_change_password)
 
 
 MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}
+# A user who must choose a new password (reset by an admin, the first admin) sees nothing else first.
+PASSWORD_CHANGE_ALLOWED_ENDPOINTS = {"auth.forced_password_change", "auth.logout", "static", "home.healthz"}
 
 
 def init_web(app: Flask, db: Database) -> None:
     app.extensions["casemgr.db"] = db
+    app.url_map.converters["int"] = IdConverter  # before any blueprint adds its rules
     app.session_interface = SessionInterface()
+    app.request_class = Request
+    app.before_request_funcs.setdefault(None, []).insert(0, _limit_body)
     CSRFProtect(app)
     manager = LoginManager(app)
     manager.login_view = "auth.login"
@@ -207,6 +395,9 @@ def init_web(app: Flask, db: Database) -> None:
             flash("Your session expired; please sign in again.", "warning")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
 
+    app.before_request(refuse_nul_in_request)
+    app.redirect = _redirect  # type: ignore[method-assign]  # what flask.redirect calls, for every redirect
+
     @app.before_request
     def _before() -> Any:
         rid = request.headers.get("X-Request-ID", "")
@@ -216,6 +407,9 @@ def init_web(app: Flask, db: Database) -> None:
         principal = current_user
         if getattr(principal, "is_authenticated", False) and principal.mfa_pending:
             return redirect(url_for("auth.mfa"))
+        if (getattr(principal, "must_change_password", False)
+                and request.endpoint not in PASSWORD_CHANGE_ALLOWED_ENDPOINTS):
+            return redirect(url_for("auth.forced_password_change"))
         return None
 
     @app.after_request
@@ -254,9 +448,14 @@ def init_web(app: Flask, db: Database) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         code = exc.code or 500
-        messages = {404: "there is nothing here", 405: "that method is not allowed here",
-                    413: "the upload is larger than this server accepts"}
-        return _error_response(code, exc.name.lower().replace(" ", "_"), messages.get(code, exc.description or ""))
+        if code == 413:  # a body of unknown length cut off at the route's limit
+            return _domain_error(_too_large(*_body_limit()))
+        messages = {404: "there is nothing here", 405: "that method is not allowed here"}
+        response = flask.make_response(_error_response(code, exc.name.lower().replace(" ", "_"),
+                                                 messages.get(code, exc.description or "")))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:  # TRACE, PROPFIND, BREW...: what is allowed
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -298,8 +497,19 @@ def form_data() -> dict[str, Any]:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only same-site paths are followed after login (no open redirects); anything else gives None.
+
+    Browsers drop tabs and newlines anywhere in a URL, trim spaces and control characters at its
+    ends and read a backslash as a slash, so `/<tab>/evil.example/` would reach them as
+    `//evil.example/`, another site. A target with any of those is refused rather than cleaned,
+    and what remains must parse (as urllib does) with neither a scheme nor a host.
+    """
+    if not target or len(target) > 2048 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 

@@ -402,34 +402,62 @@ def served_env() -> dict[str, str]:
     return {}
 
 
+def serve_default(option: str) -> Any:
+    """The default of a `casemgr serve` option, read from the command itself."""
+    from casemgr.cli import serve
+
+    return next(param.default for param in serve.params if param.name == option)
+
+
 @pytest.fixture
-def served(settings: Settings, instance_dir: Path, served_env: dict[str, str]) -> Iterator[str]:
-    """`casemgr serve` (gunicorn, threaded) with ONE process, on the test database; yields its base URL.
+def served_workers() -> int:
+    """The number of processes `served` runs: `casemgr serve`'s own default; a test module may override it."""
+    return int(serve_default("workers"))
+
+
+@contextlib.contextmanager
+def serve_process(settings: Settings, *, workers: int, env: dict[str, str] | None = None,
+                  ready: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """Run `casemgr serve` (gunicorn, threaded, its default threads per process) on the test database;
+    yields its base URL. `ready(base)` says when it is up (default: /healthz answers 200); at most 30 s.
     Fails the test if the server printed a traceback."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMGR_")}
-    env.update(CASEMGR_INSTANCE_DIR=str(instance_dir), CASEMGR_DATABASE_URL=settings.database_url,
-               CASEMGR_EVIDENCE_DIR=str(settings.evidence_dir), **served_env)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMGR_")}
+    full_env.update(CASEMGR_INSTANCE_DIR=str(settings.instance_dir), CASEMGR_DATABASE_URL=settings.database_url,
+                    CASEMGR_EVIDENCE_DIR=str(settings.evidence_dir), **(env or {}))
     casemgr = Path(sys.executable).with_name("casemgr")
-    server = subprocess.Popen([str(casemgr), "serve", "--port", str(port), "--workers", "1", "--threads", "4"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen([str(casemgr), "serve", "--port", str(port), "--workers", str(workers)],
+                              env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
+            if server.poll() is not None:
+                break
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if ready(base) if ready else requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 time.sleep(0.1)
         else:
             pytest.fail("casemgr serve did not answer within 30 s")
+        if server.poll() is not None:
+            pytest.fail(f"casemgr serve exited at start:\n{server.communicate()[0]}")
         yield base
     finally:
         server.terminate()
-        output, _ = server.communicate(timeout=30)
-        assert "Traceback" not in output, output
+        output = server.communicate(timeout=30)[0]
+    assert "Traceback" not in output, output
+
+
+@pytest.fixture
+def served(settings: Settings, served_env: dict[str, str], served_workers: int) -> Iterator[str]:
+    """`casemgr serve` as deployed (gunicorn, threaded, `served_workers` processes: by default as many as
+    `casemgr serve` starts) on the test database, SQLite or PostgreSQL; yields its base URL.
+    Fails the test if the server printed a traceback."""
+    with serve_process(settings, workers=served_workers, env=served_env) as base:
+        yield base
 
 
 @pytest.fixture

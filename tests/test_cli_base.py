@@ -47,6 +47,18 @@ def test_init_creates_a_private_instance_and_is_safe_twice(run_cli, tmp_path):
     assert listing.stdout.count("admin") == 2  # the username and the role, once
 
 
+def test_init_tightens_an_evidence_directory_that_existed(run_cli, tmp_path):
+    evidence = tmp_path / "evidence"
+    evidence.mkdir(mode=0o755)
+    evidence.chmod(0o755)
+    env = {"CASEMGR_INSTANCE_DIR": str(tmp_path / "inst"), "CASEMGR_EVIDENCE_DIR": str(evidence)}
+    result = run_cli("init", "--no-admin", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert _mode(evidence) == 0o700
+    assert f"evidence directory {evidence}: mode 0755 tightened to 0700" in result.stdout
+    assert "tightened" not in run_cli("init", "--no-admin", env=env).stdout
+
+
 def test_init_creates_the_first_admin_once_with_a_working_password(run_cli, tmp_path, web, db):
     env = {"CASEMGR_INSTANCE_DIR": str(tmp_path / "inst")}
     result = run_cli("init", env=env)
@@ -55,6 +67,12 @@ def test_init_creates_the_first_admin_once_with_a_working_password(run_cli, tmp_
     assert len(password) >= 12
     assert user_row(db, "admin").role.value == "admin"
     assert web.login("admin", password).status_code == 302
+    assert user_row(db, "admin").must_change_password  # the printed password is for the first sign-in only
+    assert web.get("/admin/users").headers["Location"] == "/account/password/new"
+    assert web.get("/account/password/new").status_code == 200
+    changed = web.post("/account/password/new", {"current_password": password,
+                                                 "new_password": "the admin's own long passphrase"})
+    assert changed.status_code == 302
     assert web.get("/admin/users").status_code == 200
     again = run_cli("init", env=env)
     assert "password:" not in again.stdout
@@ -119,8 +137,8 @@ def test_user_create_prompts_for_the_password(run_cli, web):
 @pytest.mark.parametrize(("args", "stdin", "message"), [
     (["user", "create", "erin", "--role", "wizard", "--password-stdin"], PASSWORD, "wizard"),
     (["user", "create", "erin", "--password-stdin"], PASSWORD, "--role"),
-    (["user", "create", "bad name!", "--role", "analyst", "--password-stdin"], PASSWORD, "(username)"),
-    (["user", "create", "erin", "--role", "analyst", "--password-stdin"], "", "(password)"),
+    (["user", "create", "bad name!", "--role", "analyst", "--password-stdin"], PASSWORD, "error: username: "),
+    (["user", "create", "erin", "--role", "analyst", "--password-stdin"], "", "error: password: "),
     (["user", "disable", "nobody"], None, "no user named"),
     (["token", "create", "nobody"], None, "no user named"),
     (["token", "revoke", "abc"], None, "TOKEN_ID"),

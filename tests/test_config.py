@@ -24,6 +24,8 @@ BAD_VALUES = [
     ("CASEMGR_LOGIN_RATE_LIMIT", "lots"),
     ("CASEMGR_AUDIT_CHECKPOINT_EVERY", "0"),
     ("CASEMGR_MAX_UPLOAD_BYTES", "big"),
+    ("CASEMGR_MAX_BODY_BYTES", "4MiB"),
+    ("CASEMGR_MAX_BODY_BYTES", "100"),
     ("CASEMGR_IMPORT_WORKERS", "0"),
     ("CASEMGR_MAX_BUNDLE_BYTES", "1e9"),
     ("CASEMGR_TRUST_PROXY", "maybe"),
@@ -77,6 +79,7 @@ def test_defaults_are_safe(tmp_path, monkeypatch):
     assert settings.secret_key is None
     assert (settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism) == (19456, 2, 1)
     assert settings.trust_proxy is False
+    assert settings.max_body_bytes == 4 * 1024 * 1024
 
 
 def test_values_are_read(tmp_path):

@@ -23,6 +23,7 @@ class AuditEntryOut(BaseModel):
     actor_id: int | None
     actor: str
     token_id: int | None
+    token_issued_by: str | None = None  # who issued the token the actor used (entries made with a token)
     action: str
     object_type: str
     object_id: str | None

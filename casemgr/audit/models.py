@@ -22,6 +22,7 @@ class AuditEntry(Base):
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor_name: Mapped[str] = mapped_column(String(128), index=True)
     token_id: Mapped[int | None] = mapped_column(Integer)
+    token_issued_by: Mapped[str | None] = mapped_column(String(128))  # who issued the token the actor used
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))

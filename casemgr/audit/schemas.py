@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from casemgr import fields
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(fields.Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     actor: str | None = Field(default=None, max_length=128, description="username")
@@ -23,11 +23,6 @@ class AuditQuery(BaseModel):
     until: dt.datetime | None = Field(default=None, description="ISO 8601 time, exclusive; a date includes that day")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
-
-    @field_validator("actor", "action", "object_type", "object_id", "since", "until", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return fields.blank_is_none(value)
 
     @field_validator("until", mode="before")
     @classmethod

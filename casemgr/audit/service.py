@@ -26,6 +26,7 @@ from sqlalchemy import Select, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
@@ -96,23 +97,24 @@ def trail_of(session: Session) -> AuditTrail:
 
 def canonical_entry(entry: AuditEntry) -> bytes:
     """The RFC 8785 serialization of everything an entry says, which its hash covers."""
-    return rfc8785.dumps(
-        {
-            "seq": entry.seq,
-            "occurred_at": entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-            "actor_type": entry.actor_type,
-            "actor_id": entry.actor_id,
-            "actor_name": entry.actor_name,
-            "token_id": entry.token_id,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "summary": entry.summary,  # type: ignore[dict-item]
-            "source_ip": entry.source_ip,
-            "request_id": entry.request_id,
-            "via": entry.via,
-        }
-    )
+    canonical: dict[str, Any] = {
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor_type": entry.actor_type,
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "token_id": entry.token_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "summary": entry.summary,
+        "source_ip": entry.source_ip,
+        "request_id": entry.request_id,
+        "via": entry.via,
+    }
+    if entry.token_issued_by is not None:  # only entries made with a token have it (and older ones never)
+        canonical["token_issued_by"] = entry.token_issued_by
+    return rfc8785.dumps(canonical)
 
 
 def chain_hash(prev_hash: str, entry: AuditEntry) -> str:
@@ -158,6 +160,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str, object
         actor_id=actor.user.id if actor.user is not None else None,
         actor_name=actor.name,
         token_id=actor.token_id,
+        token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
         action=action,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
@@ -356,8 +359,9 @@ class AuditFilter:
     per_page: int = 50
 
 
-def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
-    """A page of entries, newest first, and the total matching. Raises Forbidden for non-readers."""
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
+    """A page of entries, newest first, as the actor may read them (without case content for admins,
+    casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers."""
     require_reader(actor)
     query: Select[AuditEntry] = select(AuditEntry)
     if flt.actor:
@@ -376,10 +380,10 @@ def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list
     rows = session.scalars(
         query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
     ).all()
-    return list(rows), total
+    return [for_reader(actor, row) for row in rows], total
 
 
-def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
+def entry_to_dict(entry: AuditEntry | EntryView) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "occurred_at": entry.occurred_at.isoformat(),
@@ -387,6 +391,7 @@ def entry_to_dict(entry: AuditEntry) -> dict[str, Any]:
         "actor_id": entry.actor_id,
         "actor": entry.actor_name,
         "token_id": entry.token_id,
+        "token_issued_by": entry.token_issued_by,
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": entry.object_id,

@@ -12,6 +12,7 @@ class Actor:
     user: User | None
     via: str  # web | api | cli
     token_id: int | None = None
+    token_issued_by: str | None = None  # who issued the token: its owner, or the operator for automation
     source_ip: str | None = None
     request_id: str | None = None
     system_name: str | None = None  # for CLI operators acting as the system

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from casemgr.api import ApiBlueprint, Page, body, out, query
 from casemgr.auth import service
-from casemgr.auth.models import Role
+from casemgr.auth.models import Role, TokenKind
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, UserUpdate
 from casemgr.web import current_actor, db_session
 
@@ -39,6 +39,8 @@ class TokenOut(Out):
     name: str
     prefix: str
     owner: str
+    kind: TokenKind
+    issued_by: str
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     expires_at: dt.datetime | None
@@ -117,7 +119,8 @@ def update_user(username: str) -> Any:
     return _user(service.update_user(db_session(), current_actor(), username, body(UserUpdate)))
 
 
-@bp.operation("/users/<username>/tokens", "POST", "Create a token for a user (admin)", body=NewToken,
+@bp.operation("/users/<username>/tokens", "POST", "Create a token for yourself (`username` is yours; 403 for"
+              " anyone else: an operator issues one for automation with `casemgr token create`)", body=NewToken,
               response=IssuedTokenOut, status=201, errors=(409,))
 def create_user_token(username: str) -> Any:
     issued = service.create_token(db_session(), current_actor(), username, body(NewToken))

@@ -10,6 +10,7 @@ from casemgr.auth import service
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
 from casemgr.cli import CliContext, pass_ctx, reports_errors
+from casemgr.db import utcnow
 from casemgr.web import parse
 
 
@@ -41,12 +42,15 @@ def create_user(ctx: CliContext, username: str, role: str, display_name: str, pa
 @pass_ctx
 @reports_errors
 def list_users(ctx: CliContext) -> None:
-    """List users with their role and state."""
+    """List users with their role and state (and whether locked or due to change their password)."""
+    now = utcnow()
     with ctx.transaction() as s:
         for u in service.list_users(s, ctx.actor()):
             state = "disabled" if u.is_disabled else "active"
             mfa = "totp" if u.totp_enabled else "-"
-            click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}")
+            notes = [note for note, applies in (("locked", u.locked_until is not None and u.locked_until > now),
+                                                ("must-change-password", u.must_change_password)) if applies]
+            click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}{''.join(' ' + n for n in notes)}")
 
 
 def _set_disabled(ctx: CliContext, username: str, disabled: bool) -> None:
@@ -73,6 +77,47 @@ def enable_user(ctx: CliContext, username: str) -> None:
     _set_disabled(ctx, username, False)
 
 
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def unlock_user(ctx: CliContext, username: str) -> None:
+    """Lift USERNAME's lockout after failed sign-ins."""
+    with ctx.transaction() as s:
+        service.unlock_user(s, ctx.actor(), username)
+    click.echo(f"{username} unlocked")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the temporary password from standard input "
+              "instead of generating one.")
+@pass_ctx
+@reports_errors
+def reset_password(ctx: CliContext, username: str, password_stdin: bool) -> None:
+    """Give USERNAME a temporary password, printed once; they must choose a new one at the next sign-in.
+
+    Their sessions end and a lockout is lifted."""
+    given = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with ctx.transaction() as s:
+        reset = service.reset_password(s, ctx.actor(), username, given)
+    click.echo(f"password of {username} reset; {reset.sessions_ended} session(s) ended; a new one must be chosen"
+               " at the next sign-in")
+    if given is None:
+        click.echo(f"temporary password: {reset.password}")
+
+
+@user.command("reset-mfa")
+@click.argument("username")
+@pass_ctx
+@reports_errors
+def reset_mfa(ctx: CliContext, username: str) -> None:
+    """Turn off USERNAME's second factor and recovery codes (a lost phone); their sessions end."""
+    with ctx.transaction() as s:
+        service.reset_mfa(s, ctx.actor(), username)
+    click.echo(f"second factor of {username} reset; they set up a new one at the next sign-in if their role needs it")
+
+
 @click.group()
 def token() -> None:
     """Manage API tokens."""
@@ -86,12 +131,16 @@ def token() -> None:
 @pass_ctx
 @reports_errors
 def create_token(ctx: CliContext, username: str, name: str, expires_days: int) -> None:
-    """Create a token for USERNAME; the token is printed once, alone on the last line."""
+    """Issue a token for USERNAME, for automation; the token is printed once, alone on the last line.
+
+    It is marked as issued by you (the operator), in token lists and in every audit and custody
+    entry made with it."""
     cmd = parse(NewToken, {"name": name, "expires_days": expires_days or None})
     with ctx.transaction() as s:
         issued = service.create_token(s, ctx.actor(), username, cmd)
         expiry = issued.token.expires_at.date().isoformat() if issued.token.expires_at else "never"
-    click.echo(f"token {issued.token.id} for {username} ({name}), expires {expiry}; store it now:")
+    click.echo(f"token {issued.token.id} for {username} ({name}), issued by {issued.token.issued_by}, expires "
+               f"{expiry}; store it now:")
     click.echo(issued.secret)
 
 
@@ -100,7 +149,7 @@ def create_token(ctx: CliContext, username: str, name: str, expires_days: int) -
 @pass_ctx
 @reports_errors
 def list_tokens(ctx: CliContext, username: str | None) -> None:
-    """List tokens (all, or USERNAME's): id, owner, name, created, last used, expiry, state."""
+    """List tokens (all, or USERNAME's): id, owner, name, kind and issuer, created, last used, expiry, state."""
     with ctx.transaction() as s:
         tokens = (service.list_tokens(s, ctx.actor(), username) if username
                   else service.all_tokens(s, ctx.actor()))
@@ -108,7 +157,7 @@ def list_tokens(ctx: CliContext, username: str | None) -> None:
             state = "revoked" if t.revoked_at else "active"
             last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
             exp = t.expires_at.isoformat(timespec="seconds") if t.expires_at else "never"
-            click.echo(f"{t.id:<5} {t.user.username:<20} {t.name:<20} {t.prefix}… "
+            click.echo(f"{t.id:<5} {t.user.username:<20} {t.name:<20} {t.prefix}… {t.kind} by {t.issued_by} "
                        f"created {t.created_at.isoformat(timespec='seconds')} last-used {last} "
                        f"expires {exp} {state}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casemgr.db import Base, UTCDateTime, str_enum, utcnow
@@ -33,12 +33,15 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(256))
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+    # Set by an admin's password reset and for the first admin: the next sign-in must choose a new one.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", foreign_keys="ApiToken.user_id", order_by="ApiToken.id"
     )
     sessions: Mapped[list[LoginSession]] = relationship(back_populates="user")
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
     def is_disabled(self) -> bool:
@@ -66,6 +69,11 @@ class LoginSession(Base):
     user: Mapped[User] = relationship(back_populates="sessions")
 
 
+class TokenKind(enum.StrEnum):
+    PERSONAL = "personal"  # created by its owner, for themselves
+    OPERATOR = "operator"  # issued with the CLI by an operator, for automation running as the owner
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 
@@ -76,6 +84,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[TokenKind] = mapped_column(str_enum(TokenKind, 16), default=TokenKind.PERSONAL)
+    issued_by: Mapped[str] = mapped_column(String(128), default="")  # who made it: the owner, or the operator
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -84,6 +94,36 @@ class ApiToken(Base):
 
     def is_usable(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for a TOTP code (a lost phone); only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts counted in the database, so that limits hold across worker processes and hosts.
+
+    One row per key: `ip:<address>` counts attempts in the current fixed window (`window_start`);
+    `name:<digest>` counts failures for a username that names no account, so that unknown names
+    lock exactly like real ones (nothing tells an attacker which accounts exist).
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)  # epoch s
+    count: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class InstanceSetting(Base):

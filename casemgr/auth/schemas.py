@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from casemgr.auth.models import Role
+from casemgr.fields import Input
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 # Passwords are taken exactly as typed: stripping spaces here but not at login would lock people out.
 Password = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
-class Command(BaseModel):
+class Command(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 

@@ -15,16 +15,26 @@ from argon2 import PasswordHasher
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, Role, User
+from casemgr.auth.models import (
+    ApiToken,
+    InstanceSetting,
+    LoginSession,
+    LoginThrottle,
+    RecoveryCode,
+    Role,
+    TokenKind,
+    User,
+)
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.db import utcnow
-from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
 
 AUTH_KEY = "casemgr.auth_policy"
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
@@ -42,6 +52,8 @@ class AuthPolicy:
     max_failures: int
     lockout: dt.timedelta
     secret_key: str
+    # Sign-in attempts allowed per client address: (how many, per how many seconds), each enforced.
+    attempt_limits: tuple[tuple[int, int], ...] = ((20, 60),)
 
     @property
     def fernet(self) -> Fernet:
@@ -74,10 +86,11 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
-def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
-    """Create an account. Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
+def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_password: bool = False) -> User:
+    """Create an account (`must_change_password`: the first sign-in asks for a new password).
+    Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
     _require_admin(actor)
-    passwords.check_policy(cmd.password, cmd.username)
+    passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
     user = User(
@@ -85,6 +98,7 @@ def create_user(session: Session, actor: Actor, cmd: NewUser) -> User:
         display_name=cmd.display_name,
         role=cmd.role,
         password_hash=policy_of(session).hasher.hash(cmd.password),
+        must_change_password=must_change_password,
     )
     session.add(user)
     session.flush()
@@ -154,38 +168,105 @@ def _would_leave_no_admin(session: Session, user: User) -> bool:
     return others == 0
 
 
-def _end_all_sessions(session: Session, user: User) -> None:
+def _end_all_sessions(session: Session, user: User, keep: str | None = None) -> int:
+    """End the user's browser sessions (but the one with cookie value `keep`); returns how many."""
     now = utcnow()
-    for login in session.scalars(
-        select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
-    ):
+    query = select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+    if keep is not None:
+        query = query.where(LoginSession.token_hash != _sha256(keep))
+    ended = 0
+    for login in session.scalars(query):
         login.ended_at = now
+        ended += 1
+    return ended
 
 
-def set_password(session: Session, actor: Actor, username: str, new_password: str) -> User:
-    """Admin reset of another user's password; ends their sessions. Raises Forbidden, NotFound, Invalid."""
+@dataclass(frozen=True)
+class PasswordReset:
+    user: User
+    password: str  # the temporary password, shown once to the admin; never stored
+    sessions_ended: int
+
+
+def reset_password(session: Session, actor: Actor, username: str, new_password: str | None = None) -> PasswordReset:
+    """Admin reset of a user's password (a generated one unless given): the user must choose a new one
+    at the next sign-in; the account is unlocked and its sessions end. Raises Forbidden, NotFound, Invalid."""
     _require_admin(actor)
     user = get_user(session, username)
-    passwords.check_policy(new_password, user.username)
-    user.password_hash = policy_of(session).hasher.hash(new_password)
+    password = new_password if new_password is not None else secrets.token_urlsafe(15)
+    passwords.check_policy(password, [user.username, user.display_name])
+    user.password_hash = policy_of(session).hasher.hash(password)
     user.password_changed_at = utcnow()
+    user.must_change_password = True
     user.failed_logins, user.locked_until = 0, None
-    _end_all_sessions(session, user)
-    audit.record(session, actor, "user.password_reset", "user", user.id, {"username": user.username})
+    ended = _end_all_sessions(session, user)
+    audit.record(session, actor, "user.password_reset", "user", user.id,
+                 {"username": user.username, "must_change_password": True, "sessions_ended": ended})
+    return PasswordReset(user, password, ended)
+
+
+def unlock_user(session: Session, actor: Actor, username: str) -> User:
+    """Lift a lockout after failed sign-ins at once. Raises Forbidden, NotFound."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    was_locked = user.locked_until is not None and user.locked_until > utcnow()
+    user.failed_logins, user.locked_until = 0, None
+    audit.record(session, actor, "user.unlock", "user", user.id, {"username": user.username, "was_locked": was_locked})
     return user
 
 
-def change_own_password(session: Session, actor: Actor, cmd: PasswordChange) -> User:
-    """Change the actor's own password. Raises Invalid when the current one is wrong."""
+def reset_mfa(session: Session, actor: Actor, username: str) -> User:
+    """Turn off a user's second factor and recovery codes (a lost phone) and end their sessions; if their
+    role requires one, they set up a new one at the next sign-in. Raises Forbidden, NotFound."""
+    _require_admin(actor)
+    user = get_user(session, username)
+    had = user.totp_enabled
+    _clear_second_factor(session, user)
+    ended = _end_all_sessions(session, user)
+    audit.record(session, actor, "user.mfa_reset", "user", user.id,
+                 {"username": user.username, "had_second_factor": had, "sessions_ended": ended})
+    return user
+
+
+def _clear_second_factor(session: Session, user: User) -> None:
+    user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.expire(user, ["recovery_codes"])
+
+
+def change_own_password(session: Session, actor: Actor, cmd: PasswordChange, *,
+                        current_session: str | None = None) -> int:
+    """Change the actor's own password and end every other session of theirs (all but the browser
+    session `current_session`, if given); returns how many were ended. A wrong current password
+    counts towards the lockout like a failed sign-in. Raises Invalid, Locked."""
     user = _require_user(actor)
     policy = policy_of(session)
-    if not passwords.verify(policy.hasher, user.password_hash, cmd.current_password):
-        raise Invalid("the current password is wrong", field="current_password")
-    passwords.check_policy(cmd.new_password, user.username, field="new_password")
+    _check_own_password(session, actor, user, cmd.current_password, "current_password")
+    passwords.check_policy(cmd.new_password, [user.username, user.display_name], field="new_password")
     user.password_hash = policy.hasher.hash(cmd.new_password)
     user.password_changed_at = utcnow()
-    audit.record(session, actor, "user.password_change", "user", user.id, {})
-    return user
+    user.must_change_password = False
+    ended = _end_all_sessions(session, user, keep=current_session)
+    audit.record(session, actor, "user.password_change", "user", user.id, {"sessions_ended": ended})
+    return ended
+
+
+def _check_own_password(session: Session, actor: Actor, user: User, password: str, field: str) -> None:
+    """Confirm a signed-in user's password, counted like a sign-in: a wrong one is a failure towards
+    the lockout, and a locked account is refused. The caller commits the count (the view does, on
+    error). Raises Invalid, Locked."""
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise Locked(_locked_message(user.locked_until, now), field=field)
+    if passwords.verify(policy_of(session).hasher, user.password_hash, password):
+        user.failed_logins = 0
+        return
+    audit.record(session, actor, "auth.password_check_failed", "user", user.id,
+                 {"username": user.username, "failures": user.failed_logins + 1})
+    if _count_failure(session, actor, user, now):
+        assert user.locked_until is not None
+        raise Locked(_locked_message(user.locked_until, now), field=field)
+    raise Invalid("the password is wrong" if field == "password" else "the current password is wrong", field=field)
 
 
 def _require_user(actor: Actor) -> User:
@@ -219,12 +300,7 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     now = utcnow()
     if user is None:
-        policy.hasher.hash(password)  # spend the same time as a real check: no user enumeration
-        # An unknown name may be a password typed into the wrong box: keep only a keyed digest, which
-        # still lets an auditor see repeated attempts at the same name without storing the text.
-        audit.record(session, actor, "auth.login_failed", "user", None,
-                     {"unknown_username_hmac": _name_digest(policy, username)})
-        return LoginResult(None, GENERIC_LOGIN_ERROR)
+        return _unknown_name(session, actor, username, password, now)
     if user.locked_until is not None and user.locked_until > now:
         audit.record(session, actor, "auth.login_refused_locked", "user", user.id, {"username": user.username})
         return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
@@ -255,6 +331,66 @@ def _count_failure(session: Session, actor: Actor, user: User, now: dt.datetime)
     audit.record(session, actor, "auth.lockout", "user", user.id,
                  {"username": user.username, "until": user.locked_until.isoformat()})
     return True
+
+
+def _unknown_name(session: Session, actor: Actor, username: str, password: str, now: dt.datetime) -> LoginResult:
+    """A sign-in with a name no account has, answered exactly as for an account: the same time spent
+    on the password, the same message, and the same lockout after the same number of failures.
+
+    An unknown name may be a password typed into the wrong box: only a keyed digest of it is kept
+    (in the audit log and the failure count), which still shows repeated attempts at the same name.
+    """
+    policy = policy_of(session)
+    digest = _name_digest(policy, username)
+    counter = session.get(LoginThrottle, f"name:{digest}", with_for_update=True, populate_existing=True)
+    if counter is not None and counter.locked_until is not None and counter.locked_until > now:
+        audit.record(session, actor, "auth.login_refused_locked", "user", None, {"unknown_username_hmac": digest})
+        return LoginResult(None, _locked_message(counter.locked_until, now), locked=True)
+    policy.hasher.hash(password)  # spend the same time as a real check
+    failures = _bump(session, f"name:{digest}", 0)
+    audit.record(session, actor, "auth.login_failed", "user", None,
+                 {"unknown_username_hmac": digest, "failures": failures})
+    if failures < policy.max_failures:
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+    until = now + policy.lockout
+    session.execute(update(LoginThrottle).where(LoginThrottle.key == f"name:{digest}")
+                    .values(count=0, locked_until=until))
+    audit.record(session, actor, "auth.lockout", "user", None, {"unknown_username_hmac": digest,
+                                                                 "until": until.isoformat()})
+    return LoginResult(None, _locked_message(until, now), locked=True)
+
+
+def _bump(session: Session, key: str, window_start: int) -> int:
+    """Add one to the counter `key` in the window starting at `window_start` (a new window starts from
+    one); returns the new count. One statement, so that concurrent workers never lose a count."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(LoginThrottle).values(key=key, window_start=window_start, count=1).on_conflict_do_update(
+        index_elements=[LoginThrottle.key], set_={
+            "count": case((LoginThrottle.window_start == window_start, LoginThrottle.count + 1), else_=1),
+            "window_start": window_start,
+        })
+    return int(session.execute(stmt.returning(LoginThrottle.count)).scalar_one())
+
+
+def count_sign_in_attempt(session: Session, actor: Actor) -> int | None:
+    """Count a sign-in attempt (or other password check) from the actor's address, in the database so
+    that the limit holds across worker processes and hosts. Returns None while within the limits, else
+    the seconds until the next attempt is allowed. Call it before any password work, and commit it
+    whatever the outcome of the attempt."""
+    policy = policy_of(session)
+    now = int(utcnow().timestamp())
+    address = actor.source_ip or "unknown"
+    wait: int | None = None
+    for amount, seconds in policy.attempt_limits:
+        window_start = now - now % seconds
+        if _bump(session, f"ip{seconds}:{address}", window_start) > amount:
+            wait = max(wait or 0, window_start + seconds - now)
+    longest = max(seconds for _, seconds in policy.attempt_limits)
+    # Forget addresses whose windows have all passed (the index on window_start keeps this cheap).
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key.like("ip%"),
+                                                LoginThrottle.window_start < now - longest))
+    return wait
 
 
 def _name_digest(policy: AuthPolicy, username: str) -> str:
@@ -360,7 +496,7 @@ def second_factor_login(session: Session, actor: Actor, raw_session: str, code: 
     user = _require_user(actor)
     now = utcnow()
     if user.locked_until is None or user.locked_until <= now:
-        if check_totp(session, actor, user, code):
+        if _second_factor_ok(session, actor, user, code):
             user.failed_logins = 0
             mark_mfa_passed(session, raw_session)
             return LoginResult(user)
@@ -369,6 +505,65 @@ def second_factor_login(session: Session, actor: Actor, raw_session: str, code: 
     assert user.locked_until is not None
     end_session(session, actor, raw_session)
     return LoginResult(None, _locked_message(user.locked_until, now), locked=True)
+
+
+def _second_factor_ok(session: Session, actor: Actor, user: User, code: str) -> bool:
+    """A TOTP code (digits) or one of the user's unused recovery codes (letters), which it uses up."""
+    if code.strip().replace(" ", "").isdigit():
+        return check_totp(session, actor, user, code)
+    digest = _sha256(_normalize_recovery_code(code))
+    found = session.scalar(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None),
+    ).with_for_update())
+    if found is None or not user.totp_enabled:
+        audit.record(session, actor, "auth.mfa_failed", "user", user.id, {"username": user.username})
+        return False
+    found.used_at = utcnow()
+    session.flush()
+    remaining = session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+    audit.record(session, actor, "auth.recovery_code_used", "user", user.id,
+                 {"username": user.username, "remaining": remaining})
+    return True
+
+
+RECOVERY_CODES = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
+
+
+def _normalize_recovery_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def _issue_recovery_codes(session: Session, user: User) -> list[str]:
+    """Replace the user's recovery codes with RECOVERY_CODES new ones; returns them (shown once, stored
+    hashed). 16 random characters (80 bits) each: SHA-256 is enough for so much entropy."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
+        codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
+        session.add(RecoveryCode(user_id=user.id, code_hash=_sha256(raw)))
+    session.flush()
+    session.expire(user, ["recovery_codes"])
+    return codes
+
+
+def regenerate_recovery_codes(session: Session, actor: Actor, password: str) -> list[str]:
+    """New recovery codes for the actor (the old ones stop working), after checking the password.
+    Raises Invalid, Locked, Conflict."""
+    user = _require_user(actor)
+    _check_own_password(session, actor, user, password, "password")
+    if not user.totp_enabled:
+        raise Conflict("recovery codes come with an authenticator: set one up first", field="action")
+    codes = _issue_recovery_codes(session, user)
+    audit.record(session, actor, "user.recovery_codes_regenerated", "user", user.id, {"count": len(codes)})
+    return codes
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
 
 
 def begin_totp_enrollment(session: Session, actor: Actor) -> str:
@@ -387,25 +582,27 @@ def begin_totp_enrollment(session: Session, actor: Actor) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="casemgr")
 
 
-def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> None:
-    """Turn TOTP on once the user proves their authenticator works. Raises Invalid."""
+def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> list[str]:
+    """Turn TOTP on once the user proves their authenticator works; returns the user's new one-time
+    recovery codes (to show once). Raises Invalid."""
     user = _require_user(actor)
     if user.totp_secret is None:
         raise Invalid("start the enrollment first", field="code")
     if not check_totp(session, actor, user, code):
         raise Invalid("that code is not valid; check the time on your device and try again", field="code")
     user.totp_enabled = True
-    audit.record(session, actor, "user.mfa_enabled", "user", user.id, {})
+    codes = _issue_recovery_codes(session, user)
+    audit.record(session, actor, "user.mfa_enabled", "user", user.id, {"recovery_codes": len(codes)})
+    return codes
 
 
 def disable_totp(session: Session, actor: Actor, password: str) -> None:
     """Turn the actor's TOTP off after checking the password. Raises Invalid, Conflict."""
     user = _require_user(actor)
-    if not passwords.verify(policy_of(session).hasher, user.password_hash, password):
-        raise Invalid("the password is wrong", field="password")
+    _check_own_password(session, actor, user, password, "password")
     if user.role in get_mfa_policy(session):
         raise Conflict(f"a second factor is required for the {user.role} role", field="password")
-    user.totp_enabled, user.totp_secret, user.totp_last_counter = False, None, None
+    _clear_second_factor(session, user)
     audit.record(session, actor, "user.mfa_disabled", "user", user.id, {})
 
 
@@ -453,23 +650,35 @@ class IssuedToken:
 
 
 def create_token(session: Session, actor: Actor, username: str, cmd: NewToken) -> IssuedToken:
-    """Issue an API token for `username` (yourself, or anyone if admin). Raises Forbidden, NotFound."""
+    """Issue an API token for `username`. A token belongs to the user who creates it for themselves:
+    no one, admins included, creates one for someone else (it would let them act as that user). Only
+    an operator at the CLI issues one for another user, for automation; it is marked as theirs
+    (kind "operator", issued_by), and so is every audit and custody entry made with it.
+    Raises Forbidden, NotFound, Conflict."""
+    if actor.is_system:
+        kind, issued_by = TokenKind.OPERATOR, actor.name
+    elif actor.user is not None and actor.user.username == username.lower():
+        kind, issued_by = TokenKind.PERSONAL, actor.user.username
+        if actor.token_id is not None and actor.token_issued_by not in {None, actor.user.username}:
+            # made with an operator's token: the new one is the operator's too, or the mark would be lost
+            kind, issued_by = TokenKind.OPERATOR, actor.token_issued_by
+    else:
+        raise Forbidden("a token belongs to the user who creates it: you may only create tokens for yourself"
+                        " (an operator issues one for automation with `casemgr token create`)")
     owner = get_user(session, username)
-    if not actor.is_system and actor.role is not Role.ADMIN and (actor.user is None or actor.user.id != owner.id):
-        raise Forbidden("you may only create tokens for yourself")
     if owner.is_disabled:
         raise Conflict(f"{owner.username} is disabled", field="username")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(
         user_id=owner.id, name=cmd.name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_sha256(raw),
-        created_by_id=actor.user.id if actor.user else None,
+        created_by_id=actor.user.id if actor.user else None, kind=kind, issued_by=issued_by,
         expires_at=now + dt.timedelta(days=cmd.expires_days) if cmd.expires_days else None,
     )
     session.add(token)
     session.flush()
     audit.record(session, actor, "token.create", "token", token.id,
-                 {"owner": owner.username, "name": token.name,
+                 {"owner": owner.username, "name": token.name, "kind": kind, "issued_by": issued_by,
                   "expires_at": token.expires_at.isoformat() if token.expires_at else None})
     return IssuedToken(token, raw)
 

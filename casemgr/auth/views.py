@@ -26,6 +26,10 @@ def login() -> Any:
         return render_template("auth/login.html", next=safe_next(request.args.get("next")))
     s = db_session()
     anonymous = current_actor()
+    wait = _too_many_attempts(anonymous)
+    if wait is not None:
+        return render_template("auth/login.html", error=TOO_MANY, username=request.form.get("username", ""),
+                               next=safe_next(request.form.get("next"))), 429, {"Retry-After": str(wait)}
     result = service.authenticate(s, anonymous, request.form.get("username", ""), request.form.get("password", ""))
     if not result.ok or result.user is None:
         commit_now()  # keep the failure count and the audit entry
@@ -41,6 +45,16 @@ def login() -> Any:
         session["after_mfa"] = target
         return redirect(url_for("auth.mfa"))
     return redirect(target)
+
+
+TOO_MANY = "too many sign-in attempts from your address; wait a minute and try again"
+
+
+def _too_many_attempts(actor: Actor) -> int | None:
+    """Count a password check from the actor's address; the seconds to wait when over the limit."""
+    wait = service.count_sign_in_attempt(db_session(), actor)
+    commit_now()  # the count holds whatever happens next, and no lock is held during the password work
+    return wait
 
 
 @bp.route("/login/mfa", methods=["GET", "POST"])
@@ -76,8 +90,11 @@ def logout() -> Any:
 
 def _account_page(status: int = 200, **extra: Any) -> Any:
     actor = current_actor()
-    tokens = service.list_tokens(db_session(), actor)
-    return render_template("auth/account.html", user=actor.user, tokens=tokens, **extra), status
+    s = db_session()
+    tokens = service.list_tokens(s, actor)
+    assert actor.user is not None
+    return render_template("auth/account.html", user=actor.user, tokens=tokens,
+                           recovery_codes_left=service.recovery_codes_left(s, actor.user), **extra), status
 
 
 @bp.get("/account")
@@ -89,12 +106,39 @@ def account() -> Any:
 @bp.post("/account/password")
 @login_required
 def change_password() -> Any:
+    actor = current_actor()
+    if _too_many_attempts(actor) is not None:
+        return _account_page(429, error=TOO_MANY, error_field="current_password")
     try:
-        service.change_own_password(db_session(), current_actor(), parse(PasswordChange, form_data()))
+        ended = service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
+                                            current_session=session.get(SESSION_KEY))
     except DomainError as exc:
+        commit_now()  # keep a failed check's count (nothing else was changed)
         return _account_page(exc.status, error=exc.message, error_field=exc.field)
-    flash("Your password was changed.", "info")
+    flash(f"Your password was changed; {ended} other session(s) of yours were signed out." if ended
+          else "Your password was changed.", "info")
     return redirect(url_for("auth.account"))
+
+
+@bp.route("/account/password/new", methods=["GET", "POST"])
+@login_required
+def forced_password_change() -> Any:
+    """The page a user whose password an admin reset (or the first admin) sees before anything else."""
+    if not current_user.must_change_password:
+        return redirect(url_for("home.index"))
+    if request.method == "GET":
+        return render_template("auth/password_change.html")
+    actor = current_actor()
+    if _too_many_attempts(actor) is not None:
+        return render_template("auth/password_change.html", error=TOO_MANY, error_field="current_password"), 429
+    try:
+        service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
+                                    current_session=session.get(SESSION_KEY))
+    except DomainError as exc:
+        commit_now()  # keep a failed check's count (nothing else was changed)
+        return render_template("auth/password_change.html", error=exc.message, error_field=exc.field), exc.status
+    flash("Your password was changed.", "info")
+    return redirect(url_for("home.index"))
 
 
 @bp.post("/account/tokens")
@@ -136,18 +180,21 @@ def mfa_enroll() -> Any:
             uri = service.begin_totp_enrollment(s, actor)
             return render_template("auth/enroll.html", qr=_qr_data_uri(uri), uri=uri)
         if action == "confirm":
-            service.confirm_totp_enrollment(s, actor, request.form.get("code", ""))
+            codes = service.confirm_totp_enrollment(s, actor, request.form.get("code", ""))
             if SESSION_KEY in session:
                 service.mark_mfa_passed(s, session[SESSION_KEY])
-            flash("Two-factor authentication is on.", "info")
-            return redirect(safe_next(session.pop("after_mfa", None)) or url_for("auth.account"))
+            return render_template("auth/enroll.html", recovery_codes=codes, enabled=True,
+                                   then=safe_next(session.pop("after_mfa", None)) or url_for("auth.account"))
+        if action == "recovery_codes":
+            codes = service.regenerate_recovery_codes(s, actor, request.form.get("password", ""))
+            return render_template("auth/enroll.html", recovery_codes=codes, then=url_for("auth.account"))
         if action == "disable":
             service.disable_totp(s, actor, request.form.get("password", ""))
             flash("Two-factor authentication is off.", "info")
             return redirect(url_for("auth.account"))
     except DomainError as exc:
-        if action == "confirm":
-            commit_now()
+        if action in {"confirm", "disable", "recovery_codes"}:
+            commit_now()  # keep a failed check's count
         return render_template("auth/enroll.html", error=exc.message, pending=action == "confirm"), exc.status
     return render_template("auth/enroll.html", required=current_user.mfa_pending)
 
@@ -204,6 +251,30 @@ def admin_update_user(username: str) -> Any:
     return redirect(url_for("auth.admin_users"))
 
 
+@bp.post("/admin/users/<username>/unlock")
+@login_required
+def admin_unlock_user(username: str) -> Any:
+    service.unlock_user(db_session(), _admin(), username)
+    flash(f"User {username} was unlocked.", "info")
+    return redirect(url_for("auth.admin_users"))
+
+
+@bp.post("/admin/users/<username>/reset-password")
+@login_required
+def admin_reset_password(username: str) -> Any:
+    reset = service.reset_password(db_session(), _admin(), username)
+    return _users_page(200, temporary_password=reset.password, reset_user=reset.user.username,
+                       sessions_ended=reset.sessions_ended)
+
+
+@bp.post("/admin/users/<username>/reset-mfa")
+@login_required
+def admin_reset_mfa(username: str) -> Any:
+    service.reset_mfa(db_session(), _admin(), username)
+    flash(f"The second factor of {username} was reset; their sessions were ended.", "info")
+    return redirect(url_for("auth.admin_users"))
+
+
 @bp.post("/admin/users/<username>/tokens")
 @login_required
 def admin_create_token(username: str) -> Any:
@@ -211,7 +282,7 @@ def admin_create_token(username: str) -> Any:
         issued = service.create_token(db_session(), _admin(), username, parse(NewToken, _token_form()))
     except DomainError as exc:
         return _users_page(exc.status, error=exc.message, error_field=exc.field)
-    return _users_page(201, new_token=issued.secret, new_token_owner=username)
+    return _account_page(201, new_token=issued.secret, new_token_name=issued.token.name)
 
 
 @bp.post("/admin/settings/mfa")

@@ -40,7 +40,7 @@ def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
         data[name] = ",".join(values) if name in LIST_FIELDS else values[-1]
     until = data.get("until")
     if isinstance(until, str) and _DATE_ONLY.match(until.strip()):
-        with contextlib.suppress(ValueError):  # an impossible date is left for the schema to name
+        with contextlib.suppress(ValueError, OverflowError):  # an impossible date is left for the schema to name
             data["until"] = (dt.date.fromisoformat(until.strip()) + dt.timedelta(days=1)).isoformat()
     return data
 
@@ -101,7 +101,8 @@ def submitted(form: MultiDict[str, str]) -> dict[str, Any]:
 
 def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
     """The edit form as CaseUpdate input: the version, the fields whose value differs from what the
-    form showed (`was.<field>`), and the reason for changed lifecycle times."""
+    form showed (`was.<field>`), the reason for changed lifecycle times, and the reason for lowering the
+    TLP or lifting the restriction."""
     data: dict[str, Any] = {"version": form.get("version", "")}
     now = submitted(form)
     for name in EDIT_FIELDS:
@@ -119,6 +120,8 @@ def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
             data[name] = now[name] if now[name] != "" or name not in TIME_FIELDS else None
     if form.get("time_reason", "").strip():
         data["time_reason"] = form["time_reason"]
+    if form.get("reason", "").strip():
+        data["reason"] = form["reason"]
     return data
 
 

@@ -2,21 +2,23 @@
 
 These check shapes (types, lengths, vocabularies); rules that need the database or the case
 (taxonomy membership, who may do what, what a transition needs) live in casemgr/cases/service.py.
-Datetimes without a time zone are taken as UTC.
+Datetimes without a time zone are taken as UTC. A blank value means "not given" (casemgr.fields.Input).
+Descriptions, notes and event bodies take any text, stored as written (rendered inert by casemgr.markdown).
 
 Update commands (`CaseUpdate`) change only the fields that were sent: the service reads
-`cmd.model_fields_set`. Sending `null` clears a field that may be empty (owner, team, subcategory,
-the times, an override); fields that may not be empty reject `null` naming the field.
+`cmd.model_fields_set`. Sending `null` (or a blank value) clears a field that may be empty (owner,
+team, subcategory, the description, the times, an override); fields that may not be empty refuse it
+naming the field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
-from casemgr import markdown
 from casemgr.cases.models import (
     CaseStatus,
     EscalationKind,
@@ -29,17 +31,35 @@ from casemgr.cases.models import (
     Source,
     Tlp,
 )
-from casemgr.fields import aware_utc, blank_is_none, lower, single_line
+from casemgr.fields import Input, aware_utc, lower, single_line
 
 TITLE_MAX = 200
 MARKDOWN_MAX = 100_000
 REASON_MAX = 5_000
 TAG_PATTERN = r"^[a-z0-9][a-z0-9._:+-]{0,63}$"
 TEAM_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
+REFERENCE = re.compile(r"IR-\d{4}-\d{4,9}", re.IGNORECASE)
+
+
+def _case_reference(value: Any) -> Any:
+    """Another case named by its reference (IR-2026-0002, any letter case), or by its numeric id
+    as the API has always accepted (a JSON number, or digits)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    if isinstance(value, str) and REFERENCE.fullmatch(value.strip()):
+        return value.strip().upper()
+    raise ValueError("give the other case's reference, e.g. IR-2026-0002")
+
+
+# Checked whole by the validator, so an error names the field alone (not a member of the union).
+CaseReference = Annotated[int | str, BeforeValidator(_case_reference)]
 
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), AfterValidator(single_line)]
-Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX), AfterValidator(markdown.check_safe)]
+# Any text is accepted and stored as written: casemgr.markdown.render makes it inert when shown.
+Markdown = Annotated[str, Field(max_length=MARKDOWN_MAX)]
 Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
 Slug = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
 Tag = Annotated[str, BeforeValidator(lower), Field(pattern=TAG_PATTERN,
@@ -49,7 +69,7 @@ Username = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length
 When = Annotated[dt.datetime, AfterValidator(aware_utc)]
 
 
-class Command(BaseModel):
+class Command(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
@@ -59,22 +79,22 @@ class NewCase(Command):
     title: Title
     description: Markdown = ""
     category: Slug = Field(description="a taxonomy category code, e.g. malicious-code (GET /api/v1/taxonomy)")
-    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = Field(
+    subcategory: Slug | None = Field(
         default=None, description="a subcategory code of the category, e.g. ransomware")
     impact: Level
     urgency: Level
     tags: list[Tag] = Field(default_factory=list, max_length=50)
-    source: Annotated[Source | None, BeforeValidator(blank_is_none)] = None
+    source: Source | None = None
     tlp: Tlp = Tlp.AMBER
     pap: Pap = Pap.AMBER
     restricted: bool = False
-    occurred_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    detected_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    reported_at: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(
+    occurred_at: When | None = None
+    detected_at: When | None = None
+    reported_at: When | None = Field(
         default=None, description="default: now")
-    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
+    owner: Username | None = Field(
         default=None, description="username; analysts may only name themselves")
-    team: Annotated[Team | None, BeforeValidator(blank_is_none)] = None
+    team: Team | None = None
     members: list[Username] = Field(default_factory=list, max_length=100, description="usernames (managers)")
 
 
@@ -85,9 +105,9 @@ class CaseUpdate(Command):
     title: Title | None = None
     description: Markdown | None = None
     category: Slug | None = None
-    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
+    subcategory: Slug | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    source: Annotated[Source | None, BeforeValidator(blank_is_none)] = None
+    source: Source | None = None
     impact: Level | None = None
     urgency: Level | None = None
     priority_override: Priority | None = Field(
@@ -99,27 +119,34 @@ class CaseUpdate(Command):
     tlp: Tlp | None = None
     pap: Pap | None = None
     restricted: bool | None = None
-    occurred_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    detected_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    reported_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    acknowledged_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    contained_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    resolved_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
-    closed_at: Annotated[When | None, BeforeValidator(blank_is_none)] = None
+    occurred_at: When | None = None
+    detected_at: When | None = None
+    reported_at: When | None = None
+    acknowledged_at: When | None = None
+    contained_at: When | None = None
+    resolved_at: When | None = None
+    closed_at: When | None = None
     time_reason: Reason | None = Field(default=None, description="required when changing a time the lifecycle set")
-    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(default=None,
+    reason: Reason | None = Field(
+        default=None, description="managers: required to lower the TLP or lift the restriction (on the timeline)")
+    owner: Username | None = Field(default=None,
                                                                                 description="username or null")
-    team: Annotated[Team | None, BeforeValidator(blank_is_none)] = None
+    team: Team | None = None
     members: list[Username] | None = Field(default=None, max_length=100,
                                            description="usernames (replaces the list)")
 
-    @field_validator("title", "description", "category", "tags", "impact", "urgency", "tlp", "pap", "restricted",
-                     "members", mode="before")
+    @field_validator("title", "category", "tags", "impact", "urgency", "tlp", "pap", "restricted", "members",
+                     mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("may not be null")
+            raise ValueError("may not be emptied (null or blank)")
         return value
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _null_clears(cls, value: Any) -> Any:
+        return "" if value is None else value  # a description may be empty: null or blank clears it
 
     def changed(self) -> set[str]:
         """The fields this command sets, besides `version`."""
@@ -131,16 +158,16 @@ class Transition(Command):
 
     to: CaseStatus
     version: int | None = Field(default=None, ge=1, description="optional: refuse if the case changed since")
-    resolution: Annotated[Resolution | None, BeforeValidator(blank_is_none)] = Field(
+    resolution: Resolution | None = Field(
         default=None, description="required to resolve")
-    summary: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
+    summary: Reason | None = Field(
         default=None, description="required to resolve: what happened and what was done")
-    root_cause: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
+    root_cause: Reason | None = Field(
         default=None, description="required to close (managers only)")
-    reason: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
+    reason: Reason | None = Field(
         default=None, description="required to reopen; optional comment otherwise")
-    duplicate_of: int | None = Field(default=None, ge=1,
-                                     description="with resolution duplicate: the id of the surviving case")
+    duplicate_of: CaseReference | None = Field(
+        default=None, description="with resolution duplicate: the surviving case's reference (or its id)")
 
 
 class Escalation(Command):
@@ -148,14 +175,14 @@ class Escalation(Command):
 
     kind: EscalationKind
     reason: Reason
-    to_team: Annotated[Team | None, BeforeValidator(blank_is_none)] = Field(
+    to_team: Team | None = Field(
         default=None, description="functional: the team that takes the case over (required)")
-    to_user: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
+    to_user: Username | None = Field(
         default=None, description="hierarchical: the manager to alert (optional)")
 
 
 class NewNote(Command):
-    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX), AfterValidator(markdown.check_safe)] = Field(
+    body: Annotated[str, Field(min_length=1, max_length=MARKDOWN_MAX)] = Field(
         description="Markdown")
 
 
@@ -170,10 +197,10 @@ class NewEvent(Command):
 class NewLink(Command):
     """Link this case to another: `related`, or `duplicate_of` (this case resolves as a duplicate of it)."""
 
-    case: int = Field(ge=1, description="the other case's id")
+    case: CaseReference = Field(description="the other case's reference, e.g. IR-2026-0002 (or its id)")
     kind: LinkKind = LinkKind.RELATED
     version: int | None = Field(default=None, ge=1)
-    summary: Annotated[Reason | None, BeforeValidator(blank_is_none)] = Field(
+    summary: Reason | None = Field(
         default=None, description="duplicate_of: optional resolution summary")
 
 
@@ -184,33 +211,34 @@ def _csv(value: Any) -> Any:
     return value
 
 
-class CaseQuery(BaseModel):
+class CaseQuery(Input):
     """Filters, text search, sort and page for the case list (query parameters or a filter form)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    q: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
-        default=None, max_length=200, description="words to find in title, description and notes")
+    q: str | None = Field(
+        default=None, max_length=200,
+        description="a case reference (whole, its number or its start) or words in title, description, notes")
     status: Annotated[list[CaseStatus] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more states, comma-separated")
     priority: Annotated[list[Priority] | None, BeforeValidator(_csv)] = Field(
         default=None, description="one or more of P1..P5, comma-separated")
-    category: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
-    subcategory: Annotated[Slug | None, BeforeValidator(blank_is_none)] = None
-    owner: Annotated[Username | None, BeforeValidator(blank_is_none)] = Field(
+    category: Slug | None = None
+    subcategory: Slug | None = None
+    owner: Username | None = Field(
         default=None, description="a username, or 'none' for unassigned cases")
-    team: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(default=None, max_length=64)
-    tag: Annotated[Tag | None, BeforeValidator(blank_is_none)] = None
-    tlp: Annotated[Tlp | None, BeforeValidator(blank_is_none)] = None
-    state: Annotated[str | None, BeforeValidator(blank_is_none)] = Field(
+    team: str | None = Field(default=None, max_length=64)
+    tag: Tag | None = None
+    tlp: Tlp | None = None
+    state: str | None = Field(
         default=None, pattern="^(open|closed)$", description="open (not resolved or closed) or closed")
-    restricted: Annotated[bool | None, BeforeValidator(blank_is_none)] = None
-    escalated: Annotated[bool | None, BeforeValidator(blank_is_none)] = None
+    restricted: bool | None = None
+    escalated: bool | None = None
     date_field: str = Field(default="created", pattern="^(created|updated|occurred|detected)$",
                             description="which date since/until apply to")
-    since: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(default=None,
+    since: When | None = Field(default=None,
                                                                            description="inclusive, ISO 8601")
-    until: Annotated[When | None, BeforeValidator(blank_is_none)] = Field(default=None,
+    until: When | None = Field(default=None,
                                                                            description="exclusive, ISO 8601")
     sort: str = Field(default="-created",
                       pattern="^-?(created|updated|priority|occurred|reference)$",

@@ -5,6 +5,14 @@ description, notes, events): `ransom` finds "ransomware", `lockbit fs01` finds a
 names LockBit and whose note names fs01. Text is split into runs of letters and digits on both
 databases, so `evil-domain.example` is `evil domain example`.
 
+A query that is a case reference matches that case too, and the case list puts such matches ahead
+of the full-text hits (`reference_match`): the whole reference in any case (`ir-2026-0001`), its
+number with or without leading zeros (`0001`, `1`, any year), its year and number (`2026-1`), or
+the start of a reference (`IR`, `IR-2026`, `IR-2026-00`: a number shorter than four digits
+with a leading zero is a start), which matches references by prefix.
+References are not in the full-text index: `IR-2026-0001` there would be the three words `ir`,
+`2026` and `0001`, found in any note that mentions the reference.
+
 The indexes are built by migration 0002, one document per case on both databases: on SQLite an
 FTS5 row (rowid = case id), on PostgreSQL a `case_search` row (the words of the title, description,
 notes and events, kept by triggers) with a GIN index. Either way the case
@@ -16,21 +24,54 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Integer, column, false, text
+from sqlalchemy import ColumnElement, Integer, case, column, false, or_, text
 from sqlalchemy.orm import Session
 
 from casemgr.cases.models import Case
 
 MAX_TERMS = 12
 _WORD = re.compile(r"[^\W_]+")
+# IR-<year>-<number> (cases.service._next_reference): the number is zero-padded to four digits.
+_YEAR_AND_NUMBER = re.compile(r"(?:IR-?)?(\d{4})-(\d{1,9})", re.IGNORECASE)
+_NUMBER = re.compile(r"\d{1,9}")
+_PREFIX = re.compile(r"IR(?:-(?:\d{1,4}(?:-\d{0,9})?)?)?", re.IGNORECASE)
+
 
 def terms(query: str) -> list[str]:
     """The words of a search query, lower-cased, at most MAX_TERMS."""
     return [w.lower() for w in _WORD.findall(query)][:MAX_TERMS]
 
 
+def reference_match(query: str) -> ColumnElement[bool] | None:
+    """A WHERE clause on `Case` keeping the cases whose reference `query` names or begins, or None
+    when `query` does not look like a reference (or a part of one)."""
+    query = query.strip()
+    found = _YEAR_AND_NUMBER.fullmatch(query)
+    if found and (len(found[2]) >= 4 or not found[2].startswith("0")):
+        return Case.reference == f"IR-{found[1]}-{int(found[2]):04d}"
+    if _NUMBER.fullmatch(query):
+        # `_` matches one character: IR-<any year>-<the number as references write it>.
+        return Case.reference.like(f"IR-____-{int(query):04d}")
+    if _PREFIX.fullmatch(query):
+        return Case.reference.like(f"{query.upper()}%")
+    return None
+
+
+def reference_first(query: str) -> ColumnElement[int] | None:
+    """An ORDER BY term putting the cases `query` names by reference ahead of the full-text hits."""
+    by_reference = reference_match(query)
+    return None if by_reference is None else case((by_reference, 0), else_=1)
+
+
 def matching(session: Session, query: str) -> ColumnElement[bool]:
-    """A WHERE clause on `Case` keeping the cases whose text matches every word of `query`."""
+    """A WHERE clause on `Case` keeping the cases whose text matches every word of `query`, or
+    whose reference `query` names or begins (`reference_match`)."""
+    by_text = _text_matching(session, query)
+    by_reference = reference_match(query)
+    return by_text if by_reference is None else or_(by_reference, by_text)
+
+
+def _text_matching(session: Session, query: str) -> ColumnElement[bool]:
     words = terms(query)
     if not words:
         return false()

@@ -26,6 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from casemgr import markdown
 from casemgr.audit import service as audit
+from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.cases import access, lifecycle, search
@@ -44,6 +45,7 @@ from casemgr.cases.models import (
     Priority,
     Resolution,
     TimelineEntry,
+    Tlp,
     priority_for,
 )
 from casemgr.cases.schemas import CaseQuery, CaseUpdate, Escalation, NewCase, NewEvent, NewLink, NewNote, Transition
@@ -64,9 +66,6 @@ LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags))
 
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
-# Free text is named in the audit log but not copied there (admins read the audit log, not cases).
-TEXT_FIELDS = frozenset({"title", "description", "priority_reason", "severity_reason", "resolution_summary",
-                         "root_cause", "time_reason"})
 ASSIGNABLE_ROLES = (Role.ANALYST, Role.MANAGER)
 
 
@@ -211,6 +210,8 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
         order = [Case.priority.desc() if descending else Case.priority.asc(), Case.id.desc()]
     else:
         order = [c.desc() if descending else c.asc() for c in columns]
+    if query.q and (reference_first := search.reference_first(query.q)) is not None:
+        order.insert(0, reference_first)
     items = session.scalars(
         select(Case).where(*where).order_by(*order).offset((query.page - 1) * query.per_page)
         .limit(query.per_page).options(*LIST_OPTIONS)
@@ -366,12 +367,14 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
 
     Raises NotFound; Forbidden for read-only roles, non-members of a restricted case, and for
     analysts changing what managers decide (priority override, owner other than themselves,
-    team, members); Conflict with `current_version` when the case changed since `cmd.version`;
-    Invalid naming the field (taxonomy, missing reasons, unknown users, inconsistent times)."""
+    team, members, a lower TLP, lifting the restriction); Conflict with `current_version` when the
+    case changed since `cmd.version`; Invalid naming the field (taxonomy, missing reasons, unknown
+    users, inconsistent times)."""
     case = _load_for_change(session, actor, case_id, cmd.version)
     fields = cmd.changed()
     changes: dict[str, list[Any]] = {}
     manager = access.is_manager(actor)
+    governed = _check_disclosure(actor, case, cmd, fields)
 
     for name in ("title", "description", "source", "tlp", "pap", "restricted", "occurred_at", "detected_at",
                  "reported_at"):
@@ -413,9 +416,32 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     summary = "Changed " + ", ".join(sorted(changes))
     if cmd.time_reason and lifecycle_times:
         changes["time_reason"] = [None, cmd.time_reason]
+    if governed:
+        changes["reason"] = [None, cmd.reason]  # on the timeline; named, not copied, in the audit log
     _entry(session, actor, case, EntryKind.UPDATED, summary, changes=changes)
     _audit(session, actor, "case.update", case, changes)
     return case
+
+
+def _check_disclosure(actor: Actor, case: Case, cmd: CaseUpdate, fields: set[str]) -> list[str]:
+    """What of `cmd` shares the case more widely (a lower TLP, lifting the restriction): a manager's decision,
+    with a reason. Raising the TLP or restricting a case is anyone's who may change it. Returns what it does,
+    in words ([] for none); the caller records the reason with the changes. Raises Forbidden naming the
+    field for non-managers, Invalid(field="reason")."""
+    governed: list[tuple[str, str]] = []
+    order = list(Tlp)
+    if "tlp" in fields and cmd.tlp is not None and order.index(cmd.tlp) < order.index(case.tlp):
+        governed.append(("tlp", f"lower the TLP from {case.tlp.value.upper()} to {cmd.tlp.value.upper()}"))
+    if "restricted" in fields and case.restricted and cmd.restricted is False:
+        governed.append(("restricted", "lift the restriction"))
+    if not governed:
+        return []
+    what = " and ".join(text for _, text in governed)
+    if not access.is_manager(actor):
+        raise Forbidden(f"only managers may {what}", field=governed[0][0])
+    if not cmd.reason:
+        raise Invalid(f"reason: a reason is required to {what}", field="reason")
+    return [text for _, text in governed]
 
 
 def _apply_override(case: Case, name: str, value: Any, reason: str | None, changes: dict[str, list[Any]]) -> None:
@@ -675,13 +701,26 @@ def _load_for_change(session: Session, actor: Actor, case_id: int, version: int 
     return case
 
 
-def _other_case(session: Session, actor: Actor, case: Case, other_id: int, field_name: str) -> Case:
-    if other_id == case.id:
+def _other_case(session: Session, actor: Actor, case: Case, other: int | str, field_name: str) -> Case:
+    """The case another field names, by reference (IR-2026-0002) or by id. One the actor may not
+    see is reported exactly as one that does not exist (cases/access.py)."""
+    if isinstance(other, str):
+        other_id = session.scalar(select(Case.id).where(Case.reference == other))
+        try:
+            if other_id is None:
+                raise NotFound(f"case {other} does not exist")
+            found = access.get_case_or_404(session, actor, other_id)
+        except NotFound:
+            # A reference is a value the user typed into a field: a wrong one is bad input (422).
+            raise Invalid(f"{field_name}: there is no case {other}", field=field_name) from None
+    else:
+        try:
+            found = access.get_case_or_404(session, actor, other)
+        except NotFound:
+            raise NotFound(f"case {other} does not exist", field=field_name) from None
+    if found.id == case.id:
         raise Invalid(f"{field_name}: a case cannot be linked to itself", field=field_name)
-    try:
-        return access.get_case_or_404(session, actor, other_id)
-    except NotFound:
-        raise NotFound(f"case {other_id} does not exist", field=field_name) from None
+    return found
 
 
 def _assignee(session: Session, username: str, field_name: str) -> User:
@@ -734,14 +773,10 @@ def _entry(session: Session, actor: Actor, case: Case, kind: EntryKind, summary:
 
 
 def _audit(session: Session, actor: Actor, action: str, case: Case, changes: dict[str, list[Any]]) -> None:
-    summary: dict[str, Any] = {"reference": case.reference}
-    values = {k: v for k, v in changes.items() if k not in TEXT_FIELDS}
-    texts = sorted(k for k in changes if k in TEXT_FIELDS)
-    if values:
-        summary["changes"] = values
-    if texts:
-        summary["text_changed"] = texts
-    audit.record(session, actor, action, "case", case.id, summary)
+    # Free text and tags are named in the audit log but not copied there (admins read the audit log, not
+    # cases): casemgr/audit/content.py. The timeline holds the values.
+    audit.record(session, actor, action, "case", case.id, without_content({"reference": case.reference,
+                                                                           "changes": changes}))
 
 
 def _flush(session: Session, case: Case) -> None:

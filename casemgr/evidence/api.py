@@ -8,7 +8,14 @@ from flask import jsonify
 
 from casemgr.api import ApiBlueprint, body, out, query
 from casemgr.evidence import export, service
-from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, write_session, zip_response
+from casemgr.evidence.http import (
+    RequestUpload,
+    content_response,
+    keeps_failures,
+    upload_body,
+    write_session,
+    zip_response,
+)
 from casemgr.evidence.models import CustodyKind
 from casemgr.evidence.schemas import (
     CustodyOut,
@@ -40,6 +47,7 @@ UPLOAD_FORM = {"type": "object", "required": ["file"], "properties": {
               "optional description, collected_by, collected_at, source, acquisition_method)",
               response=UploadOut, status=201, raw_body=("multipart/form-data", UPLOAD_FORM),
               creates=("evidence_id", "id"))
+@upload_body
 def upload(case_id: int) -> Any:
     with long_request_actor() as (read, actor):
         service.check_can_add(read, actor, case_id)

@@ -6,17 +6,22 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from casemgr.cases import service as cases_service
 from casemgr.cli import CliContext, pass_ctx, reports_errors
 from casemgr.errors import DomainError
-from casemgr.evidence import export, service
-from casemgr.evidence.vault import VAULT_KEY, EvidenceVault, check_master_keys
+
+# The services are imported by the commands that use them: `casemgr --help` and the other
+# commands must not pay for python-magic and the evidence store (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from casemgr.evidence.vault import EvidenceVault
 
 
 def _vault(ctx: CliContext) -> EvidenceVault:
+    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
+
     vault: EvidenceVault = ctx.db.info[VAULT_KEY]
     check_master_keys(ctx.db, vault)
     return vault
@@ -36,6 +41,8 @@ def verify(ctx: CliContext, all_items: bool, ids: tuple[int, ...]) -> None:
     """Decrypt and hash items (without writing content anywhere); one line per item.
 
     Exits 1 naming the items that failed."""
+    from casemgr.evidence import service
+
     if bool(all_items) == bool(ids):
         raise click.UsageError("give item ids or --all (not both)")
     _vault(ctx)
@@ -54,12 +61,19 @@ def verify(ctx: CliContext, all_items: bool, ids: tuple[int, ...]) -> None:
 
 @evidence.command("gc")
 @click.option("--delete", is_flag=True, help="Remove the orphans and stale temporary files found.")
-@click.option("--min-age", default=3600, show_default=True, type=click.IntRange(0),
-              help="Leave files younger than this many seconds alone (an upload may be committing).")
+@click.option("--min-age", default=0, show_default=True, type=click.IntRange(0),
+              help="Also leave alone orphans younger than this many seconds.")
 @pass_ctx
 @reports_errors
 def gc(ctx: CliContext, delete: bool, min_age: int) -> None:
-    """List files in the evidence store that no record refers to (and remove them with --delete)."""
+    """List files in the evidence store that no record refers to (and remove them with --delete).
+
+    Every orphan is listed, whatever its age, except a file an upload in progress holds (its record
+    is about to be committed). Exits 1 when orphans or stale temporary files were found and left in
+    place; with --delete, 0 once every one is removed. Entries that are not the store's are listed
+    and left alone; they do not change the exit status."""
+    from casemgr.evidence import service
+
     vault = _vault(ctx)
     with ctx.transaction() as s:
         report = service.gc(s, ctx.actor(), delete=delete, min_age=dt.timedelta(seconds=min_age))
@@ -76,6 +90,7 @@ def gc(ctx: CliContext, delete: bool, min_age: int) -> None:
         click.echo(f"deleted {report.deleted} file(s)")
     else:
         click.echo(f"{found} file(s) without a record; run with --delete to remove them")
+        sys.exit(1)
 
 
 @evidence.command("export")
@@ -86,6 +101,9 @@ def gc(ctx: CliContext, delete: bool, min_age: int) -> None:
 @reports_errors
 def export_case(ctx: CliContext, reference: str, output: Path) -> None:
     """Write a signed export package of a case's evidence (see the package's README.txt)."""
+    from casemgr.cases import service as cases_service
+    from casemgr.evidence import export, service
+
     _vault(ctx)
     if output.exists():
         raise click.UsageError(f"{output} exists already; choose another name")
@@ -116,6 +134,8 @@ def export_case(ctx: CliContext, reference: str, output: Path) -> None:
 @reports_errors
 def settings(ctx: CliContext, auditor_can_download: str | None) -> None:
     """Show (or change) the evidence settings."""
+    from casemgr.evidence import service
+
     with ctx.transaction() as s:
         if auditor_can_download is not None:
             service.set_auditor_can_download(s, ctx.actor(), auditor_can_download == "yes")
@@ -137,6 +157,8 @@ def rotate(ctx: CliContext, resume: bool, batch: int) -> None:
     """Make a new master key current and re-wrap every data key under it (content is untouched).
 
     Commits every --batch items; if interrupted, run `casemgr keys rotate --resume`."""
+    from casemgr.evidence import service
+
     vault = _vault(ctx)
     if not resume:
         click.echo(f"new current master key {vault.keyring.rotate()}")
@@ -157,6 +179,8 @@ def rotate(ctx: CliContext, resume: bool, batch: int) -> None:
 @reports_errors
 def retire(ctx: CliContext, key_id: str) -> None:
     """Remove a master key that no data key uses any more."""
+    from casemgr.evidence import service
+
     _vault(ctx)
     with ctx.transaction() as s:
         service.retire_key(s, ctx.actor(), key_id)
@@ -168,6 +192,8 @@ def retire(ctx: CliContext, key_id: str) -> None:
 @reports_errors
 def list_keys(ctx: CliContext) -> None:
     """The master keys, which is current, and how many data keys each wraps."""
+    from casemgr.evidence import service
+
     vault = _vault(ctx)
     with ctx.transaction() as s:
         used = service.keys_in_use(s)

@@ -71,7 +71,8 @@ class Package:
 
 def _event(e: Any) -> dict[str, Any]:
     return {"seq": e.seq, "kind": str(e.kind), "occurred_at": e.occurred_at.isoformat(), "actor": e.actor_name,
-            "details": e.details, "alarm": e.alarm, "prev_hash": e.prev_hash, "hash": e.hash}
+            "token_issued_by": e.token_issued_by, "details": e.details, "alarm": e.alarm, "prev_hash": e.prev_hash,
+            "hash": e.hash}
 
 
 def _arcname(item: EvidenceItem) -> str:

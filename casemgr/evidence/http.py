@@ -18,10 +18,13 @@ from casemgr.evidence.intake import MAX_FIELD_BYTES, MAX_FIELDS, MultipartUpload
 from casemgr.evidence.schemas import NewEvidence
 from casemgr.evidence.service import Content, ContentIntegrityError, IntegrityFailure
 from casemgr.evidence.vault import vault_of
-from casemgr.web import commit_now, database, db_session, parse
+from casemgr.web import BodyLimit, commit_now, database, db_session, larger_body, parse
 
 # Room for the multipart framing and the optional text fields next to the file itself.
 FORM_OVERHEAD = MAX_FIELDS * (MAX_FIELD_BYTES + 512) + 64 * 1024
+# The upload routes take a body up to the file limit (casemgr.web refuses larger ones before they are read).
+upload_body = larger_body(BodyLimit("CASEMGR_MAX_UPLOAD_BYTES", lambda settings: settings.max_upload_bytes,
+                                    overhead=FORM_OVERHEAD, field="file"))
 
 
 class RequestUpload:

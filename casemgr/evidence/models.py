@@ -126,6 +126,7 @@ class CustodyEvent(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor_name: Mapped[str] = mapped_column(String(150))
+    token_issued_by: Mapped[str | None] = mapped_column(String(128))  # who issued the token the actor used
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

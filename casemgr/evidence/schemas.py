@@ -12,51 +12,52 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from casemgr.evidence.models import CustodyKind, EvidenceState, Integrity
-from casemgr.fields import aware_utc, blank_is_none, single_line, strip
+from casemgr.fields import Input, aware_utc, single_line, strip
 
 Line = Annotated[str, BeforeValidator(strip), AfterValidator(single_line)]
-OptionalLine = Annotated[str | None, BeforeValidator(blank_is_none), BeforeValidator(strip),
-                         AfterValidator(lambda v: None if v is None else single_line(v))]
+# The length applies to the text, not to None: a bound on `str | None` as a whole fails on None (a 500).
+Line200 = Annotated[str, Field(max_length=200), AfterValidator(single_line)]
+Line500 = Annotated[str, Field(max_length=500), AfterValidator(single_line)]
 Reason = Annotated[str, BeforeValidator(strip), Field(min_length=3, max_length=2000)]
 
 
-class NewEvidence(BaseModel):
+class NewEvidence(Input):
     """The optional fields sent with an uploaded file."""
 
     model_config = ConfigDict(extra="forbid")
     description: Annotated[str, BeforeValidator(strip), Field(max_length=10_000)] = ""
-    collected_by: Annotated[OptionalLine, Field(max_length=200)] = None
-    collected_at: Annotated[dt.datetime | None, BeforeValidator(blank_is_none), AfterValidator(aware_utc)] = None
-    source: Annotated[OptionalLine, Field(max_length=500)] = None
-    acquisition_method: Annotated[OptionalLine, Field(max_length=500)] = None
+    collected_by: Annotated[Line200 | None, BeforeValidator(strip)] = None
+    collected_at: Annotated[dt.datetime | None, AfterValidator(aware_utc)] = None
+    source: Annotated[Line500 | None, BeforeValidator(strip)] = None
+    acquisition_method: Annotated[Line500 | None, BeforeValidator(strip)] = None
 
 
-class Purpose(BaseModel):
+class Purpose(Input):
     """Why content is handed out (recorded in the custody log)."""
 
     model_config = ConfigDict(extra="forbid")
     purpose: Annotated[Line, Field(min_length=3, max_length=500)]
 
 
-class OptionalPurpose(BaseModel):
+class OptionalPurpose(Input):
     model_config = ConfigDict(extra="ignore")
-    purpose: Annotated[OptionalLine, Field(max_length=500)] = None
+    purpose: Annotated[Line500 | None, BeforeValidator(strip)] = None
 
 
-class Transfer(BaseModel):
+class Transfer(Input):
     model_config = ConfigDict(extra="forbid")
     to: Annotated[Line, Field(min_length=1, max_length=150)]
     reason: Reason
 
 
-class CustodyReason(BaseModel):
+class CustodyReason(Input):
     """Sealing, releasing or disposing of an item: why."""
 
     model_config = ConfigDict(extra="forbid")
     reason: Reason
 
 
-class EvidenceSettings(BaseModel):
+class EvidenceSettings(Input):
     model_config = ConfigDict(extra="forbid")
     auditor_can_download: bool
 
@@ -97,6 +98,7 @@ class CustodyEventOut(BaseModel):
     kind: CustodyKind
     occurred_at: dt.datetime
     actor: str = Field(validation_alias="actor_name")
+    token_issued_by: str | None = None  # who issued the token the actor used (entries made with a token)
     details: dict[str, Any]
     alarm: bool
     prev_hash: str

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
+from casemgr.audit.content import without_content
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
@@ -78,7 +79,7 @@ class Upload(Protocol):
 
 def custody_payload(event: CustodyEvent) -> bytes:
     """The RFC 8785 serialization of what a custody event says (its hash covers this)."""
-    return rfc8785.dumps({
+    payload: dict[str, Any] = {
         "evidence_id": event.evidence_id,
         "seq": event.seq,
         "kind": str(event.kind),
@@ -87,7 +88,10 @@ def custody_payload(event: CustodyEvent) -> bytes:
         "actor": event.actor_name,
         "details": event.details,
         "alarm": bool(event.alarm),
-    })
+    }
+    if event.token_issued_by is not None:  # only entries made with a token have it (and older ones never)
+        payload["token_issued_by"] = event.token_issued_by
+    return rfc8785.dumps(payload)
 
 
 def custody_hash(prev_hash: str, event: CustodyEvent) -> str:
@@ -98,15 +102,18 @@ def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKin
             alarm: bool = False) -> CustodyEvent:
     event = CustodyEvent(evidence_id=item.id, seq=item.custody_count + 1, kind=kind, occurred_at=utcnow(),
                          actor_id=actor.user.id if actor.user is not None else None, actor_name=actor.name,
+                         token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
                          details=json.loads(json.dumps(details, default=str)), prev_hash=item.custody_head,
                          alarm=alarm)
     event.hash = custody_hash(item.custody_head, event)
     item.custody_count, item.custody_head = event.seq, event.hash
     session.add(event)
     session.flush()
-    audit.record(session, actor, f"evidence.{kind}", "evidence", item.id,
-                 {"case_id": item.case_id, "filename": item.filename, "custody_seq": event.seq,
-                  "custody_hash": event.hash, **event.details})
+    # The audit entry names the filename, purpose, reasons and provenance but holds none of them (admins read
+    # the audit log, not cases); the custody entry it points to (seq and hash) holds them.
+    audit.record(session, actor, f"evidence.{kind}", "evidence", item.id, without_content(
+        {"case_id": item.case_id, "filename": item.filename, "custody_seq": event.seq, "custody_hash": event.hash,
+         **event.details}))
     return event
 
 
@@ -457,11 +464,15 @@ def release(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason
 
 def dispose(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason) -> EvidenceItem:
     """Destroy the content (the wrapped data key is cleared now, the file unlinked after commit);
-    the record and its custody log stay. Raises NotFound; Forbidden (managers only); Conflict."""
+    the record and its custody log stay. Raises NotFound; Forbidden (managers only); Conflict (disposed of
+    already, or sealed: a legal hold is released first)."""
     item = _item(session, actor, evidence_id, for_update=True)
     access.require_manager(actor, "dispose of evidence")
     if item.state == EvidenceState.DISPOSED:
         raise Conflict(f"evidence item {item.id} was disposed of already", field="id")
+    if item.state == EvidenceState.SEALED:
+        raise Conflict(f"evidence item {item.id} is sealed (legal hold) and cannot be disposed of; release it "
+                       "first, with a reason, if the hold has ended", field="id")
     if item.object_id is not None:
         vault_of(session).delete_after_commit(session, item.object_id)
     item.object_id, item.wrapped_key, item.key_id = None, None, None
@@ -521,11 +532,12 @@ class GcReport:
 
 
 def gc(session: Session, actor: Actor, *, delete: bool, min_age: dt.timedelta) -> GcReport:
-    """Files in the store that no record refers to (older than `min_age`, so that an upload between
-    its rename and its commit is left alone), and stale temporary files; `delete` removes both."""
+    """Files in the store that no record refers to and no upload in progress holds (and older than
+    `min_age`), and stale temporary files; `delete` removes both."""
     _require_operator(actor, "clean the evidence store")
     store = vault_of(session).store
-    on_disk = store.ids()
+    # Uploads in progress first, then the records: one that commits in between is seen by the query.
+    on_disk = [i for i in store.ids() if not store.being_written(i)]
     referenced = set(session.scalars(select(EvidenceItem.object_id).where(EvidenceItem.object_id.in_(on_disk))))
     cutoff = (utcnow() - min_age).timestamp()
     report = GcReport(orphans=[i for i in on_disk if i not in referenced

@@ -12,6 +12,8 @@ that; `begin_write()` removes the file again if anything fails before the block 
 between the rename and the database commit can still leave a file without a record: `ids()` lists
 the stored files so `casemgr evidence gc` can find and remove such orphans, and `stale_temp_files()`
 lists temporary files that no live writer holds (a writer keeps an exclusive flock on its file).
+The writer keeps that lock after the rename, until the transaction that records the file has ended
+(`release()`), so `being_written()` tells an upload about to commit from an orphan, at any age.
 
 Deleting (evidence disposal) is a plain unlink. Overwriting the file first would be theatre: SSD
 wear levelling, copy-on-write file systems (btrfs, ZFS), journals and snapshots keep old blocks
@@ -27,6 +29,7 @@ import fcntl
 import os
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -56,6 +59,8 @@ class EvidenceStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).absolute()
+        self._held: dict[str, int] = {}  # object id -> a descriptor keeping its writer's lock
+        self._held_lock = threading.Lock()
 
     def _ensure_root(self) -> Path:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -149,6 +154,33 @@ class EvidenceStore:
             stale.append(Path(entry.path))
         return sorted(stale)
 
+    def being_written(self, object_id: str) -> bool:
+        """Whether a write in progress (in any process) holds the stored object: its record may not
+        be committed yet. Look before reading the records, so that a write committing meanwhile is
+        seen there."""
+        try:
+            fd = os.open(self.path_for(object_id), os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def release(self, object_id: str) -> None:
+        """Let go of a committed write's lock: the transaction that records (or dropped) it has ended."""
+        with self._held_lock:
+            fd = self._held.pop(object_id, None)
+        if fd is not None:
+            os.close(fd)
+
+    def _hold(self, object_id: str, fd: int) -> None:
+        with self._held_lock:
+            self._held[object_id] = fd
+
     def delete(self, object_id: str) -> bool:
         """Unlink a stored object (see the module docstring for why not overwrite). False if absent."""
         path = self.path_for(object_id)
@@ -156,6 +188,8 @@ class EvidenceStore:
             path.unlink()
         except FileNotFoundError:
             return False
+        finally:
+            self.release(object_id)
         self._sync_dir()
         return True
 
@@ -193,6 +227,9 @@ class PendingWrite:
         final = self.store.path_for(self.object_id)
         self.file.flush()
         os.fsync(self.file.fileno())
+        # A second descriptor of the same open file keeps the lock after this write's file is closed,
+        # until the store is told the transaction has ended (EvidenceStore.release).
+        self.store._hold(self.object_id, os.dup(self.file.fileno()))
         os.rename(self._temp_path, final)
         self._temp_path = None
         self.committed = True

@@ -80,7 +80,8 @@ class EvidenceVault:
             event.listen(factory, "after_soft_rollback", self._remove_rolled_back)
 
     def remember_written(self, session: Session, item: Any) -> None:
-        """Delete `item.object_id`'s file if the transaction that added `item` rolls back."""
+        """Delete `item.object_id`'s file if the transaction that added `item` rolls back; until it
+        ends, the file counts as being written (EvidenceStore.being_written)."""
         session.info.setdefault(_WRITTEN_KEY, []).append(item)
 
     def delete_after_commit(self, session: Session, object_id: str) -> None:
@@ -88,7 +89,9 @@ class EvidenceVault:
         session.info.setdefault(_DOOMED_KEY, []).append(object_id)
 
     def _after_commit(self, session: Session) -> None:
-        session.info.pop(_WRITTEN_KEY, None)
+        for item in session.info.pop(_WRITTEN_KEY, []):
+            if inspect(item).dict.get("object_id"):
+                self.store.release(inspect(item).dict["object_id"])
         for object_id in session.info.pop(_DOOMED_KEY, []):
             self.store.delete(object_id)
 

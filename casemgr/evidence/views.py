@@ -21,7 +21,7 @@ from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.errors import DomainError, Forbidden
 from casemgr.evidence import export, service
-from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, zip_response
+from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, upload_body, zip_response
 from casemgr.evidence.models import CustodyKind
 from casemgr.evidence.schemas import CustodyReason, EvidenceSettings, Purpose, Transfer, UploadOut
 from casemgr.web import current_actor, db_session, form_data, long_request_actor, parse
@@ -42,6 +42,7 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
 
 @bp.post("/cases/<int:case_id>/evidence/upload")
 @login_required
+@upload_body
 def upload(case_id: int) -> Any:
     _check_csrf_header()
     with long_request_actor() as (read, actor):

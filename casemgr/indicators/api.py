@@ -22,7 +22,7 @@ from casemgr.indicators.schemas import (
     ObjectQuery,
     SearchQuery,
 )
-from casemgr.web import current_actor, db_session, stream_with_session
+from casemgr.web import BodyLimit, current_actor, db_session, larger_body, stream_with_session
 
 bp = ApiBlueprint("indicators", __name__)
 STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
@@ -210,6 +210,7 @@ def get_object(case_id: int, object_id: str) -> Any:
               "partial=true; the report lists each rejected object (index, id, reason)",
               query=ImportOptions, response=ImportReportOut,
               raw_body=("application/json", {"type": "object", "description": "a STIX 2.1 bundle"}))
+@larger_body(BodyLimit("CASEMGR_MAX_BUNDLE_BYTES", lambda settings: settings.max_bundle_bytes, field="bundle"))
 def import_stix(case_id: int) -> Any:
     options: ImportOptions = query(ImportOptions)
     report = imports.import_bundle(db_session(), current_actor(), case_id, request.stream,

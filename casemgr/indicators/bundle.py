@@ -16,6 +16,7 @@ by stix2's usual path, once. Nothing is cached, so no verdict can be reused for 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casemgr.errors import BadRequest, Invalid
+from casemgr.fields import NUL
 from casemgr.indicators import stix
 from casemgr.indicators.observables import (
     HASHES,
@@ -134,12 +136,56 @@ class BundleReport:
 # ---------------------------------------------------------------- envelope
 
 def read_bundle(data: str | bytes) -> dict[str, Any]:
-    """Decode an uploaded bundle and check its envelope.
+    """Decode an uploaded bundle as strict JSON and check its envelope.
 
-    Raises MalformedJson (400, with the line), NotABundle (422) or UnsupportedStixVersion (422, STIX 2.0).
+    Raises MalformedJson (400, with the line; or naming where a NaN or Infinity is), NotABundle (422, also for
+    a number beyond STIX's 54-bit integers or a NUL character, naming where) or UnsupportedStixVersion (422).
     """
+    decoded = strict_json(data)
+    check_envelope(decoded)
+    return decoded
+
+
+# STIX 2.1 section 2.16: integers are signed 54-bit values. A longer number is no STIX property, and decoding
+# thousands of digits is slow (Python refuses more than 4300): it is refused with where it is.
+MAX_STIX_INTEGER = 2**53 - 1
+
+
+class _Refused:
+    """A value strict STIX JSON does not allow, put in place by the decoder and then looked for to say where."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+def strict_json(data: str | bytes) -> Any:
+    """Decode JSON as RFC 8259 defines it: no NaN, Infinity or -Infinity (Python's json takes them, and they
+    would be stored and exported as invalid JSON), no number beyond STIX's integers or a float's range, no
+    NUL character in a string (PostgreSQL cannot store one). Raises MalformedJson or NotABundle naming where."""
+    refused: list[_Refused] = []
+
+    def refuse(what: str) -> _Refused:
+        marker = _Refused(what)
+        refused.append(marker)
+        return marker
+
+    def constant(name: str) -> _Refused:
+        return refuse(f"{name}, which is not JSON (RFC 8259 has no NaN or Infinity)")
+
+    def integer(text: str) -> int | _Refused:
+        if len(text) <= 15 or (len(text) <= 20 and abs(int(text)) <= MAX_STIX_INTEGER):
+            return int(text)
+        return refuse(f"a whole number of {len(text.lstrip('-'))} digits, beyond the integers STIX 2.1 allows "
+                      f"(at most {MAX_STIX_INTEGER})")
+
+    def number(text: str) -> float | _Refused:
+        value = float(text)
+        return value if math.isfinite(value) else refuse(f"{text}, a number too large for JSON to carry")
+
     try:
-        decoded = json.loads(data)
+        decoded = json.loads(data, parse_constant=constant, parse_int=integer, parse_float=number)
     except UnicodeDecodeError as exc:
         raise MalformedJson(f"the upload is not UTF-8 text: {exc.reason} at byte {exc.start}",
                             field="bundle") from None
@@ -149,8 +195,34 @@ def read_bundle(data: str | bytes) -> dict[str, Any]:
     except RecursionError:
         raise MalformedJson("the upload nests arrays or objects too deeply to be a STIX bundle",
                             field="bundle") from None
-    check_envelope(decoded)
+    if refused:
+        where, marker = _find(decoded, lambda v: isinstance(v, _Refused))
+        kind = MalformedJson if "NaN" in marker.what or "Infinity" in marker.what else NotABundle
+        raise kind(f"{where} is {marker.what}", field="bundle")
+    escaped = data.find(b"\\u0000") if isinstance(data, bytes) else data.find("\\u0000")
+    if escaped >= 0:  # cheap first look; only then walk the strings
+        found = _find(decoded, lambda v: isinstance(v, str) and NUL in v)
+        if found is not None:
+            raise NotABundle(f"{found[0]} holds a NUL character (\\u0000), which cannot be stored", field="bundle")
     return decoded
+
+
+def _find(decoded: Any, wanted: Any) -> Any:
+    """(path, value) of the first value inside `decoded` (keys included) for which `wanted` holds, e.g.
+    ('objects[3].confidence', value); None if there is none."""
+    stack: list[tuple[str, Any]] = [("the bundle", decoded)]
+    while stack:
+        path, value = stack.pop()
+        if wanted(value):
+            return path, value
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if wanted(key):
+                    return f"a property name in {path}", key
+                stack.append((key if path == "the bundle" else f"{path}.{key}", item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def check_envelope(decoded: object) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from casemgr.cases.service import get_case_by_reference
 from casemgr.cli import CliContext, pass_ctx, reports_errors
 from casemgr.errors import Invalid
-from casemgr.indicators import imports, sharing
-from casemgr.indicators.bundle import BundleRejected
+
+# ioc-finder and stix2 take about a second to import: only the commands that use them do
+# (tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    from casemgr.indicators import imports
 
 
 @click.group()
@@ -29,6 +31,10 @@ def stix() -> None:
 @reports_errors
 def import_file(ctx: CliContext, file: Path, reference: str, partial: bool, dry_run: bool) -> None:
     """Import the STIX 2.1 bundle in FILE ('-' for standard input) into a case."""
+    from casemgr.cases.service import get_case_by_reference
+    from casemgr.indicators import imports
+    from casemgr.indicators.bundle import BundleRejected
+
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
@@ -87,6 +93,9 @@ def _summary(report: imports.ImportReport, *, case_reference: str) -> None:
 @reports_errors
 def export_case(ctx: CliContext, reference: str, output: Path | None, include_red: bool) -> None:
     """Export case REFERENCE as a STIX 2.1 bundle."""
+    from casemgr.cases.service import get_case_by_reference
+    from casemgr.indicators import sharing
+
     with ctx.transaction() as s:
         case = get_case_by_reference(s, ctx.actor(), reference)
         chunks = sharing.export_bundle(s, ctx.actor(), case.id, include_red=include_red)

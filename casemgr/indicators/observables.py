@@ -80,7 +80,11 @@ REGISTRY_HIVES = {
     "HKEY_DYN_DATA": "HKEY_DYN_DATA",
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Refused in every indicator value (after the surrounding white space is stripped): the C0 and C1 control
+# characters and DEL (Unicode category Cc), and the line and paragraph separators. None is part of an
+# address, name or hash; each would break the one-line display, CSV exports and log lines.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+UNPRINTABLE_WORDS = "control characters (U+0000 to U+001F, U+007F to U+009F) and line separators (U+2028, U+2029)"
 _HEX = re.compile(r"[0-9a-f]+")
 _ASN = re.compile(r"(?:AS|ASN)?\s*(\d{1,10})", re.IGNORECASE)
 _URL_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
@@ -168,6 +172,10 @@ def normalize(type_: ObservableType | str, raw: object) -> Observable:
         raise Invalid(f"the {t.value} value is empty", field=FIELD)
     if len(value) > MAX_VALUE_LENGTH:
         raise Invalid(f"the {t.value} value is longer than {MAX_VALUE_LENGTH} characters", field=FIELD)
+    found = _UNPRINTABLE.search(value)
+    if found:
+        raise Invalid(f"the {t.value} value contains the character U+{ord(found.group()):04X} at position "
+                      f"{found.start() + 1}; {UNPRINTABLE_WORDS} cannot be part of an indicator value", field=FIELD)
     return Observable(t, _NORMALIZERS[t](value, t))
 
 
@@ -218,8 +226,8 @@ def _domain(value: str, _t: ObservableType) -> str:
 
 
 def _url(value: str, _t: ObservableType) -> str:
-    if _CONTROL.search(value) or any(c.isspace() for c in value):
-        raise Invalid(f"{value!r} is not a valid URL: it contains spaces or control characters", field=FIELD)
+    if any(c.isspace() for c in value):
+        raise Invalid(f"{value!r} is not a valid URL: it contains spaces", field=FIELD)
     try:
         parts = urllib.parse.urlsplit(value)
         port = parts.port
@@ -261,10 +269,8 @@ def _hash(value: str, t: ObservableType) -> str:
     return digest
 
 
-def _text(value: str, t: ObservableType) -> str:
-    if _CONTROL.search(value):
-        raise Invalid(f"the {t.value} value contains control characters", field=FIELD)
-    return value
+def _text(value: str, _t: ObservableType) -> str:
+    return value  # free text: any printable character (control characters are refused by `normalize`)
 
 
 def _file_name(value: str, t: ObservableType) -> str:

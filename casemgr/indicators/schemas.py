@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from casemgr.fields import Input
 from casemgr.indicators.observables import MAX_VALUE_LENGTH, ObservableType
 
 MAX_PATTERN_LENGTH = 20_000
@@ -18,11 +19,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def _blank_is_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-class Command(BaseModel):
+class Command(Input):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -39,8 +36,6 @@ class NewIndicator(Command):
     valid_from: dt.datetime | None = None
     valid_until: dt.datetime | None = None
 
-    _blank = field_validator("type", "value", "pattern", "name", "description", "valid_from", "valid_until",
-                             mode="before")(_blank_is_none)
     _tz = field_validator("valid_from", "valid_until")(_aware)
 
     @field_validator("type", mode="before")
@@ -81,18 +76,18 @@ class AcceptCandidates(Command):
     confidence: int = Field(default=50, ge=0, le=100)
 
 
-class ImportOptions(BaseModel):
+class ImportOptions(Input):
     model_config = ConfigDict(extra="ignore")
     partial: bool = Field(default=False, description="import the valid objects and report the invalid ones")
     dry_run: bool = Field(default=False, description="check and count only; nothing is stored")
 
 
-class ExportOptions(BaseModel):
+class ExportOptions(Input):
     model_config = ConfigDict(extra="ignore")
     include_red: bool = Field(default=False, description="include TLP:RED objects (managers and case members)")
 
 
-class IndicatorQuery(BaseModel):
+class IndicatorQuery(Input):
     model_config = ConfigDict(extra="ignore")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=500)
@@ -102,7 +97,7 @@ class ObjectQuery(IndicatorQuery):
     type: str | None = Field(default=None, max_length=250, description="only objects of this STIX type")
 
 
-class SearchQuery(BaseModel):
+class SearchQuery(Input):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     value: str = Field(min_length=1, max_length=MAX_VALUE_LENGTH,
                        description="a value to look up; an IP address also finds the CIDR networks holding it")

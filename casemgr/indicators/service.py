@@ -2,7 +2,9 @@
 
 Every function takes (session, actor, ...) and flushes, never commits. Case access is decided by
 casemgr/cases/access.py only: a case the actor may not see does not exist (NotFound), also in correlation
-and search results, where it is left out without a trace (not even a count). Changes need edit rights on the
+and search results, where it is left out without a trace (not even a count). TLP:RED objects are visible only
+to the case's members and managers (casemgr/indicators/red.py), and every read below goes through that rule,
+counts included. Changes need edit rights on the
 case (auditors read only, admins see no case content) and write one audit record each; the audit record names
 the indicator type and STIX id but not the value, which is case content.
 
@@ -31,8 +33,8 @@ from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.config import Settings
 from casemgr.db import utcnow
-from casemgr.errors import Invalid, NotFound
-from casemgr.indicators import extract, rows, stix
+from casemgr.errors import Forbidden, Invalid, NotFound
+from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
 from casemgr.indicators.observables import Observable, ObservableType, normalize, observable_from_pattern
@@ -105,7 +107,8 @@ def add_indicator(session: Session, actor: Actor, case_id: int, cmd: NewIndicato
     in the case. A value (or pattern) the case already has is sighted again instead.
 
     Raises NotFound, Forbidden, Invalid naming the field ("value", "type", "pattern" with its position,
-    "valid_until").
+    "valid_until"); Forbidden(field="value") when the case holds the value as TLP:RED and the actor may not
+    see it (the RED object is not handed out, nor sighted again by someone who cannot see it).
     """
     case = case_for_change(session, actor, case_id)
     return _capture(session, actor, case, cmd, now=utcnow())
@@ -121,6 +124,9 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
         assert cmd.type is not None
         observable = normalize(cmd.type, cmd.value)
     existing = _existing_indicator(session, case, observable, pattern)
+    if existing is not None and not red.can_see(actor, existing, case):
+        raise Forbidden(f"case {case.reference} holds this value marked TLP:RED, which only its members and "
+                        "managers see; ask one of them to record the sighting", field="value")
     benign = extract.benign_reason(observable, frozenset(settings_of(session).own_domains)) if observable else None
     if existing is not None:
         sighting = sight(session, actor, case, existing, now=now)
@@ -173,18 +179,21 @@ def sight(session: Session, actor: Actor, case: Case, indicator: StixObject, *, 
     """Count one more sighting of the indicator in the case (a new version of its sighting), or make the first."""
     ref = case_ref(session, case)
     identity_id = identity_of(session)["id"]
+    # A sighting tells what it is of: it is marked at least as high as the indicator (a RED one stays RED).
+    order = list(stix.Tlp)
+    tlp = max([case.tlp] + ([indicator.tlp] if indicator.tlp else []), key=order.index)
     current = session.scalars(select(StixObject).where(
         StixObject.case_id == case.id, StixObject.type == "sighting", StixObject.source_ref == indicator.stix_id,
         StixObject.stix_id == stix.sighting_id(indicator.stix_id, ref))).one_or_none()
     if current is None:
         return _store(session, actor, case, stix.build_sighting(
-            indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp, now=now, first_seen=now),
+            indicator.stix_id, identity_id=identity_id, case=ref, tlp=tlp, now=now, first_seen=now),
             [], now=now)
     old = loads(current)
     first_seen = rows.parse_timestamp(old.get("first_seen")) or now
     created = rows.parse_timestamp(old.get("created")) or now
     modified = max(now, (current.modified or now) + dt.timedelta(milliseconds=1))
-    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=case.tlp,
+    new = stix.build_sighting(indicator.stix_id, identity_id=identity_id, case=ref, tlp=tlp,
                               now=modified, first_seen=first_seen, last_seen=max(now, first_seen),
                               count=int(old.get("count", 1)) + 1, created=created)
     session.add(StixObjectVersion(object_id=current.id, modified=current.modified or created,
@@ -214,12 +223,13 @@ def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) 
     case = access.get_case_or_404(session, actor, case_id)
     access.require_edit(actor, case)
     found = extract.extract(text, allow_list=settings_of(session).own_domains)
+    visible = red.case_filter(actor, case)
     digests = {rows.value_digest(c.value) for c in found}
     present: set[tuple[str | None, str | None]] = set()
     for chunk in _chunks(sorted(digests), 500):
         present.update(session.execute(select(StixObject.value_type, StixObject.value_digest).where(
-            StixObject.case_id == case.id, StixObject.type == "indicator", StixObject.value_digest.in_(chunk))
-        ))
+            StixObject.case_id == case.id, StixObject.type == "indicator", StixObject.value_digest.in_(chunk),
+            visible)))
     return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present)
             for c in found]
 
@@ -236,6 +246,8 @@ def add_candidates(session: Session, actor: Actor, case_id: int, cmd: AcceptCand
                                                                        confidence=cmd.confidence), now=now))
         except Invalid as exc:
             raise Invalid(f"item {index + 1}: {exc.message}", field=f"items.{index}.{exc.field or 'value'}") from None
+        except Forbidden as exc:
+            raise Forbidden(f"item {index + 1}: {exc.message}", field=f"items.{index}.value") from None
     return results
 
 
@@ -260,7 +272,7 @@ class IndicatorPage:
 def list_indicators(session: Session, actor: Actor, case_id: int, query: IndicatorQuery) -> IndicatorPage:
     """The case's indicators, oldest first, with correlation and known-benign flags. Raises NotFound."""
     case = access.get_case_or_404(session, actor, case_id)
-    where = and_(StixObject.case_id == case.id, StixObject.type == "indicator")
+    where = and_(StixObject.case_id == case.id, StixObject.type == "indicator", red.case_filter(actor, case))
     total = session.scalar(select(func.count()).select_from(StixObject).where(where)) or 0
     found = list(session.scalars(select(StixObject).where(where).order_by(StixObject.id)
                                  .offset((query.page - 1) * query.per_page).limit(query.per_page)))
@@ -269,7 +281,7 @@ def list_indicators(session: Session, actor: Actor, case_id: int, query: Indicat
 
 def _views(session: Session, actor: Actor, case: Case, found: list[StixObject]) -> list[IndicatorView]:
     seen = also_seen_in(session, actor, case.id, [o.value_digest for o in found if o.value_digest])
-    counts = sighting_counts(session, case.id, [o.stix_id for o in found])
+    counts = sighting_counts(session, actor, case, [o.stix_id for o in found])
     allow = frozenset(settings_of(session).own_domains)
     return [IndicatorView(o, seen.get(o.value_digest or "", []), _benign(o, allow), counts.get(o.stix_id))
             for o in found]
@@ -287,18 +299,21 @@ def also_seen_in(session: Session, actor: Actor, case_id: int, digests: Iterable
     for chunk in _chunks(sorted(set(digests)), 500):
         query = (select(StixObject.value_digest, Case.reference).join(Case, Case.id == StixObject.case_id)
                  .where(StixObject.value_digest.in_(chunk), StixObject.case_id != case_id,
-                        access.visible_filter(actor)).distinct())
+                        access.visible_filter(actor), red.visible_filter(actor)).distinct())
         for digest, reference in session.execute(query):
             if digest is not None:
                 found[digest].add(reference)
     return {d: sorted(refs) for d, refs in found.items()}
 
 
-def sighting_counts(session: Session, case_id: int, indicator_ids: Sequence[str]) -> dict[str, int]:
+def sighting_counts(session: Session, actor: Actor, case: Case, indicator_ids: Sequence[str]) -> dict[str, int]:
+    """The sightings the actor may see of each indicator of the case, counted."""
     counts: dict[str, int] = {}
+    visible = red.case_filter(actor, case)
     for chunk in _chunks(list(indicator_ids), 500):
         for ref, text in session.execute(select(StixObject.source_ref, StixObject.stix_json).where(
-                StixObject.case_id == case_id, StixObject.type == "sighting", StixObject.source_ref.in_(chunk))):
+                StixObject.case_id == case.id, StixObject.type == "sighting", StixObject.source_ref.in_(chunk),
+                visible)):
             count = json.loads(text).get("count", 1)
             if ref is not None and isinstance(count, int):
                 counts[ref] = counts.get(ref, 0) + count
@@ -317,9 +332,10 @@ class ObjectPage:
 def list_objects(session: Session, actor: Actor, case_id: int, query: ObjectQuery) -> ObjectPage:
     """The case's STIX objects (all types, or one), oldest first, and the count of each type. Raises NotFound."""
     case = access.get_case_or_404(session, actor, case_id)
-    types = dict(session.execute(select(StixObject.type, func.count()).where(StixObject.case_id == case.id)
+    visible = red.case_filter(actor, case)
+    types = dict(session.execute(select(StixObject.type, func.count()).where(StixObject.case_id == case.id, visible)
                                  .group_by(StixObject.type).order_by(StixObject.type)).all())
-    where = [StixObject.case_id == case.id] + ([StixObject.type == query.type] if query.type else [])
+    where = [StixObject.case_id == case.id, visible] + ([StixObject.type == query.type] if query.type else [])
     total = session.scalar(select(func.count()).select_from(StixObject).where(*where)) or 0
     items = list(session.scalars(select(StixObject).where(*where).order_by(StixObject.id)
                                  .offset((query.page - 1) * query.per_page).limit(query.per_page)))
@@ -342,17 +358,19 @@ def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | i
     """One object of the case by STIX id or row id, with its history and relationships. Raises NotFound."""
     case = access.get_case_or_404(session, actor, case_id)
     key = StixObject.id == object_ref if isinstance(object_ref, int) else StixObject.stix_id == object_ref
-    obj = session.scalars(select(StixObject).where(StixObject.case_id == case.id, key)).one_or_none()
+    visible = red.case_filter(actor, case)
+    obj = session.scalars(select(StixObject).where(StixObject.case_id == case.id, key, visible)).one_or_none()
     if obj is None:
         raise NotFound(f"case {case.reference} has no STIX object {object_ref}", field="object_id")
-    versions = list(session.scalars(select(StixObjectVersion).where(StixObjectVersion.object_id == obj.id)
-                                    .order_by(StixObjectVersion.modified.desc())))
+    versions = red.visible_versions(actor, case, session.scalars(
+        select(StixObjectVersion).where(StixObjectVersion.object_id == obj.id)
+        .order_by(StixObjectVersion.modified.desc())))
     related = list(session.scalars(select(StixObject).where(
-        StixObject.case_id == case.id, or_(StixObject.source_ref == obj.stix_id, StixObject.target_ref == obj.stix_id))
-        .order_by(StixObject.id).limit(500)))
+        StixObject.case_id == case.id, or_(StixObject.source_ref == obj.stix_id, StixObject.target_ref == obj.stix_id),
+        visible).order_by(StixObject.id).limit(500)))
     refs = {r for rel in related for r in (rel.source_ref, rel.target_ref) if r}
     names = dict(session.execute(select(StixObject.stix_id, StixObject.name).where(
-        StixObject.case_id == case.id, StixObject.stix_id.in_(sorted(refs)))).all()) if refs else {}
+        StixObject.case_id == case.id, StixObject.stix_id.in_(sorted(refs)), visible)).all()) if refs else {}
     seen = also_seen_in(session, actor, case.id, [obj.value_digest] if obj.value_digest else [])
     return ObjectDetail(case, obj, loads(obj), versions, related,
                         {k: v or k for k, v in names.items()}, seen.get(obj.value_digest or "", []),
@@ -420,7 +438,7 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     # `type || ''` keeps the planner on the value and address indexes: with a plain `type = 'indicator'`
     # SQLite prefers the (type, ...) index and walks every indicator.
     indicators = (select(*HIT_COLUMNS, *CASE_BRIEF_COLUMNS).join(Case, Case.id == StixObject.case_id)
-                  .where(or_(*conditions), access.visible_filter(actor),
+                  .where(or_(*conditions), access.visible_filter(actor), red.visible_filter(actor),
                          StixObject.type.op("||")("") == "indicator"))
     # The total comes with the page (a window count over every match, before LIMIT): one query, not two.
     # Run on the connection: plain rows need none of the ORM's execution machinery (a third of a lookup).
@@ -434,7 +452,8 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
         total = 0
     else:  # a page past the end: count on its own
         total = connection.scalar(select(func.count()).select_from(indicators.subquery())) or 0
-    case_ids = select(StixObject.case_id).where(or_(*conditions)).distinct().scalar_subquery()
+    case_ids = (select(StixObject.case_id).where(or_(*conditions), red.visible_filter(actor))
+                .distinct().scalar_subquery())
     cases = [CaseBrief(*row) for row in connection.execute(
         select(*CASE_BRIEF_COLUMNS).where(Case.id.in_(case_ids), access.visible_filter(actor))
         .order_by(Case.id.desc()).limit(200))]

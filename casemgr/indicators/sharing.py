@@ -6,9 +6,10 @@ the TLP 2.0 marking definitions its objects use. An object stored on the case al
 one with the same id, so importing our own export elsewhere and exporting again gives the same objects.
 
 TLP:RED: objects marked RED (and the RED marking definition) are left out unless asked for explicitly by
-someone allowed to have them: managers (and the CLI operator) and the members of the case. TAXII never
-serves RED. The shareable collection serves the TLP:CLEAR and TLP:GREEN indicators of every case that is not
-restricted (to every reader of case content); each case has its own collection for those who may see it.
+someone allowed to have them (casemgr/indicators/red.py: managers, the CLI operator and the members of the
+case). TAXII never serves RED, not even an older RED version of an object that is no longer RED. The
+shareable collection serves the TLP:CLEAR and TLP:GREEN indicators of every case that is not restricted
+(to every reader of case content); each case has its own collection for those who may see it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casemgr.auth.actor import Actor
@@ -30,20 +31,12 @@ from casemgr.auth.models import Role
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.errors import BadRequest, Forbidden, NotFound
-from casemgr.indicators import stix
+from casemgr.indicators import red, stix
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
 from casemgr.indicators.service import case_ref, identity_of
 
 SHAREABLE = (stix.Tlp.CLEAR, stix.Tlp.GREEN)
 CONTENT_READERS = frozenset({Role.ANALYST, Role.MANAGER, Role.AUDITOR})
-
-
-def not_red() -> ColumnElement[bool]:
-    return or_(StixObject.tlp.is_(None), StixObject.tlp != stix.Tlp.RED)
-
-
-def may_have_red(actor: Actor, case: Case) -> bool:
-    return access.is_manager(actor) or access.is_member(actor, case)
 
 
 # ---------------------------------------------------------------- export
@@ -55,7 +48,7 @@ def export_bundle(session: Session, actor: Actor, case_id: int, *, include_red: 
     Checks happen at once; the chunks read the database as they are consumed (keep the session open).
     """
     case = access.get_case_or_404(session, actor, case_id)
-    if include_red and not may_have_red(actor, case):
+    if include_red and not red.may_see_red(actor, case):
         raise Forbidden(f"only managers and members of case {case.reference} may export its TLP:RED objects",
                         field="include_red")
     return _chunks(session, case, include_red)
@@ -69,7 +62,7 @@ def _chunks(session: Session, case: Case, include_red: bool) -> Iterator[str]:
         first = False
     query = select(StixObject.stix_json).where(StixObject.case_id == case.id).order_by(StixObject.id)
     if not include_red:
-        query = query.where(not_red())
+        query = query.where(red.not_red())
     batch: list[str] = []
     for text in session.scalars(query.execution_options(yield_per=5000)):
         batch.append(text)
@@ -158,7 +151,7 @@ def _case_collection(collection_id: str, case: Case) -> Collection:
 
 def _objects_query(session: Session, actor: Actor, collection: Collection) -> Select[Any]:
     if collection.case is not None:
-        return select(StixObject).where(StixObject.case_id == collection.case.id, not_red())
+        return select(StixObject).where(StixObject.case_id == collection.case.id, red.not_red())
     first_of_each = (select(func.min(StixObject.id)).join(Case, Case.id == StixObject.case_id)
                      .where(StixObject.type == "indicator", StixObject.tlp.in_(SHAREABLE),
                             Case.restricted.is_(False), access.visible_filter(actor))
@@ -208,7 +201,7 @@ def object_versions(session: Session, actor: Actor, collection: Collection, stix
         raise NotFound(f"the collection has no object {stix_id}", field="object_id")
     older = session.execute(select(StixObjectVersion.modified, StixObjectVersion.stix_json)
                             .where(StixObjectVersion.object_id == current.id)).all()
-    versions = [(m, text) for m, text in older]
+    versions = [(m, text) for m, text in older if not red.version_is_red(text)]
     versions.append((current.modified or current.created or current.added_at, current.stix_json))
     return [(taxii_timestamp(m), text) for m, text in sorted(versions, key=lambda v: v[0])]
 

@@ -42,7 +42,17 @@ EXTERNAL_SOURCE = "casemgr"
 # The organization identity is a fixed object derived from the name, so its timestamps are fixed too.
 IDENTITY_CREATED = "2020-01-01T00:00:00.000Z"
 TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+# stix2 writes the timestamps of the objects it builds with strftime, which gives year 999 as "999": no valid STIX
+# timestamp. Objects we build start in year 1000; received ones are stored and served as written.
+MIN_YEAR = 1000
 _PATTERN_ERROR = re.compile(r"(?:FAIL: )?Error found at line (\d+):(\d+)\. (.*)", re.DOTALL)
+# The pattern grammar's parser (ANTLR) recurses once per nesting level and per chained operator, and gives up
+# with a RecursionError near 300 nested parentheses or 1,000 chained comparisons: patterns are refused well
+# before, before any parsing. Real patterns nest a few levels and chain a few dozen comparisons at most.
+MAX_PATTERN_DEPTH = 100
+MAX_PATTERN_OPERATORS = 500
+_PATTERN_STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
+_PATTERN_OPERATOR = re.compile(r"\b(?:AND|OR|FOLLOWEDBY)\b")
 
 
 # ---------------------------------------------------------------- fixed objects
@@ -127,7 +137,8 @@ def timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("STIX timestamps need a time-zone-aware datetime")
     utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y gives year 999 as "999", which is no STIX timestamp.
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def build_indicator(
@@ -159,6 +170,9 @@ def build_indicator(
         default_name = pattern_text
     if isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 100:
         raise Invalid("confidence is a whole number from 0 to 100", field="confidence")
+    for field, moment in (("valid_from", valid_from), ("valid_until", valid_until)):
+        if moment is not None and moment.astimezone(UTC).year < MIN_YEAR:
+            raise Invalid(f"{field}: must be in the year {MIN_YEAR} or later", field=field)
     start = valid_from or now
     if valid_until is not None and valid_until <= start:
         raise Invalid("valid_until must be later than valid_from", field="valid_until")
@@ -289,10 +303,37 @@ class PatternError:
     column: int | None
 
 
+def pattern_too_complex(pattern: str) -> str | None:
+    """Why a pattern nests or chains too deeply to be parsed safely, or None. Cheap: no parsing."""
+    if pattern.count("(") + pattern.count("[") <= MAX_PATTERN_DEPTH and len(pattern) < 2 * MAX_PATTERN_OPERATORS:
+        return None  # too few brackets to nest deeper, too short to chain more operators
+    bare = _PATTERN_STRING.sub("''", pattern)  # brackets and words inside string literals do not count
+    depth = deepest = 0
+    for char in bare:
+        if char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]":
+            depth -= 1
+    if deepest > MAX_PATTERN_DEPTH:
+        return f"the pattern nests {deepest} levels of brackets and parentheses deep; at most {MAX_PATTERN_DEPTH}"
+    operators = len(_PATTERN_OPERATOR.findall(bare))
+    if operators > MAX_PATTERN_OPERATORS:
+        return f"the pattern chains {operators} AND/OR/FOLLOWEDBY operators; at most {MAX_PATTERN_OPERATORS}"
+    return None
+
+
 def pattern_errors(pattern: str) -> list[PatternError]:
     """stix2-patterns' findings for a STIX 2.1 pattern; empty when it is valid."""
+    too_complex = pattern_too_complex(pattern)
+    if too_complex is not None:
+        return [PatternError(too_complex, None, None)]
     found: list[PatternError] = []
-    for raw in run_validator(pattern, stix_version="2.1"):
+    try:
+        findings = run_validator(pattern, stix_version="2.1")
+    except RecursionError:  # not expected below the limits above; never a crash
+        return [PatternError("the pattern nests or chains too deeply to be parsed", None, None)]
+    for raw in findings:
         match = _PATTERN_ERROR.fullmatch(raw)
         if match:
             found.append(PatternError(match.group(3), int(match.group(1)), int(match.group(2))))
@@ -347,6 +388,11 @@ def check_object(obj: Mapping[str, Any], *, pattern_prechecked: bool = False) ->
     `pattern_prechecked=True` is for an indicator whose STIX pattern the caller has already validated.
     The object itself is not modified (stix2 works on its own copy of the properties).
     """
+    pattern = obj.get("pattern")
+    if obj.get("type") == "indicator" and isinstance(pattern, str):
+        too_complex = pattern_too_complex(pattern)
+        if too_complex is not None:
+            raise ObjectRejected(f"invalid pattern: {too_complex}")
     try:
         if pattern_prechecked and obj.get("type") == "indicator":
             _PrecheckedIndicator(allow_custom=True, **obj)
@@ -354,6 +400,8 @@ def check_object(obj: Mapping[str, Any], *, pattern_prechecked: bool = False) ->
             stix2.parse(obj, allow_custom=True, version="2.1")
     except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
         raise ObjectRejected(_reason(exc)) from None
+    except RecursionError:
+        raise ObjectRejected("the object nests too deeply to be checked") from None
 
 
 def is_registered_type(type_name: str) -> bool:

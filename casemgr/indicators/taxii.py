@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, g, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from casemgr import fields
 from casemgr.errors import BadRequest, DomainError, Unauthorized
 from casemgr.indicators import rows, sharing
 from casemgr.indicators.models import StixObject
@@ -23,6 +25,8 @@ from casemgr.web import current_actor, db_session
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+MAX_TOKEN = 200  # a `next` token this server hands out is about 60 characters
+log = logging.getLogger(__name__)
 
 bp = Blueprint("taxii", __name__, url_prefix="/taxii2")
 
@@ -62,9 +66,22 @@ def _http_error(exc: HTTPException) -> Response:
                  exc.code or 500)
 
 
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    """A TAXII client gets even an unexpected failure as a TAXII error message, never an HTML page."""
+    log.exception("unhandled error in TAXII request %s", g.get("request_id"))
+    return _json({"title": "internal error", "http_status": "500",
+                  "description": f"something went wrong on our side (request {g.get('request_id')})"}, 500)
+
+
 @bp.get("/")
 def discovery() -> Response:
-    root = url_for("taxii.api_root", _external=True)
+    # Never from the Host header, which the client chooses: the configured base URL, else a URL
+    # relative to this server (TAXII clients resolve it against the discovery URL).
+    root = url_for("taxii.api_root")
+    base_url = current_app.extensions["casemgr.settings"].base_url
+    if base_url:
+        root = base_url + root.removeprefix(request.script_root)
     return _json({"title": "casemgr TAXII 2.1", "description": "Indicators shared from incident cases (read-only)",
                   "default": root, "api_roots": [root]})
 
@@ -95,7 +112,7 @@ def _page() -> tuple[sharing.Collection, sharing.Page]:
     s, actor = db_session(), current_actor()
     found = sharing.get_collection(s, actor, request.view_args["collection_id"])  # type: ignore[index]
     page = sharing.page_objects(s, actor, found, added_after=_added_after(), limit=_limit(),
-                                next_token=request.args.get("next") or None, types=_match("type"),
+                                next_token=_next_token(), types=_match("type"),
                                 ids=_match("id"))
     return found, page
 
@@ -150,11 +167,26 @@ def versions(collection_id: str, object_id: str) -> Response:
     return _json({"more": False, "versions": [v for v, _ in sharing.object_versions(s, actor, found, object_id)]})
 
 
+def _next_token() -> str | None:
+    """The `next` parameter, if it is a token this server could have handed out; BadRequest (400) if not.
+
+    The token is only ever read by sharing's decoder; a forged one that decodes must still hold a moment
+    that exists in UTC and an id a database can compare, or the query would fail (a 500) instead."""
+    raw = request.args.get("next") or None
+    if raw is None:
+        return None
+    after = sharing._decode_next(raw) if len(raw) <= MAX_TOKEN else None  # BadRequest for one that does not decode
+    if after is None or fields.storable_problem(list(after)) is not None:
+        raise BadRequest("the next parameter is not one this server handed out; start again without it",
+                         field="next")
+    return raw
+
+
 def _limit() -> int:
     raw = request.args.get("limit")
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= 100_000:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
     return min(int(raw), MAX_LIMIT)
 
@@ -164,7 +196,7 @@ def _added_after() -> dt.datetime | None:
     if not raw:
         return None
     moment = rows.parse_timestamp(raw)
-    if moment is None:
+    if moment is None or fields.storable_problem(moment) is not None:
         raise BadRequest("added_after must be a timestamp such as 2026-01-02T03:04:05.000Z", field="added_after")
     return moment
 

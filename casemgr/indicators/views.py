@@ -28,12 +28,12 @@ from flask_login import login_required
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.errors import DomainError, Invalid
-from casemgr.indicators import imports, service, sharing
+from casemgr.indicators import imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
-from casemgr.web import current_actor, db_session, form_data, parse, stream_with_session
+from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, parse, stream_with_session
 
 bp = Blueprint("indicators", __name__)
 UPLOADS_KEY = "stix_uploads"  # in the session: the tickets of uploads waiting for confirmation, oldest first
@@ -46,7 +46,7 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
     objects = service.list_objects(s, actor, case_id, ObjectQuery(per_page=1))
     return render_template("indicators/tab.html", case=case, active_tab="indicators", page=page,
                            types=objects.types, can_edit=access.can_edit(actor, case),
-                           may_have_red=sharing.may_have_red(actor, case), observable_types=list(ObservableType),
+                           may_have_red=red.may_see_red(actor, case), observable_types=list(ObservableType),
                            form=extra.pop("form", {}), **extra), status
 
 
@@ -122,6 +122,8 @@ def _staged() -> StagedUploads:
 
 @bp.post("/cases/<int:case_id>/stix/upload")
 @login_required
+@larger_body(BodyLimit("CASEMGR_MAX_BUNDLE_BYTES", lambda settings: settings.max_bundle_bytes,
+                       overhead=64 * 1024, field="bundle"))  # room for the form around the file
 def upload(case_id: int) -> Any:
     file = request.files.get("bundle")
     s, actor = db_session(), current_actor()

@@ -6,6 +6,7 @@ import json
 import queue
 import socket
 import socketserver
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from casemgr.audit import service as audit
 from casemgr.audit.models import AuditEntry
+from casemgr.config import ConfigError
 
 NEW_PASSWORD = "a long and unguessable passphrase 917"
 WRONG_PASSWORD = "definitely not the password 3301"
@@ -247,3 +249,18 @@ def test_entries_reach_a_syslog_receiver_on_ipv6(closing, system):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_the_audit_file_is_created_readable_by_its_owner_only(closing, tmp_path, system):
+    log = tmp_path / "audit.jsonl"
+    db = closing(audit_log_file=log).extensions["casemgr.db"]
+    assert log.exists()  # at start: a path that cannot be written stops the start, not the stream
+    with db.transaction() as s:
+        audit.record(s, system, "test.private", "thing", 1)
+    assert [line["action"] for line in read_lines(log)] == ["test.private"]
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+
+
+def test_an_audit_file_that_cannot_be_written_stops_the_start(make_app, tmp_path):
+    with pytest.raises(ConfigError, match="CASEMGR_AUDIT_LOG_FILE: cannot write .*missing"):
+        make_app(audit_log_file=tmp_path / "missing" / "audit.jsonl")

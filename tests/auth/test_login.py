@@ -11,17 +11,22 @@ from tests.conftest import PASSWORD, WebClient
 GENERIC = "wrong username or password"
 
 
+def same_page(response, username: str) -> tuple[int, list[str], bytes]:
+    """What a sign-in answer tells the client, but the CSRF token (signed with a time stamp) and the
+    username echoed into the form: status, header names and the body byte for byte."""
+    body = re.sub(rb'name="csrf_token" value="[^"]+"', b'name="csrf_token" value=""', response.get_data())
+    return (response.status_code, sorted(k for k, _ in response.headers if k != "X-Request-ID"),
+            body.replace(username.encode(), b"X"))
+
+
 def test_unknown_user_and_wrong_password_look_the_same(web, make_user, db):
     user = make_user("analyst")
     unknown = web.login("nobody-here", PASSWORD)
-    wrong = web.login(user.username, "not the password at all")
+    wrong = WebClient(web.client.application.test_client()).login(user.username, "not the password at all")
     assert unknown.status_code == wrong.status_code == 401
     assert GENERIC in text_of(unknown)
     assert GENERIC in text_of(wrong)
-    # the whole page alike, but for the name typed in and the form's CSRF token (time-stamped: it
-    # changes with the second the page was rendered in)
-    assert _page_without_token(unknown).replace("nobody-here", "X") == \
-        _page_without_token(wrong).replace(user.username, "X")
+    assert same_page(unknown, "nobody-here") == same_page(wrong, user.username)
     unknown_entry, known_entry = audit_actions(db, "auth.login_failed")
     assert known_entry.summary["username"] == user.username
     # an unknown name may be a mistyped password: only a keyed digest of it is kept
@@ -30,12 +35,6 @@ def test_unknown_user_and_wrong_password_look_the_same(web, make_user, db):
     web.login("nobody-here", PASSWORD)
     again = audit_actions(db, "auth.login_failed")[-1]
     assert again.summary["unknown_username_hmac"] == unknown_entry.summary["unknown_username_hmac"]
-
-
-def _page_without_token(response) -> str:
-    page, masked = re.subn(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="…"', text_of(response))
-    assert masked == 1, "the sign-in form carries one CSRF token"
-    return page
 
 
 def test_successful_login_is_audited_with_source(web, make_user, db):
@@ -112,7 +111,7 @@ def test_disabled_user_cannot_sign_in(web, make_user, db):
 
 
 def test_rate_limit_per_ip_on_login_posts(make_app, make_user):
-    app = make_app(login_rate_limit="3 per minute")
+    app = make_app(login_rate_limit="3 per day")
     user = make_user(Role.ANALYST)
     client = WebClient(app.test_client())
     for _ in range(5):
@@ -136,3 +135,70 @@ def test_logout_ends_the_session(login, db):
     assert response.headers["Location"] == "/login"
     assert client.get("/").status_code == 302
     assert len(audit_actions(db, "auth.logout")) == 1
+
+
+def test_unknown_names_lock_exactly_like_accounts(web, make_user, db):
+    """Nothing in the answers tells which names have an account: the same page, status and headers
+    at every attempt, including the lockout and the attempts while locked."""
+    user = make_user("analyst")
+    other = WebClient(web.client.application.test_client())
+    for i in range(7):
+        known = web.login(user.username, f"wrong password {i}")
+        unknown = other.login("no-such-user", f"wrong password {i}")
+        assert same_page(known, user.username) == same_page(unknown, "no-such-user"), f"attempt {i + 1}"
+        assert known.status_code == (401 if i < 4 else 429)
+    assert "locked" in text_of(unknown)
+    assert other.login("no-such-user", PASSWORD).status_code == 429
+    lockouts = audit_actions(db, "auth.lockout")
+    assert [bool(e.summary.get("unknown_username_hmac")) for e in lockouts] == [False, True]
+    assert "no-such-user" not in str([e.summary for e in audit_actions(db)])
+
+
+def test_an_unknown_names_lock_expires_like_an_accounts(web, db):
+    from sqlalchemy import update
+
+    from casemgr.auth.models import LoginThrottle
+
+    for i in range(5):
+        web.login("no-such-user", f"wrong password {i}")
+    assert web.login("no-such-user", "wrong again").status_code == 429
+    with db.transaction() as s:
+        s.execute(update(LoginThrottle).where(LoginThrottle.key.like("name:%")).values(locked_until=ago(seconds=1)))
+    assert [web.login("no-such-user", f"wrong {i}").status_code for i in range(5)] == [401, 401, 401, 401, 429]
+
+
+def test_the_rate_limit_holds_across_app_instances_on_one_database(make_app, make_user, db):
+    """Two workers (or hosts) share the count: it lives in the database, not in a process."""
+    first, second = make_app(login_rate_limit="4 per day"), make_app(login_rate_limit="4 per day")
+    user = make_user(Role.ANALYST)
+    clients = [WebClient(first.test_client()), WebClient(second.test_client())]
+    statuses = [clients[i % 2].post("/login", {"username": "x", "password": f"wrong {i}"}).status_code
+                for i in range(6)]
+    assert statuses == [401, 401, 401, 401, 429, 429]
+    limited = clients[1].post("/login", {"username": user.username, "password": PASSWORD})
+    assert limited.status_code == 429
+    assert "too many sign-in attempts" in text_of(limited)
+    assert 0 < int(limited.headers["Retry-After"]) <= 86400
+    # refused before any password work: the refused attempts reached neither the check nor the audit log
+    assert len(audit_actions(db, "auth.login_failed")) == 4
+    assert audit_actions(db, "auth.login") == []
+
+
+def test_concurrent_attempts_are_each_counted_once(make_app, db):
+    """Workers counting at the same moment never lose a count: exactly the limit gets through.
+    (Limits per day in these tests: a window that ends during a test, at midnight UTC only, is unlikely.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from casemgr.auth import service
+    from casemgr.auth.actor import Actor
+
+    limited = make_app(login_rate_limit="20 per day").extensions["casemgr.db"]
+    actor = Actor.anonymous("web", source_ip="192.0.2.7")
+
+    def attempt(_: int) -> bool:
+        with limited.transaction() as s:
+            return service.count_sign_in_attempt(s, actor) is None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        allowed = list(pool.map(attempt, range(40)))
+    assert allowed.count(True) == 20

@@ -30,10 +30,21 @@ def _later(totp: pyotp.TOTP, windows: int = 1) -> str:
 
 
 def _enroll(client: WebClient) -> pyotp.TOTP:
+    return _enroll_with_codes(client)[0]
+
+
+def _enroll_with_codes(client: WebClient) -> tuple[pyotp.TOTP, list[str]]:
     totp = _begin(client)
     done = client.post("/account/mfa", {"action": "confirm", "code": totp.now()})
-    assert done.status_code == 302
-    return totp
+    assert done.status_code == 200
+    assert "Two-factor authentication is on." in text_of(done)
+    return totp, _recovery_codes(text_of(done))
+
+
+def _recovery_codes(page: str) -> list[str]:
+    listing = re.search(r'data-testid="recovery-codes">(.*?)</ul>', page, re.S)
+    assert listing, "the page shows no recovery codes"
+    return re.findall(r"<li>([a-z0-9-]+)</li>", listing.group(1))
 
 
 def _sign_in(app, username: str) -> WebClient:
@@ -171,7 +182,9 @@ def test_admin_policy_forces_enrollment_at_next_sign_in(app, api, login, make_us
 
     forced = already_open
     totp = _begin(forced)
-    assert forced.post("/account/mfa", {"action": "confirm", "code": totp.now()}).status_code == 302
+    confirmed = forced.post("/account/mfa", {"action": "confirm", "code": totp.now()})
+    assert confirmed.status_code == 200
+    assert len(_recovery_codes(text_of(confirmed))) == 10
     assert forced.get("/").status_code == 200
     # Required by policy: it cannot be turned off.
     refused = forced.post("/account/mfa", {"action": "disable", "password": PASSWORD})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from casemgr.auth.models import Role
-from tests.auth.helpers import ago, set_sessions, set_user, text_of
+from tests.auth.helpers import ago, audit_actions, set_sessions, set_user, text_of
 from tests.conftest import PASSWORD, WebClient
 
 COOKIE = "casemgr_session"
@@ -144,3 +144,44 @@ def test_disabled_users_open_sessions_stop_at_once(app, login, run_cli, how):
         set_user(db, client.user.username, disabled_at=ago(seconds=1))
     assert client.get("/account").status_code == 302
     assert client.post("/account/tokens", {"name": "late"}).status_code == 302
+
+
+def test_a_password_change_signs_out_every_other_session(app, login, db):
+    client = login("analyst")
+    laptop = WebClient(app.test_client())
+    assert laptop.login(client.user.username).status_code == 302
+    assert laptop.get("/").status_code == 200
+    changed = client.post("/account/password", {"current_password": PASSWORD,
+                                                 "new_password": "a fresh long passphrase"})
+    assert changed.status_code == 302
+    assert "1 other session(s) of yours were signed out" in text_of(client.get("/account"))
+    assert client.get("/").status_code == 200  # the session that changed it stays signed in
+    assert laptop.get("/").status_code == 302
+    [entry] = audit_actions(db, "user.password_change")
+    assert entry.summary == {"sessions_ended": 1}
+
+
+def test_the_current_password_check_counts_towards_the_lockout(app, login, db):
+    client = login("analyst")
+    statuses = [client.post("/account/password", {"current_password": f"a wrong guess {i}",
+                                                   "new_password": "a fresh long passphrase"}).status_code
+                for i in range(6)]
+    assert statuses == [422, 422, 422, 422, 429, 429]
+    refused = client.post("/account/password", {"current_password": PASSWORD,
+                                                 "new_password": "a fresh long passphrase"})
+    assert refused.status_code == 429
+    assert "locked" in text_of(refused)
+    assert WebClient(app.test_client()).login(client.user.username).status_code == 429
+    assert len(audit_actions(db, "auth.password_check_failed")) == 5
+    assert len(audit_actions(db, "auth.lockout")) == 1
+
+
+def test_the_current_password_check_counts_towards_the_address_limit(make_app, make_user):
+    app = make_app(login_rate_limit="3 per day")
+    user = make_user("analyst")
+    client = WebClient(app.test_client())
+    assert client.login(user.username).status_code == 302
+    statuses = [client.post("/account/password", {"current_password": PASSWORD,
+                                                   "new_password": "Summer2026!!"}).status_code for _ in range(3)]
+    assert statuses == [422, 422, 429]
+    assert "too many sign-in attempts" in text_of(client.post("/account/password", {"current_password": PASSWORD}))

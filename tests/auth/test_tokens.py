@@ -42,9 +42,10 @@ def test_token_lifecycle_in_the_ui(app, login, db):
     assert row is not None
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
     assert cells[0] == "laptop"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cells[2])  # created
-    assert cells[3] == "never"  # last used
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d", cells[4])  # expires
+    assert cells[1] == client.user.username  # issued by its owner
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", cells[3])  # created
+    assert cells[4] == "never"  # last used
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", cells[5])  # expires
     assert _me(app, secret).json["username"] == client.user.username
     page = text_of(client.get("/account"))
     assert "never" not in re.search(r'<tr data-testid="token-row">(.*?)</tr>', page, re.S).group(1)
@@ -97,7 +98,7 @@ def test_token_lifecycle_in_the_api(api, app, db):
 
 
 @pytest.mark.parametrize(("payload", "field"), [
-    ({"name": ""}, "name"),
+    ({"name": None}, "name"),  # a blank name is "not given": the token gets the default name
     ({"name": "x" * 65}, "name"),
     ({"expires_days": 0}, "expires_days"),
     ({"expires_days": 5000}, "expires_days"),
@@ -140,16 +141,57 @@ def test_token_acts_with_its_users_current_role(api):
     assert client.get("/api/v1/me").json["role"] == "admin"
 
 
-def test_admin_creates_tokens_for_others(api, app, make_user, db):
+def test_admins_cannot_create_tokens_for_others(api, app, make_user, db):
+    """A token for someone else would let the admin act as them (read their cases, download evidence)."""
     admin = api("admin")
     analyst = make_user("analyst")
     response = admin.post(f"/api/v1/users/{analyst.username}/tokens", json={"name": "handed-over"})
+    assert response.status_code == 403
+    assert "only create tokens for yourself" in response.json["error"]["message"]
+    assert [t.name for t in token_rows(db)] == ["test"]
+    assert [e.summary["name"] for e in audit_actions(db, "token.create")] == ["test"]
+
+
+def test_a_token_created_for_yourself_is_personal(login, app, db):
+    admin = login("admin")
+    secret = new_token_on_page(text_of(admin.post("/account/tokens", {"name": "mine", "expires_days": "30"})))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    response = client.post(f"/api/v1/users/{admin.user.username}/tokens", headers=headers, json={"name": "more"})
     assert response.status_code == 201
-    assert response.json["owner"] == analyst.username
-    me = _me(app, response.json["token"]).json
-    assert (me["username"], me["role"]) == (analyst.username, "analyst")
-    [entry] = [e for e in audit_actions(db, "token.create") if e.summary["name"] == "handed-over"]
-    assert entry.actor_name == admin.user.username
+    assert (response.json["kind"], response.json["issued_by"]) == ("personal", admin.user.username)
+    listed = {t["name"]: t for t in client.get("/api/v1/tokens", headers=headers).json["items"]}
+    assert {(t["kind"], t["issued_by"]) for t in listed.values()} == {("personal", admin.user.username)}
+    assert set(listed) == {"mine", "more"}
+
+
+def test_a_token_made_with_an_operators_token_stays_the_operators(api, app, db):
+    client = api("analyst")  # its token was issued by the operator "test"
+    response = client.post("/api/v1/tokens", json={"name": "second"})
+    assert response.status_code == 201
+    assert (response.json["kind"], response.json["issued_by"]) == ("operator", "test")
+
+
+def test_entries_made_with_a_token_name_who_issued_it(run_cli, app, make_user, db, open_case):
+    user = make_user("analyst")
+    result = run_cli("token", "create", user.username, "--name", "soar")
+    assert result.exit_code == 0, result.output
+    assert "issued by cli:" in result.stdout
+    secret = result.stdout.strip().splitlines()[-1]
+    client = app.test_client()
+    case = client.post("/api/v1/cases", headers={"Authorization": f"Bearer {secret}"},
+                       json={"title": "From the SOAR", "description": "", "category": "intrusion-attempts",
+                             "impact": "low", "urgency": "low"})
+    assert case.status_code == 201, case.get_json()
+    [entry] = audit_actions(db, "case.create")
+    assert entry.actor_name == user.username
+    assert entry.token_issued_by == result.stdout.split("issued by ")[1].split(",")[0]
+    assert entry.token_issued_by.startswith("cli:")
+    assert all(e.token_issued_by is None for e in audit_actions(db) if e.token_id is None)
+    listing = run_cli("token", "list", user.username).stdout
+    assert f"operator by {entry.token_issued_by}" in listing
+    verified = run_cli("audit", "verify")
+    assert verified.exit_code == 0, verified.output
 
 
 def test_non_admins_cannot_create_tokens_for_others(api, make_user, db):
@@ -160,16 +202,23 @@ def test_non_admins_cannot_create_tokens_for_others(api, make_user, db):
     assert [t.name for t in token_rows(db)] == ["test"]
 
 
-def test_admin_creates_and_revokes_tokens_for_others_in_the_ui(app, login, make_user, db):
+def test_admins_cannot_create_tokens_for_others_in_the_ui(app, login, make_user, db):
     admin = login("admin")
     analyst = make_user("analyst")
-    created = admin.post(f"/admin/users/{analyst.username}/tokens", {"name": "issued", "expires_days": "30"})
-    assert created.status_code == 201
-    secret = new_token_on_page(text_of(created))
-    assert _me(app, secret).json["username"] == analyst.username
+    assert f'/admin/users/{analyst.username}/tokens"' not in text_of(admin.get("/admin/users"))
+    refused = admin.post(f"/admin/users/{analyst.username}/tokens", {"name": "issued", "expires_days": "30"})
+    assert refused.status_code == 403
+    assert token_rows(db) == []
+
+
+def test_admin_sees_and_revokes_every_token_with_its_issuer(app, login, make_user, run_cli, db):
+    admin = login("admin")
+    analyst = make_user("analyst")
+    secret = run_cli("token", "create", analyst.username, "--name", "issued").stdout.strip().splitlines()[-1]
     listing = text_of(admin.get("/admin/tokens"))
     assert analyst.username in listing
     assert "issued" in listing
+    assert re.search(r'data-testid="issued-by">cli:[^<]+ <span class="badge">operator</span>', listing)
     assert secret not in listing
     [token] = token_rows(db)
     response = admin.post(f"/account/tokens/{token.id}/revoke", {"back": "admin"})

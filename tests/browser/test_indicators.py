@@ -56,7 +56,7 @@ def test_analyst_reviews_found_values_imports_a_bundle_exports_and_searches(
     bundle_file.write_text(json.dumps(bundle_of(network, broken, relationship)))
     page.get_by_label("Bundle file").set_input_files(bundle_file)
     page.get_by_role("button", name="Check the file").click()
-    expect(page.get_by_test_id("import-summary")).to_contain_text("3 object(s) in the bundle: 2 would be stored")
+    expect(page.get_by_test_id("import-summary")).to_contain_text("3 objects in the bundle: 2 would be stored")
     expect(page.get_by_test_id("rejected")).to_contain_text(broken["id"])
     page.get_by_label("import the valid objects and leave the rejected ones out").check()
     page.get_by_role("button", name="Import").click()
@@ -82,7 +82,7 @@ def test_analyst_reviews_found_values_imports_a_bundle_exports_and_searches(
     page.goto(f"{live_server}/indicators/search")
     page.get_by_label("Value").fill("198.51.100.77")
     page.get_by_role("button", name="Search").click()
-    expect(page.get_by_test_id("search-total")).to_have_text("1 indicator(s) in 1 case(s).")
+    expect(page.get_by_test_id("search-total")).to_have_text("1 indicator in 1 case.")
     expect(page.get_by_test_id("search-results")).to_contain_text("198.51.100.0/24")
     expect(page.get_by_test_id("search-results")).to_contain_text(case["reference"])
     assert problems == []

@@ -73,3 +73,52 @@ def test_sign_in_create_a_token_and_sign_out(page: Page, live_server: str, make_
     assert page.request.get(f"{live_server}/api/v1/me",
                             headers={"Authorization": f"Bearer {token}"}).status == 200
     assert problems == []
+
+
+def test_a_hostile_next_stays_on_this_site(page: Page, live_server: str, make_user) -> None:
+    """Chromium itself drops the tab of `/<tab>/evil.example/`: the app must never send it on."""
+    make_user("analyst", "erin")
+    problems = watch_console(page)
+    page.goto(f"{live_server}/login?next=/%09/evil.example/")
+    page.get_by_label("Username").fill("erin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server}/")
+    assert problems == []
+
+
+def test_an_admin_resets_a_password_and_the_user_chooses_a_new_one(page: Page, live_server: str, make_user,
+                                                                  browser) -> None:
+    make_user("admin", "root")
+    make_user("analyst", "frank")
+    problems = watch_console(page)
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/admin/users")
+    page.get_by_test_id("user-frank").get_by_role("button", name="Reset password").click()
+    temporary = page.get_by_test_id("temporary-password").inner_text().strip()
+    expect(page.get_by_text("must choose a new one at the next sign-in")).to_be_visible()
+
+    context = browser.new_context()
+    user = context.new_page()
+    problems += watch_console(user)
+    user.goto(f"{live_server}/cases")
+    user.get_by_label("Username").fill("frank")
+    user.get_by_label("Password").fill(temporary)
+    user.get_by_role("button", name="Sign in").click()
+    expect(user).to_have_url(f"{live_server}/account/password/new")  # before anything else
+    user.goto(f"{live_server}/cases")
+    expect(user).to_have_url(f"{live_server}/account/password/new")
+    user.get_by_label("Current password").fill(temporary)
+    user.get_by_label("New password").fill("Summer2026!!")
+    user.get_by_role("button", name="Change password").click()
+    expect(user.get_by_role("alert")).to_contain_text("too easy to guess")
+    user.get_by_label("Current password").fill(temporary)
+    user.get_by_label("New password").fill("frank's quite long phrase of words")
+    user.get_by_role("button", name="Change password").click()
+    expect(user).to_have_url(f"{live_server}/")
+    expect(user.get_by_text("Your password was changed.")).to_be_visible()
+    context.close()
+    assert problems == []

@@ -242,6 +242,8 @@ def _edit_form(web: Any, cid: int) -> dict[str, Any]:
         select = re.search(rf'<select name="{name}".*?</select>', html, re.S).group(0)
         chosen = re.search(r'<option value="([^"]*)" selected', select)
         data[name] = chosen.group(1) if chosen else ""
+    for name in re.findall(r'<input type="checkbox" name="([^"]+)"[^>]* checked', html):
+        data[name] = "on"  # what a browser sends for a ticked box without a value
     return data
 
 

@@ -127,6 +127,26 @@ def test_disposal_destroys_the_content_and_keeps_the_record(api, open_case, sett
     assert kept["disposed_at"] is not None
 
 
+def test_sealed_evidence_cannot_be_disposed_of_until_released(api, open_case, settings):
+    analyst, manager = api("analyst"), api("manager")
+    case = open_case(analyst)
+    item = upload(analyst, case["id"], b"held for court").get_json()
+    url = f"/api/v1/evidence/{item['id']}"
+    assert analyst.post(f"{url}/seal", json={"reason": "legal hold for the lawsuit"}).status_code == 200
+    held = manager.post(f"{url}/dispose", json={"reason": "retention period ended"})
+    assert held.status_code == 409
+    assert held.get_json()["error"]["field"] == "id"
+    assert "sealed (legal hold)" in held.get_json()["error"]["message"]
+    assert "release it first" in held.get_json()["error"]["message"]
+    kept = manager.get(url).get_json()
+    assert (kept["state"], kept["has_content"], kept["disposed_at"]) == ("sealed", True, None)
+    assert len(stored_files(settings)) == 1
+    assert [e["kind"] for e in manager.get(f"{url}/custody").get_json()["events"]][-1] == "sealed"
+    assert manager.post(f"{url}/release", json={"reason": "the hold was lifted"}).status_code == 200
+    assert manager.post(f"{url}/dispose", json={"reason": "retention period ended"}).status_code == 200
+    assert stored_files(settings) == []
+
+
 def test_role_rules(api, open_case, make_app, app):
     owner = api("analyst")
     case = open_case(owner)

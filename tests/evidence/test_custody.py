@@ -72,3 +72,16 @@ def test_no_interface_edits_custody(api, item_with_history):
     assert set(custody_path) == {"get"}
     assert analyst.delete(f"/api/v1/evidence/{item['id']}/custody").status_code == 405
     assert analyst.patch(f"/api/v1/evidence/{item['id']}/custody", json={}).status_code == 405
+
+
+def test_custody_entries_made_with_a_token_name_who_issued_it(add_item, api, db):
+    from sqlalchemy import select
+
+    from casemgr.evidence.models import CustodyEvent
+
+    client, item = add_item()  # the fixture's token was issued by the operator "test"
+    events = client.get(f"/api/v1/evidence/{item['id']}/custody").get_json()
+    assert events["chain_valid"] is True
+    assert {e["token_issued_by"] for e in events["events"]} == {"test"}
+    with db.transaction() as s:
+        assert {e.token_issued_by for e in s.scalars(select(CustodyEvent))} == {"test"}

@@ -53,6 +53,8 @@ def test_export_package_verifies_with_the_documented_commands(api, open_case, ru
         assert entry["size"] == len(data)
         assert entry["custody_chain_valid"] is True
         assert [e["kind"] for e in entry["custody"]] == ["acquired", "received", "exported"]
+        # uploaded with the fixture's operator-issued token, exported at the CLI without one
+        assert [e["token_issued_by"] for e in entry["custody"]] == ["test", "test", None]
     assert by_id[disposed["id"]]["file"] is None
     assert "Item #" in (folder / "manifest.txt").read_text()
 

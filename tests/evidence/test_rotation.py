@@ -4,13 +4,14 @@ a missing master key stops the app at start with one clear line."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import replace
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from casemgr import create_app
-from casemgr.config import ConfigError
 from casemgr.evidence.keyring import KEYRING_FILE
 
 from .conftest import stored_files, upload
@@ -82,22 +83,41 @@ def test_retire_refuses_a_key_still_in_use(own_instance, make_app, api, open_cas
     assert "still wraps 1 data key" in refused.output
 
 
-def test_missing_master_key_fails_at_start(own_instance, make_app, api, open_case, run_cli, settings):
-    env = {"CASEMGR_INSTANCE_DIR": str(own_instance)}
+def _start(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    """Start the server as an operator does; a refusal comes before it serves, so this returns at once."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASEMGR_")}
+    return subprocess.run(command, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_missing_master_key_fails_at_start(own_instance, make_app, api, open_case, run_cli, cli_env):
+    env = {**cli_env, "CASEMGR_INSTANCE_DIR": str(own_instance)}
     run_cli("init", "--no-admin", env=env)
     app = make_app(instance_dir=own_instance)
     from tests.conftest import ApiClient
 
     base = api("analyst")
     client = ApiClient(app.test_client(), base.token, base.user)
-    upload(client, open_case(client)["id"], b"x")
+    item = upload(client, open_case(client)["id"], b"x").get_json()
     key_id = json.loads((own_instance / KEYRING_FILE).read_text())["current"]
+    serve = (str(Path(sys.executable).with_name("casemgr")), "serve", "--port", "1")
+    wsgi = (sys.executable, "-c", "import wsgi")
+    wsgi_env = {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     (own_instance / KEYRING_FILE).unlink()
-    with pytest.raises(ConfigError, match="does not exist"):
-        create_app(replace(settings, instance_dir=own_instance))
+    for result in (_start(env, *serve), _start(wsgi_env, *wsgi)):
+        assert result.returncode == 2
+        assert result.stderr.startswith("casemgr: configuration error: ")
+        assert "does not exist" in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
     run_cli("init", "--no-admin", env=env)  # a fresh keyring without the key in use
-    with pytest.raises(ConfigError, match=f"master key {key_id} is not in"):
-        create_app(replace(settings, instance_dir=own_instance))
+    for result in (_start(env, *serve), _start(wsgi_env, *wsgi)):
+        assert result.returncode == 2
+        assert f"master key {key_id} is not in" in result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    # An app built anyway (a test, a shell) answers the evidence routes with 503, naming the key.
+    fresh = ApiClient(make_app(instance_dir=own_instance).test_client(), base.token, base.user)
+    content = fresh.get(f"/api/v1/evidence/{item['id']}/content")
+    assert content.status_code == 503
+    assert key_id in content.get_json()["error"]["message"]
     result = run_cli("evidence", "verify", "--all", env=env)
     assert result.exit_code == 2
     assert f"master key {key_id}" in result.output

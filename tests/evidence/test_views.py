@@ -100,6 +100,14 @@ def test_custody_forms(api, login, open_case, make_user):
     assert 'data-testid="evidence-state">sealed' in _text(sealed)
     assert web.post(f"/evidence/{item['id']}/dispose", {"reason": "done with it"}).status_code == 403
     manager = login("manager")
+    page = _text(manager.get(f"/evidence/{item['id']}"))
+    assert 'data-testid="dispose-held"' in page
+    assert f'action="/evidence/{item["id"]}/dispose"' not in page
+    held = manager.post(f"/evidence/{item['id']}/dispose", {"reason": "retention period ended"})
+    assert held.status_code == 409
+    assert "sealed (legal hold)" in _text(held)
+    assert 'data-testid="evidence-state">sealed' in _text(manager.get(f"/evidence/{item['id']}"))
+    manager.post(f"/evidence/{item['id']}/release", {"reason": "hold lifted by counsel"})
     gone = manager.post(f"/evidence/{item['id']}/dispose", {"reason": "retention period ended"}, follow_redirects=True)
     assert 'data-testid="evidence-state">disposed' in _text(gone)
     assert 'data-kind="disposed"' in _text(gone)

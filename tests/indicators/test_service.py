@@ -82,7 +82,7 @@ def test_each_type_gives_a_valid_stix_indicator_observables_and_a_sighting(api, 
     ("file-name", "C:\\temp\\evil.exe", "a path"),
     ("windows-registry-key", "Software\\Run", "registry hive"),
     ("autonomous-system", "AS0", "autonomous system number"),
-    ("mutex", "bad\x00name", "control characters"),
+    ("mutex", "bad\x00name", "NUL characters"),
 ])
 def test_invalid_values_are_422_naming_the_value(api, open_case, type_, value, message):
     client = api("analyst")

@@ -98,7 +98,7 @@ def test_upload_shows_a_summary_then_imports_on_confirmation(api, login, open_ca
     summary = upload(web, case, shared("apt1.json").read_bytes())
     assert summary.status_code == 200
     html = summary.get_data(as_text=True)
-    assert "76 object(s) in the bundle: 76 would be stored" in html
+    assert "76 objects in the bundle: 76 would be stored" in html
     assert analyst.get(f"/api/v1/cases/{case['id']}/stix/objects").get_json()["total"] == 0
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
     confirmed = web.post(f"/cases/{case['id']}/stix/confirm", {"token": token})

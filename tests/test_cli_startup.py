@@ -1,0 +1,82 @@
+"""`casemgr` starts fast: each domain's commands and the heavy libraries load only when used.
+
+Importing ioc-finder alone takes about a second; before the lazy group every command, even
+`casemgr --help`, imported every domain and took 4-7 s. These tests run the real command in a
+fresh interpreter and look at what it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from casemgr.cli import DOMAIN_COMMANDS, cli
+
+# Libraries that cost tens or hundreds of milliseconds to import and that most commands never use.
+HEAVY = ("ioc_finder", "pyparsing", "stix2", "stix2patterns", "weasyprint", "pydyf", "qrcode", "PIL",
+         "gunicorn", "alembic", "jsonschema", "magic", "zxcvbn", "pypdf")
+# `--help` needs neither a database nor a web app.
+NOT_FOR_HELP = (*HEAVY, "sqlalchemy", "flask", "pydantic", "argon2", "cryptography", "pyotp")
+
+PROBE = """
+import json, sys
+sys.argv = ["casemgr", *json.loads(sys.argv[1])]
+from casemgr.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+print("\\nLOADED=" + json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def loaded_by(args: list[str], env: dict[str, str] | None = None) -> tuple[str, set[str]]:
+    """Run `casemgr ARGS` in a fresh interpreter; its output and the top-level modules it imported."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    output, _, modules = done.stdout.rpartition("\nLOADED=")
+    assert modules, done.stderr
+    return output, set(json.loads(modules))
+
+
+def test_help_lists_every_command_group_without_importing_them():
+    output, modules = loaded_by(["--help"])
+    for name in (*DOMAIN_COMMANDS, "init", "serve"):
+        assert f"  {name} " in output
+    assert modules.isdisjoint(NOT_FOR_HELP), sorted(modules & set(NOT_FOR_HELP))
+    assert not any(name.startswith("casemgr.") and name.endswith(".cli") for name in modules)
+
+
+@pytest.mark.parametrize("group", sorted(DOMAIN_COMMANDS))
+def test_a_groups_help_loads_no_heavy_library(group):
+    output, modules = loaded_by([group, "--help"])
+    assert "Usage: casemgr " + group in output
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_case_list_loads_no_heavy_library(cli_env, app, open_case, api):
+    import os
+
+    open_case(api("analyst"), title="Phishing wave")
+    output, modules = loaded_by(["case", "list"], env={**os.environ, **cli_env})
+    assert "Phishing wave" in output
+    assert "1 case(s)" in output
+    assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN_COMMANDS))
+def test_the_help_line_shown_for_a_lazy_group_is_its_own(name):
+    group = cli.get_command(click.Context(cli), name)
+    assert group is not None
+    assert group.get_short_help_str(limit=200) == DOMAIN_COMMANDS[name][1]
+
+
+def test_a_lazy_group_runs_its_commands(run_cli):
+    result = run_cli("case", "list")
+    assert result.exit_code == 0, result.stderr
+    assert "0 case(s)" in result.stdout
