@@ -6,14 +6,14 @@ response schemas; the same pydantic schemas validate requests and produce /api/v
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from casemgr.errors import Unauthorized
 from casemgr.fields import Input
@@ -32,6 +32,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     field: str | None = None
+    line: int | None = Field(default=None, description="the line of an uploaded file that is wrong")
 
 
 class ErrorOut(BaseModel):
@@ -49,6 +50,11 @@ class Operation:
     status: int
     is_list: bool
     public: bool
+    also: tuple[int, ...]  # other success statuses, with the same response
+    errors: tuple[int, ...]  # statuses beyond those every operation of its kind may answer (see _error_statuses)
+    media_type: str  # of the success response
+    raw_body: tuple[str, dict[str, Any]] | None  # a request body that is no pydantic model: (media type, schema)
+    creates: tuple[str, str] | None  # (path parameter, response field): the object it makes, for OpenAPI links
 
 
 class ApiBlueprint(Blueprint):
@@ -60,11 +66,20 @@ class ApiBlueprint(Blueprint):
 
     def operation(self, rule: str, method: str, summary: str, *, body: type[BaseModel] | None = None,
                   query: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-                  status: int = 200, is_list: bool = False, public: bool = False) -> Callable[[Any], Any]:
+                  status: int = 200, is_list: bool = False, public: bool = False, also: tuple[int, ...] = (),
+                  errors: tuple[int, ...] = (),
+                  media_type: str = "application/json",
+                  raw_body: tuple[str, dict[str, Any]] | None = None,
+                  creates: tuple[str, str] | None = None) -> Callable[[Any], Any]:
+        """Register `rule` and describe it. `errors`: the statuses it may answer besides those every
+        operation like it may (401/403, 404 with path parameters, 400/413/422 with input); 409 and
+        the like are named by the operation. `creates`: the path parameter that the response's field
+        fills in other operations (the document links them, so clients and fuzzers can follow)."""
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             self.add_url_rule(rule, fn.__name__, fn, methods=[method])
             self.operations.append(Operation(method.lower(), (self.url_prefix or "") + rule, summary, body,
-                                             query, response, status, is_list, public))
+                                             query, response, status, is_list, public, also, errors, media_type,
+                                             raw_body, creates))
             return fn
 
         return decorate
@@ -111,18 +126,25 @@ def make_api(domain_blueprints: list[ApiBlueprint]) -> Blueprint:
 
 
 def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
-    models: set[type[BaseModel]] = {ErrorOut}
-    for bp in blueprints:
-        for op in bp.operations:
-            models.update(m for m in (op.body, op.response) if m is not None)
-    ordered = sorted(models, key=lambda m: m.__name__)
-    _, defs = models_json_schema([(m, "validation") for m in ordered],
-                                 ref_template="#/components/schemas/{model}")
+    # Requests are described as pydantic validates them, responses as it serializes them (a field read
+    # from another attribute, such as a custody event's `actor`, goes out under its own name).
+    inputs = {m for bp in blueprints for op in bp.operations for m in (op.body, op.query) if m is not None}
+    outputs = {ErrorOut} | {op.response for bp in blueprints for op in bp.operations if op.response is not None}
+    keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        *((m, "validation") for m in sorted(inputs, key=lambda m: m.__name__)),
+        *((m, "serialization") for m in sorted(outputs, key=lambda m: m.__name__))]
+    refs, defs = models_json_schema(keys, ref_template="#/components/schemas/{model}")
+    schemas = defs.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for bp in blueprints:
         for op in bp.operations:
             path = API_PREFIX + _openapi_path(op.rule)
-            paths.setdefault(path, {})[op.method] = _operation(bp.name, op)
+            paths.setdefault(path, {})[op.method] = _operation(bp.name, op, refs, schemas)
+    _link(paths, [(bp.name, op) for bp in blueprints for op in bp.operations])
+    for model in {op.query for bp in blueprints for op in bp.operations if op.query is not None} - {
+            op.body for bp in blueprints for op in bp.operations}:
+        # a query model is only a list of parameters, no schema of its own (the schemas it uses stay)
+        schemas.pop(_name(refs[(model, "validation")]), None)
     paths[API_PREFIX + "/openapi.json"] = {"get": {
         "summary": "This OpenAPI document", "tags": ["api"], "operationId": "api.get/openapi.json",
         "security": [], "responses": {"200": {"description": "success",
@@ -133,12 +155,31 @@ def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
         "info": {"title": "casemgr API", "version": "1"},
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
         "paths": paths,
     }
+
+
+def _link(paths: dict[str, dict[str, Any]], operations: list[tuple[str, Operation]]) -> None:
+    """OpenAPI links from each operation that creates an object to the operations on that object."""
+    import re
+
+    for _, op in operations:
+        if op.creates is None:
+            continue
+        param, field = op.creates
+        links = {re.sub(r"[^A-Za-z0-9]+", "_", f"{other.method}{_openapi_path(other.rule)}").strip("_"):
+                 {"operationId": _operation_id(tag, other), "parameters": {param: f"$response.body#/{field}"}}
+                 for tag, other in operations
+                 if [n for _, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", other.rule)] == [param]}
+        paths[API_PREFIX + _openapi_path(op.rule)][op.method]["responses"][str(op.status)]["links"] = links
+
+
+def _operation_id(tag: str, op: Operation) -> str:
+    return f"{tag}.{op.method}{op.rule}"
 
 
 def _openapi_path(rule: str) -> str:
@@ -147,36 +188,95 @@ def _openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
+def _name(ref: dict[str, Any]) -> str:
+    return str(ref["$ref"]).rsplit("/", 1)[1]
 
 
-def _operation(tag: str, op: Operation) -> dict[str, Any]:
+ERROR_DESCRIPTIONS = {
+    400: "malformed request (not JSON, not multipart, bad encoding)",
+    401: "no valid token",
+    403: "not allowed for this role",
+    404: "no such object, or one hidden from the caller",
+    409: "conflicts with the object's current state (the message says which)",
+    413: "the request body is larger than this server accepts",
+    422: "invalid input, naming the field",
+    414: "the request line is longer than the server accepts (answered by the HTTP server)",
+    500: "stored evidence failed its integrity check (recorded in custody and audit)",
+}
+
+
+def _error_statuses(op: Operation, path_params: list[tuple[str, str]]) -> set[int]:
+    statuses = set(op.errors)
+    if not op.public:
+        statuses |= {401, 403}
+    if path_params:
+        statuses.add(404)  # also a path parameter of the wrong type: the route does not match
+    if op.body is not None or op.raw_body is not None:
+        statuses |= {400, 413, 422}
+    if op.query is not None:
+        statuses |= {400, 414, 422}
+    if any(kind != "int" for kind, _ in path_params):
+        statuses |= {400, 414}
+    return statuses
+
+
+def _query_parameter(name: str, prop: dict[str, Any], required: bool, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter from a pydantic property: a value that may be null is just optional in a query
+    string, and a list is sent comma-separated in one parameter."""
     import re
 
-    spec: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": f"{tag}.{op.method}{op.rule}"}
-    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer" if t == "int" else "string"}}
-              for t, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", op.rule)]
+    schema = {k: v for k, v in prop.items() if k not in {"title", "description", "default"}}
+    variants = [v for v in schema.pop("anyOf", []) if v.get("type") != "null"]
+    if len(variants) == 1:
+        schema |= variants[0]
+    elif variants:
+        schema["anyOf"] = variants
+    if schema.get("type") == "array":
+        items = schema.get("items", {})
+        choices = schemas[_name(items)].get("enum") if "$ref" in items else items.get("enum")
+        one = "(" + "|".join(re.escape(str(c)) for c in choices) + ")" if choices else "[^,]+"
+        schema = {"type": "string", "pattern": f"^{one}(,{one})*$"}
+    param: dict[str, Any] = {"name": name, "in": "query", "required": required, "schema": schema}
+    if prop.get("description"):
+        param["description"] = prop["description"]
+    return param
+
+
+def _operation(tag: str, op: Operation, refs: Mapping[Any, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
+    import re
+
+    spec: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": _operation_id(tag, op)}
+    path_params = [(t, n) for t, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", op.rule)]
+    params: list[dict[str, Any]] = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "integer"} if t == "int" else
+         {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}} for t, n in path_params]
     if op.query is not None:
-        for name, fld in op.query.model_fields.items():
-            params.append({"name": name, "in": "query", "required": fld.is_required(),
-                           "description": fld.description or "", "schema": {}})
+        model = schemas[_name(refs[(op.query, "validation")])]
+        params += [_query_parameter(name, prop, name in model.get("required", []), schemas)
+                   for name, prop in model["properties"].items()]
     if params:
         spec["parameters"] = params
     if op.body is not None:
-        spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.body)}}}
+        spec["requestBody"] = {"required": True,
+                               "content": {"application/json": {"schema": refs[(op.body, "validation")]}}}
+    elif op.raw_body is not None:
+        spec["requestBody"] = {"required": True, "content": {op.raw_body[0]: {"schema": op.raw_body[1]}}}
     response: dict[str, Any] = {"description": "success"}
     if op.response is not None:
-        schema: dict[str, Any] = _ref(op.response)
+        schema: dict[str, Any] = refs[(op.response, "serialization")]
         if op.is_list:
-            schema = {"type": "object", "properties": {"items": {"type": "array", "items": schema},
-                                                       "total": {"type": "integer"}}}
-        response["content"] = {"application/json": {"schema": schema}}
-    error = {"content": {"application/json": {"schema": _ref(ErrorOut)}}}
-    spec["responses"] = {str(op.status): response,
-                         "401": {"description": "no valid token", **error},
-                         "403": {"description": "not allowed for this role", **error},
-                         "422": {"description": "invalid input, naming the field", **error}}
+            schema = {"type": "object", "required": ["items", "total"],
+                      "properties": {"items": {"type": "array", "items": schema}, "total": {"type": "integer"},
+                                     "page": {"type": "integer"}, "per_page": {"type": "integer"}}}
+        response["content"] = {op.media_type: {"schema": schema}}
+    elif "+json" in op.media_type:  # a STIX bundle
+        response["content"] = {op.media_type: {"schema": {"type": "object"}}}
+    elif op.media_type != "application/json":
+        response["content"] = {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
+    error = {"content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
+    spec["responses"] = {str(status): response for status in (op.status, *op.also)} | {
+        str(status): {"description": ERROR_DESCRIPTIONS[status], **({} if status == 414 else error)}
+        for status in sorted(_error_statuses(op, path_params))}
     if op.public:
         spec["security"] = []
     return spec

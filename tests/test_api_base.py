@@ -107,3 +107,36 @@ def test_openapi_document_is_valid_and_complete(app):
     assert doc["paths"]["/api/v1/users"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/NewUser"}
     assert "NewUser" in doc["components"]["schemas"]
+
+
+def test_openapi_document_describes_what_the_api_answers(app):
+    doc = app.test_client().get("/api/v1/openapi.json").json
+    schemas, paths = doc["components"]["schemas"], doc["paths"]
+    # responses as they are serialized: a custody event carries `actor`
+    assert "actor" in schemas["CustodyEventOut"]["properties"]
+    assert "actor_name" not in schemas["CustodyEventOut"]["properties"]
+    # every status an operation can answer, each error with the error schema
+    patch = paths["/api/v1/cases/{case_id}"]["patch"]["responses"]
+    assert set(patch) == {"200", "400", "401", "403", "404", "409", "413", "422"}
+    assert patch["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorOut"}
+    assert set(paths["/api/v1/me"]["get"]["responses"]) == {"200", "401", "403"}
+    assert set(paths["/api/v1/cases/{case_id}/indicators"]["post"]["responses"]) >= {"200", "201"}
+    # bodies that are not JSON models, and answers that are not JSON
+    upload = paths["/api/v1/cases/{case_id}/evidence"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["required"] == ["file"]
+    assert "application/zip" in paths["/api/v1/cases/{case_id}/evidence/export"]["post"]["responses"]["200"]["content"]
+    # query parameters with their types and limits
+    params = {p["name"]: p["schema"] for p in paths["/api/v1/cases"]["get"]["parameters"]}
+    assert params["per_page"] == {"type": "integer", "minimum": 1, "maximum": 200}
+    assert params["restricted"] == {"type": "boolean"}
+    assert params["status"]["pattern"].startswith("^(new|")
+    assert "CaseQuery" not in schemas  # a list of parameters, not a body
+    # only the methods the API answers
+    for path, operations in paths.items():
+        assert set(operations) <= {"get", "post", "put", "patch", "delete"}, path
+    # what an operation creates is linked to the operations on it
+    links = paths["/api/v1/cases"]["post"]["responses"]["201"]["links"]
+    assert links["get_cases_case_id"] == {"operationId": "cases.get/cases/<int:case_id>",
+                                          "parameters": {"case_id": "$response.body#/id"}}
+    assert "get_evidence_evidence_id_custody" in paths["/api/v1/cases/{case_id}/evidence"]["post"]["responses"][
+        "201"]["links"]

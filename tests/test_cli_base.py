@@ -6,9 +6,11 @@ import re
 import stat
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy.engine import make_url
 
+from casemgr.cli import cli
 from tests.auth.helpers import text_of, user_row
 
 PASSWORD = "a long enough passphrase"
@@ -162,12 +164,37 @@ def test_last_admin_cannot_be_disabled(run_cli, make_user):
     assert "last active admin" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["", "init", "serve", "user", "user create", "user list", "user disable",
-                                     "token", "token create", "token list", "token revoke"])
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group below `group`, as the words typed to reach it."""
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+    return paths
+
+
+COMMANDS = _command_paths(cli)
+
+
+def test_the_cli_has_its_documented_groups():
+    assert {path[0] for path in COMMANDS} >= {"init", "serve", "user", "token", "audit", "case", "evidence", "keys",
+                                              "stix"}
+
+
+@pytest.mark.parametrize("command", [(), *COMMANDS], ids=lambda path: " ".join(path) or "casemgr")
 def test_every_command_has_help(run_cli, command):
-    result = run_cli(*command.split(), "--help")
-    assert result.exit_code == 0
-    assert "Usage:" in result.stdout
+    result = run_cli(*command, "--help")
+    assert result.exit_code == 0, result.output
+    usage = result.stdout.splitlines()[0]
+    assert usage.startswith("Usage: ")
+    assert usage.split()[2:2 + len(command)] == list(command), usage
+    group = cli
+    for word in command:
+        group = group.commands[word]
+    if isinstance(group, click.Group):  # a group's help lists each of its commands
+        listed = set(re.findall(r"^  (\S+)", result.stdout.split("Commands:", 1)[1], re.MULTILINE))
+        assert listed == set(group.commands), result.stdout
 
 
 def test_serve_options(run_cli):

@@ -80,14 +80,14 @@ def list_tokens() -> Any:
 
 
 @bp.operation("/tokens", "POST", "Create an API token for the caller (the secret is shown once)",
-              body=NewToken, response=IssuedTokenOut, status=201)
+              body=NewToken, response=IssuedTokenOut, status=201, creates=("token_id", "id"))
 def create_token() -> Any:
     actor = current_actor()
     issued = service.create_token(db_session(), actor, actor.name, body(NewToken))
     return {**_token(issued.token), "token": issued.secret}, 201
 
 
-@bp.operation("/tokens/<int:token_id>", "DELETE", "Revoke a token", response=TokenOut)
+@bp.operation("/tokens/<int:token_id>", "DELETE", "Revoke a token", response=TokenOut, errors=(409,))
 def revoke_token(token_id: int) -> Any:
     return _token(service.revoke_token(db_session(), current_actor(), token_id))
 
@@ -107,20 +107,21 @@ def _listing(items: list[dict[str, Any]], total: int, page: Page) -> Any:
     return jsonify({"items": items, "total": total, "page": page.page, "per_page": page.per_page})
 
 
-@bp.operation("/users", "POST", "Create a user (admin)", body=NewUser, response=UserOut, status=201)
+@bp.operation("/users", "POST", "Create a user (admin)", body=NewUser, response=UserOut, status=201,
+              errors=(409,), creates=("username", "username"))
 def create_user() -> Any:
     return _user(service.create_user(db_session(), current_actor(), body(NewUser))), 201
 
 
 @bp.operation("/users/<username>", "PATCH", "Change a user's role, name or disabled state (admin)",
-              body=UserUpdate, response=UserOut)
+              body=UserUpdate, response=UserOut, errors=(409,))
 def update_user(username: str) -> Any:
     return _user(service.update_user(db_session(), current_actor(), username, body(UserUpdate)))
 
 
 @bp.operation("/users/<username>/tokens", "POST", "Create a token for yourself (`username` is yours; 403 for"
               " anyone else: an operator issues one for automation with `casemgr token create`)", body=NewToken,
-              response=IssuedTokenOut, status=201)
+              response=IssuedTokenOut, status=201, errors=(409,))
 def create_user_token(username: str) -> Any:
     issued = service.create_token(db_session(), current_actor(), username, body(NewToken))
     return {**_token(issued.token), "token": issued.secret}, 201

@@ -222,7 +222,8 @@ def list_cases() -> Any:
                     "per_page": page.per_page})
 
 
-@bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201)
+@bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201,
+              creates=("case_id", "id"))
 def create_case() -> Any:
     case = service.create_case(db_session(), current_actor(), body(NewCase))
     return _detail(case.id), 201
@@ -234,21 +235,22 @@ def get_case(case_id: int) -> Any:
 
 
 @bp.operation("/cases/<int:case_id>", "PATCH", "Change a case (send the version you read; 409 when stale)",
-              body=CaseUpdate, response=CaseOut)
+              body=CaseUpdate, response=CaseOut, errors=(409,))
 def update_case(case_id: int) -> Any:
     service.update_case(db_session(), current_actor(), case_id, body(CaseUpdate))
     return _detail(case_id)
 
 
 @bp.operation("/cases/<int:case_id>/transition", "POST",
-              "Move a case to another state (409 lists the allowed next states)", body=Transition, response=CaseOut)
+              "Move a case to another state (409 lists the allowed next states)", body=Transition, response=CaseOut,
+              errors=(409,))
 def transition(case_id: int) -> Any:
     service.transition(db_session(), current_actor(), case_id, body(Transition))
     return _detail(case_id)
 
 
 @bp.operation("/cases/<int:case_id>/escalate", "POST", "Escalate a case, functionally or hierarchically",
-              body=Escalation, response=EscalationOut, status=201)
+              body=Escalation, response=EscalationOut, status=201, errors=(409,))
 def escalate(case_id: int) -> Any:
     escalation = service.escalate(db_session(), current_actor(), case_id, body(Escalation))
     return out(EscalationOut, _escalation(escalation)), 201
@@ -290,7 +292,7 @@ def retract_entry(case_id: int, entry_id: int) -> Any:
 
 
 @bp.operation("/cases/<int:case_id>/links", "POST", "Link to another case as related, or as its duplicate",
-              body=NewLink, response=LinkOut, status=201)
+              body=NewLink, response=LinkOut, status=201, errors=(409,))
 def link(case_id: int) -> Any:
     created: CaseLink = service.link_cases(db_session(), current_actor(), case_id, body(NewLink))
     return out(LinkOut, {"id": created.id, "kind": created.kind, "case": _ref(created.case),

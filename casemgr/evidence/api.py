@@ -21,6 +21,7 @@ from casemgr.evidence.schemas import (
     CustodyOut,
     CustodyReason,
     EvidenceOut,
+    NewEvidence,
     OptionalPurpose,
     Transfer,
     UploadOut,
@@ -35,9 +36,17 @@ class EvidenceRowOut(EvidenceOut):
     chain_valid: bool
 
 
+# The form's other fields are text whatever they hold (a number is its digits): no JSON type to violate.
+UPLOAD_FORM = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary"},
+    **{name: {"description": "optional, an ISO 8601 date-time" if name.endswith("_at") else "optional text"}
+       for name in NewEvidence.model_fields}}}
+
+
 @bp.operation("/cases/<int:case_id>/evidence", "POST", "Upload an evidence file (multipart/form-data: `file`, "
               "optional description, collected_by, collected_at, source, acquisition_method)",
-              response=UploadOut, status=201)
+              response=UploadOut, status=201, raw_body=("multipart/form-data", UPLOAD_FORM),
+              creates=("evidence_id", "id"))
 @upload_body
 def upload(case_id: int) -> Any:
     with long_request_actor() as (read, actor):
@@ -69,7 +78,8 @@ def custody(evidence_id: int) -> Any:
 
 
 @bp.operation("/evidence/<int:evidence_id>/content", "GET", "Stream the decrypted content (`purpose` is recorded; "
-              "an integrity failure breaks the transfer off)", query=OptionalPurpose)
+              "an integrity failure breaks the transfer off)", query=OptionalPurpose, errors=(409, 500),
+              media_type="application/octet-stream")
 @keeps_failures
 def content(evidence_id: int) -> Any:
     purpose = query(OptionalPurpose).purpose
@@ -79,7 +89,7 @@ def content(evidence_id: int) -> Any:
 
 
 @bp.operation("/evidence/<int:evidence_id>/verify", "POST", "Decrypt and hash the item; record the result",
-              response=VerificationOut)
+              response=VerificationOut, errors=(409,))
 def verify(evidence_id: int) -> Any:
     result = service.verify(db_session(), current_actor(), evidence_id)
     item = result.item
@@ -93,29 +103,31 @@ def _custody_action(fn: Any, model: Any, evidence_id: int) -> Any:
 
 
 @bp.operation("/evidence/<int:evidence_id>/transfer", "POST", "Hand the item to another custodian", body=Transfer,
-              response=EvidenceOut)
+              response=EvidenceOut, errors=(409,))
 def transfer(evidence_id: int) -> Any:
     return _custody_action(service.transfer, Transfer, evidence_id)
 
 
-@bp.operation("/evidence/<int:evidence_id>/seal", "POST", "Seal the item", body=CustodyReason, response=EvidenceOut)
+@bp.operation("/evidence/<int:evidence_id>/seal", "POST", "Seal the item", body=CustodyReason, response=EvidenceOut,
+              errors=(409,))
 def seal(evidence_id: int) -> Any:
     return _custody_action(service.seal, CustodyReason, evidence_id)
 
 
 @bp.operation("/evidence/<int:evidence_id>/release", "POST", "Release a sealed item", body=CustodyReason,
-              response=EvidenceOut)
+              response=EvidenceOut, errors=(409,))
 def release(evidence_id: int) -> Any:
     return _custody_action(service.release, CustodyReason, evidence_id)
 
 
 @bp.operation("/evidence/<int:evidence_id>/dispose", "POST", "Destroy the content, keep the record (managers)",
-              body=CustodyReason, response=EvidenceOut)
+              body=CustodyReason, response=EvidenceOut, errors=(409,))
 def dispose(evidence_id: int) -> Any:
     return _custody_action(service.dispose, CustodyReason, evidence_id)
 
 
-@bp.operation("/cases/<int:case_id>/evidence/export", "POST", "A signed ZIP of the case's evidence (managers)")
+@bp.operation("/cases/<int:case_id>/evidence/export", "POST", "A signed ZIP of the case's evidence (managers)",
+              errors=(500,), media_type="application/zip")
 @keeps_failures
 def export_case(case_id: int) -> Any:
     package = export.export_case(db_session(), current_actor(), case_id)

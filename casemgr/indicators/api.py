@@ -142,7 +142,7 @@ def _brief(case: Any) -> dict[str, Any]:
 @bp.operation("/cases/<int:case_id>/indicators", "POST",
               "Add an indicator from a type and value (or a STIX pattern), with its observables and sighting; "
               "201 when new, 200 when the case had it (its sighting is counted again)",
-              body=NewIndicator, response=CapturedOut, status=201)
+              body=NewIndicator, response=CapturedOut, status=201, also=(200,))
 def add_indicator(case_id: int) -> Any:
     s, actor = db_session(), current_actor()
     captured = service.add_indicator(s, actor, case_id, body(NewIndicator))
@@ -208,7 +208,8 @@ def get_object(case_id: int, object_id: str) -> Any:
 @bp.operation("/cases/<int:case_id>/stix", "POST",
               "Import a STIX 2.1 bundle (the JSON body); rejected whole when an object is invalid, unless "
               "partial=true; the report lists each rejected object (index, id, reason)",
-              query=ImportOptions, response=ImportReportOut)
+              query=ImportOptions, response=ImportReportOut,
+              raw_body=("application/json", {"type": "object", "description": "a STIX 2.1 bundle"}))
 @larger_body(BodyLimit("CASEMGR_MAX_BUNDLE_BYTES", lambda settings: settings.max_bundle_bytes, field="bundle"))
 def import_stix(case_id: int) -> Any:
     options: ImportOptions = query(ImportOptions)
@@ -219,7 +220,7 @@ def import_stix(case_id: int) -> Any:
 
 @bp.operation("/cases/<int:case_id>/stix", "GET",
               "Export the case as a STIX 2.1 bundle; TLP:RED objects only with include_red=true "
-              "(managers and case members)", query=ExportOptions)
+              "(managers and case members)", query=ExportOptions, media_type=STIX_MEDIA_TYPE)
 def export_stix(case_id: int) -> Any:
     options: ExportOptions = query(ExportOptions)
     chunks = stream_with_session(lambda s: sharing.export_bundle(s, current_actor(session=s), case_id,

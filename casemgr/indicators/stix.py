@@ -53,6 +53,10 @@ MAX_PATTERN_DEPTH = 100
 MAX_PATTERN_OPERATORS = 500
 _PATTERN_STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
 _PATTERN_OPERATOR = re.compile(r"\b(?:AND|OR|FOLLOWEDBY)\b")
+# stix2-patterns' parser takes time quadratic in a run of digits that is no number (0000...: 20,000 of them
+# held a worker for minutes); no number in a pattern needs more digits than this.
+MAX_PATTERN_DIGITS = 64
+_PATTERN_DIGITS = re.compile(rf"\d{{{MAX_PATTERN_DIGITS + 1},}}")
 
 
 # ---------------------------------------------------------------- fixed objects
@@ -305,6 +309,9 @@ class PatternError:
 
 def pattern_too_complex(pattern: str) -> str | None:
     """Why a pattern nests or chains too deeply to be parsed safely, or None. Cheap: no parsing."""
+    if len(pattern) > MAX_PATTERN_DIGITS and _PATTERN_DIGITS.search(_PATTERN_STRING.sub("''", pattern)):
+        return (f"the pattern has a run of more than {MAX_PATTERN_DIGITS} digits outside a string; "
+                "no number is that long")
     if pattern.count("(") + pattern.count("[") <= MAX_PATTERN_DEPTH and len(pattern) < 2 * MAX_PATTERN_OPERATORS:
         return None  # too few brackets to nest deeper, too short to chain more operators
     bare = _PATTERN_STRING.sub("''", pattern)  # brackets and words inside string literals do not count

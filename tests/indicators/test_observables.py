@@ -8,6 +8,7 @@ import pytest
 from stix2patterns.validator import run_validator
 
 from casemgr.errors import Invalid
+from casemgr.indicators.bundle import CheckedObject, _simple_indicator
 from casemgr.indicators.observables import (
     ObservableType,
     normalize,
@@ -229,7 +230,8 @@ def test_no_dedupe_key_for_other_patterns(pattern):
 
 
 def test_the_fast_simple_pattern_reader_accepts_only_patterns_the_grammar_accepts():
-    """bundle.py skips the ANTLR validator for patterns parse_simple_pattern reads: that must be sound."""
+    """bundle.py skips the ANTLR validator for patterns parse_simple_pattern reads (hash comparisons only with a
+    digest of the right form): every pattern it lets skip the validator must be one the validator accepts."""
     rng = random.Random(20260101)
     types = ["ipv4-addr", "file", "x-foo", "a-", "true", "false", "Bad", "9x", "mutex"]
     steps = ["value", "name", "hashes", "'SHA-256'", "SHA256", "AND", "ANDROID", "true", "in", "IN", "x-y",
@@ -237,11 +239,15 @@ def test_the_fast_simple_pattern_reader_accepts_only_patterns_the_grammar_accept
     chars = ["a", "Z", "'", "\\", "]", "[", " ", "\t", "\n", "\x0b", "\x1c", "\x85", "\u00a0", "\u2028",
              "é", "/*", "*/", "//", "=", "\x00", "\U0001f4a9"]
     spaces = ["", "", "", " ", " ", "\t", "\r\n", "\x0b", "\x0c", "\x85", "\u00a0", "\x1c", "\u3000"]
-    read = 0
+    read = hashes_fast = 0
     for _ in range(40_000):
         path = ".".join(rng.choice(steps) for _ in range(rng.randint(1, 2)))
+        if rng.random() < 0.15:
+            path = "hashes." + rng.choice(["'SHA-256'", "SHA256", "'MD5'", "'SHA-1'", "'SHA-512'", "'sha-256'", "'X'"])
         text = "".join(rng.choice(chars) for _ in range(rng.randint(0, 6)))
-        if rng.random() < 0.4:
+        if path.startswith("hashes.") and rng.random() < 0.5:
+            value = "'" + rng.choice(["a" * 64, "F0" * 16, "9" * 40, "e" * 128, "a" * 63, "g" * 32, ""]) + "'"
+        elif rng.random() < 0.4:
             value = quote_pattern_string(text)
         elif rng.random() < 0.6:
             value = "'" + text + "'"
@@ -250,7 +256,13 @@ def test_the_fast_simple_pattern_reader_accepts_only_patterns_the_grammar_accept
         pattern = (f"[{rng.choice(spaces)}{rng.choice(types)}:{path}{rng.choice(spaces)}={rng.choice(spaces)}"
                    f"{value}{rng.choice(spaces)}]")
         comparison = parse_simple_pattern(pattern)
-        if comparison is not None:
-            read += 1
-            assert run_validator(pattern, stix_version="2.1") == [] or "hashes" in comparison.path, pattern
+        if comparison is None:
+            continue
+        read += 1
+        if _simple_indicator({"pattern": pattern, "pattern_type": "stix"}, CheckedObject(0, {})):
+            assert run_validator(pattern, stix_version="2.1") == [], pattern
+            hashes_fast += "hashes" in comparison.path
+        else:  # only hash comparisons with a digest of the wrong form (or an unknown algorithm) are declined
+            assert "hashes" in comparison.path, pattern
     assert read > 400  # the generator does exercise the fast reader
+    assert hashes_fast > 5  # and its hash rule, with digests the validator accepts

@@ -160,6 +160,20 @@ def test_raw_pattern_is_validated_with_its_position(api, open_case):
     assert "column" in error["message"]
 
 
+def test_a_pattern_with_a_long_run_of_digits_is_refused_before_parsing(api, open_case):
+    # stix2-patterns' parser took minutes on 20,000 zeros (quadratic in such a run): refused unparsed
+    client = api("analyst")
+    url = f"/api/v1/cases/{open_case(client)['id']}/indicators"
+    bad = client.post(url, json={"pattern": "[x:y = " + "0" * 2000 + "]"})
+    assert bad.status_code == 422
+    error = bad.get_json()["error"]
+    assert error["field"] == "pattern"
+    assert "a run of more than 64 digits outside a string" in error["message"]
+    digest = "0" * 64
+    hashed = client.post(url, json={"pattern": f"[file:hashes.'SHA-256' = '{digest}' AND file:size = {'9' * 64}]"})
+    assert hashed.status_code == 201, hashed.get_json()
+
+
 def test_free_text_extraction_reviews_then_adds_the_accepted(make_app, make_user, db, open_case, system):
     from flask.testing import FlaskClient
 

@@ -1,0 +1,615 @@
+"""The authorization matrix: every route of the app (taken from app.url_map) as every role, on a case the
+caller is a member of or not, a restricted case and a TLP:RED case, against tests/authz_matrix.csv.
+
+The table holds one row per route and method, one column per caller and case (see its header). The rules
+it follows are the README's Roles table and casemgr/cases/access.py: what is hidden is 404, never 403;
+admins see no case content; auditors read but never change; TLP:RED objects are visible only to the
+case's members and managers. A route without a row fails `test_every_route_has_a_row`.
+
+Outcomes: ok (2xx, or a redirect that is not to the sign-in page; 409 counts too: the request got past
+every permission check to a rule about the object's state), login (redirected to the sign-in page),
+401, 403, 404, 422 (where no harmless valid request exists: a wrong current password), shows (ok, and
+the answer shows the indicator value, or for lists and searches the reference, of the case the column is
+about), hides (ok, and it does not: a TLP:RED value to a non-member, a hidden case).
+A blank cell: the column does not apply (the route is about no case). JSON answers of /api/v1 are also
+checked against the OpenAPI document (the schema for the status they came with).
+
+`pending_fix` names cells where today's app breaks the rule because of a bug being fixed elsewhere
+(`area:column+column`): those cells xfail strictly until the fix lands, then the mark is removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from casemgr import create_app
+from casemgr.auth import service as auth
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role
+from casemgr.auth.schemas import NewToken, NewUser
+from casemgr.config import Settings
+from casemgr.db import Database
+from casemgr.indicators.models import IndicatorCollection
+from tests.conftest import PASSWORD, WebClient, _wipe
+from tests.world import T, World, build_world
+
+TABLE = Path(__file__).with_name("authz_matrix.csv")
+ROLE_COLUMNS = ["anonymous", "admin", "auditor", "manager", "member", "outsider"]
+CASE_COLUMNS = ["restricted_member", "restricted_outsider", "red_member", "red_outsider", "red_auditor"]
+COLUMNS = ROLE_COLUMNS + CASE_COLUMNS
+OUTCOMES = {"ok", "login", "401", "403", "404", "422", "shows", "hides"}
+# column -> (who calls, which seeded case the request is about)
+CALLERS = {**{c: (c, "case") for c in ROLE_COLUMNS},
+           "restricted_member": ("member", "restricted"), "restricted_outsider": ("outsider", "restricted"),
+           "red_member": ("member", "red"), "red_outsider": ("outsider", "red"), "red_auditor": ("auditor", "red")}
+
+
+def _rows() -> list[dict[str, str]]:
+    lines = [line for line in TABLE.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO("\n".join(lines)))]
+
+
+def _pending(row: dict[str, str]) -> dict[str, str]:
+    """column -> area of the fix it waits for."""
+    found: dict[str, str] = {}
+    for part in row["pending_fix"].split():
+        area, _, columns = part.partition(":")
+        found |= dict.fromkeys(columns.split("+"), area)
+    return found
+
+
+def _cells() -> Iterator[Any]:
+    for row in _rows():
+        pending = _pending(row)
+        for column in COLUMNS:
+            if not row[column]:
+                continue
+            marks = [pytest.mark.xfail(strict=True, reason=f"pending the {pending[column]} fix")] \
+                if column in pending else []
+            yield pytest.param(row["method"], row["rule"], column, row[column], marks=marks,
+                               id=f"{row['method']} {row['rule']} {column}")
+
+
+# ---------------------------------------------------------------- the instance, built once for the module
+
+@dataclass
+class Context:
+    app: Flask
+    db: Database
+    world: World
+    document: dict[str, Any]
+    web: dict[str, WebClient] = field(default_factory=dict)
+    collections: dict[str, str] = field(default_factory=dict)
+    counter: Iterator[int] = field(default_factory=lambda: iter(range(1, 1_000_000)))
+
+    def token_headers(self, who: str) -> dict[str, str]:
+        return {} if who == "anonymous" else {"Authorization": f"Bearer {self.world.tokens[who]}"}
+
+    def client(self, who: str) -> WebClient:
+        if who not in self.web:
+            client = WebClient(self.app.test_client())
+            if who != "anonymous":
+                client.login(self.world.usernames[who])
+            else:
+                client.get("/login")
+            self.web[who] = client
+        return self.web[who]
+
+    def as_member(self, method: str, path: str, **kw: Any) -> Any:
+        response = self.app.test_client().open(path, method=method, headers=self.token_headers("member"), **kw)
+        assert response.status_code < 300, (path, response.get_data(as_text=True))
+        return response.get_json()
+
+    def fresh_case(self, target: str) -> int:
+        """A new case like the seeded one (restricted, TLP:RED or neither), opened by the member."""
+        fields = {"restricted": {"restricted": True}, "red": {"tlp": "red"}}.get(target, {})
+        return self.as_member("POST", "/api/v1/cases", json={
+            "title": f"Fresh case {next(self.counter)}", "description": "for one request",
+            "category": "malicious-code", "impact": "low", "urgency": "low", **fields})["id"]
+
+    def fresh_evidence(self, target: str) -> int:
+        case_id = self.world.cases[target].id
+        boundary = "matrix-boundary"
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f{next(self.counter)}.txt"'
+                f"\r\nContent-Type: text/plain\r\n\r\nsome evidence\r\n--{boundary}--\r\n").encode()
+        return self.as_member("POST", f"/api/v1/cases/{case_id}/evidence", data=body,
+                              content_type=f"multipart/form-data; boundary={boundary}")["id"]
+
+    def sealed_evidence(self, target: str) -> int:
+        evidence_id = self.fresh_evidence(target)
+        self.as_member("POST", f"/api/v1/evidence/{evidence_id}/seal", json={"reason": "legal hold"})
+        return evidence_id
+
+    def version(self, case_id: int) -> int:
+        return int(self.as_member("GET", f"/api/v1/cases/{case_id}")["version"])
+
+    def fresh_user(self) -> str:
+        username = f"fresh{next(self.counter)}"
+        with self.db.transaction() as s:
+            auth.create_user(s, Actor.system("test"), NewUser(username=username, role=Role.ANALYST, password=PASSWORD))
+        return username
+
+    def token_of(self, who: str) -> int:
+        if who == "anonymous":
+            who = "member"
+        with self.db.transaction() as s:
+            return auth.create_token(s, Actor.system("test"), self.world.usernames[who], NewToken(name="revoke me")
+                                     ).token.id
+
+
+@pytest.fixture(scope="module")
+def ctx(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    settings = Settings.from_env({"CASEMGR_INSTANCE_DIR": str(instance_dir), "CASEMGR_DATABASE_URL": migrated,
+                                  "CASEMGR_EVIDENCE_DIR": str(tmp_path_factory.mktemp("matrix") / "evidence"),
+                                  "CASEMGR_LOGIN_RATE_LIMIT": "10000 per minute"})  # the matrix signs in often
+    _wipe(migrated)
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    db: Database = app.extensions["casemgr.db"]
+    world = build_world(app)
+    context = Context(app, db, world, app.test_client().get("/api/v1/openapi.json").get_json())
+    _DOCUMENT[:] = [context.document]
+    # the TAXII collections of the cases exist once someone who sees them listed them
+    for who in ("member", "manager"):
+        app.test_client().get("/taxii2/api/collections/", headers=context.token_headers(who))
+    for name, seeded in world.cases.items():
+        with db.transaction() as s:
+            found = s.scalar(select(IndicatorCollection.collection_id).where(IndicatorCollection.case_id == seeded.id))
+        assert found is not None, f"no TAXII collection for the {name} case"
+        context.collections[name] = str(found)
+    try:
+        yield context
+    finally:
+        db.dispose()
+        _wipe(migrated)
+
+
+# ---------------------------------------------------------------- one valid request per route
+
+Build = Callable[[Context, str, str], tuple[str, dict[str, Any]]]  # (ctx, who, target) -> (path, request kwargs)
+REQUESTS: dict[tuple[str, str], Build] = {}
+
+
+def request(method: str, rule: str) -> Callable[[Build], Build]:
+    def register(fn: Build) -> Build:
+        REQUESTS[(method, rule)] = fn
+        return fn
+    return register
+
+
+def simple(method: str, rule: str, path: str, **kw: Any) -> None:
+    """A request whose path only needs the seeded objects' ids: {case}, {evidence}, {sdo}, {value}, {collection}."""
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        case = ctx.world.cases[target]
+        return path.format(case=case.id, evidence=case.evidence_id, sdo=case.sdo_stix_id,
+                           indicator=case.indicator_stix_id, value=case.indicator_value,
+                           collection=ctx.collections[target], user=ctx.world.usernames["outsider"],
+                           spare=ctx.world.usernames["spare"]), dict(kw)
+    REQUESTS[(method, rule)] = build
+
+
+NOTE = {"body": "Checked the proxy logs."}
+EVENT = {"occurred_at": "2026-01-02T03:04:05Z", "summary": "First beacon seen"}
+ESCALATION = {"kind": "functional", "reason": "needs the network team", "to_team": "network"}
+
+# -- home, health, sign-in
+simple("GET", "/", "/")
+simple("GET", "/healthz", "/healthz")
+simple("GET", "/static/<path:filename>", "/static/app.css")
+simple("GET", "/login", "/login")
+simple("GET", "/login/mfa", "/login/mfa")
+simple("GET", "/account", "/account")
+simple("GET", "/account/mfa", "/account/mfa")
+simple("GET", "/admin/users", "/admin/users")
+simple("GET", "/admin/tokens", "/admin/tokens")
+simple("GET", "/admin/evidence", "/admin/evidence")
+simple("GET", "/audit", "/audit")
+simple("POST", "/audit/verify", "/audit/verify")
+simple("POST", "/audit/checkpoints", "/audit/checkpoints")
+simple("POST", "/admin/evidence", "/admin/evidence", data={"auditor_can_download": ""})
+simple("POST", "/admin/settings/mfa", "/admin/settings/mfa", data={})
+simple("POST", "/account/tokens", "/account/tokens", data={"name": "laptop", "expires_days": ""})
+simple("POST", "/account/mfa", "/account/mfa", data={"action": "start"})
+simple("POST", "/login/mfa", "/login/mfa", data={"code": "000000"})
+
+
+@request("POST", "/login")
+def _login(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/login", {"data": {"username": ctx.world.usernames["spare"], "password": PASSWORD}, "fresh_session": True}
+
+
+@request("POST", "/logout")
+def _logout(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/logout", {"fresh_session": True}
+
+
+@request("POST", "/account/password")
+def _password(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/account/password", {"data": {"current_password": "not it", "new_password": "x"},
+                                 "fresh_session": True}
+
+
+@request("POST", "/account/tokens/<int:token_id>/revoke")
+def _revoke_own(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/account/tokens/{ctx.token_of(who)}/revoke", {}
+
+
+@request("POST", "/admin/users")
+def _admin_create_user(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/admin/users", {"data": {"username": f"new{next(ctx.counter)}", "role": "analyst",
+                                     "display_name": "", "password": "a long enough passphrase 7"}}
+
+
+simple("POST", "/admin/users/<username>", "/admin/users/{user}", data={"display_name": "Out Sider"})
+simple("GET", "/account/password/new", "/account/password/new")
+simple("POST", "/account/password/new", "/account/password/new",
+       data={"current_password": PASSWORD, "new_password": "a long enough passphrase 7"})
+
+
+def _admin_action(action: str) -> Build:
+    """An admin's action on a user made for the one request (a reset ends that user's sessions)."""
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        return f"/admin/users/{ctx.fresh_user()}/{action}", {}
+    return build
+
+
+for _action in ("unlock", "reset-password", "reset-mfa"):
+    REQUESTS[("POST", f"/admin/users/<username>/{_action}")] = _admin_action(_action)
+simple("POST", "/admin/users/<username>/tokens", "/admin/users/{spare}/tokens",
+       data={"name": "ops", "expires_days": ""})
+
+# -- cases (web)
+simple("GET", "/cases", "/cases?per_page=200", marker="reference")
+simple("GET", "/cases/new", "/cases/new")
+simple("GET", "/cases/<int:case_id>", "/cases/{case}")
+simple("GET", "/cases/<int:case_id>/edit", "/cases/{case}/edit")
+simple("GET", "/cases/<int:case_id>/timeline", "/cases/{case}/timeline")
+simple("GET", "/cases/<int:case_id>/evidence", "/cases/{case}/evidence")
+simple("GET", "/cases/<int:case_id>/indicators", "/cases/{case}/indicators")
+simple("GET", "/cases/<int:case_id>/playbooks", "/cases/{case}/playbooks")
+simple("GET", "/cases/<int:case_id>/report", "/cases/{case}/report")
+simple("GET", "/cases/<int:case_id>/stix/export", "/cases/{case}/stix/export")
+simple("GET", "/cases/<int:case_id>/stix/objects", "/cases/{case}/stix/objects")
+simple("GET", "/cases/<int:case_id>/stix/objects/<string:object_id>", "/cases/{case}/stix/objects/{indicator}")
+simple("GET", "/indicators/search", "/indicators/search?value={value}", marker="reference")  # the page echoes the value
+simple("POST", "/cases/<int:case_id>/notes", "/cases/{case}/notes", data=NOTE)
+simple("POST", "/cases/<int:case_id>/events", "/cases/{case}/events", data=EVENT)
+simple("POST", "/cases/<int:case_id>/escalate", "/cases/{case}/escalate", data=ESCALATION)
+simple("POST", "/cases/<int:case_id>/indicators/extract", "/cases/{case}/indicators/extract",
+       data={"text": "beacon to evil.example.com"})
+
+
+# Adding a value the case already holds sights it again; where it is TLP:RED (the red case's seeded indicator),
+# only those who see it may (casemgr/indicators/service.py: 403 naming the value).
+def _seeded(ctx: Context, target: str) -> dict[str, str]:
+    return {"type": "ipv4-addr", "value": ctx.world.cases[target].indicator_value}
+
+
+@request("POST", "/cases/<int:case_id>/indicators/add")
+def _web_add(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/cases/{ctx.world.cases[target].id}/indicators/add", {"data": _seeded(ctx, target)}
+
+
+@request("POST", "/cases/<int:case_id>/indicators/accept")
+def _web_accept(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    item = json.dumps(_seeded(ctx, target))
+    return f"/cases/{ctx.world.cases[target].id}/indicators/accept", {"data": {"item": item}}
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/indicators")
+def _api_add(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/cases/{ctx.world.cases[target].id}/indicators", {"json": _seeded(ctx, target)}
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/indicators/accept")
+def _api_accept(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/cases/{ctx.world.cases[target].id}/indicators/accept", {"json": {"items": [_seeded(ctx, target)]}}
+
+simple("POST", "/cases/<int:case_id>/stix/confirm", "/cases/{case}/stix/confirm", data={"partial": ""},
+       stage_bundle=True)
+simple("POST", "/cases/<int:case_id>/evidence/export", "/cases/{case}/evidence/export")
+
+
+@request("POST", "/cases/new")
+def _web_new_case(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/cases/new", {"data": {"title": "From the form", "description": "", "category": "malicious-code",
+                                   "impact": "low", "urgency": "low", "tlp": "amber", "pap": "amber"}}
+
+
+@request("POST", "/cases/<int:case_id>/edit")
+def _web_edit(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    case_id = ctx.world.cases[target].id
+    return f"/cases/{case_id}/edit", {"data": {"version": str(ctx.version(case_id)),
+                                               "title": f"Renamed {next(ctx.counter)}", "was.title": ""}}
+
+
+@request("POST", "/cases/<int:case_id>/transition")
+def _web_transition(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/cases/{ctx.fresh_case(target)}/transition", {"data": {"to": "triage"}}
+
+
+@request("POST", "/cases/<int:case_id>/links")
+def _web_link(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/cases/{ctx.world.cases[target].id}/links", {"data": {"case": str(ctx.fresh_case("case")),
+                                                                   "kind": "related"}}
+
+
+@request("POST", "/cases/<int:case_id>/priority")
+def _web_priority(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    case_id = ctx.fresh_case(target)
+    return f"/cases/{case_id}/priority", {"data": {"version": str(ctx.version(case_id)), "priority_override": "P1",
+                                                   "priority_reason": "the CFO's laptop"}}
+
+
+@request("POST", "/cases/<int:case_id>/evidence/upload")
+def _web_upload(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    boundary = "matrix-web-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="w.txt"\r\n'
+            f"Content-Type: text/plain\r\n\r\nweb upload\r\n--{boundary}--\r\n").encode()
+    return f"/cases/{ctx.world.cases[target].id}/evidence/upload", {
+        "data": body, "content_type": f"multipart/form-data; boundary={boundary}", "csrf_header": True}
+
+
+@request("POST", "/cases/<int:case_id>/stix/upload")
+def _web_stix_upload(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/cases/{ctx.world.cases[target].id}/stix/upload", {
+        "data": {"bundle": (io.BytesIO(_bundle()), "bundle.json")}, "content_type": "multipart/form-data"}
+
+
+def _bundle() -> bytes:
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [
+        {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}", "created": T, "modified": T,
+         "name": "Staged", "is_family": False}]}).encode()
+
+
+# -- evidence (web)
+simple("GET", "/evidence/<int:evidence_id>", "/evidence/{evidence}")
+simple("POST", "/evidence/<int:evidence_id>/download", "/evidence/{evidence}/download",
+       data={"purpose": "malware analysis"})
+simple("POST", "/evidence/<int:evidence_id>/verify", "/evidence/{evidence}/verify")
+
+
+@request("POST", "/evidence/<int:evidence_id>/<any(transfer, seal, release, dispose):action>")
+def _web_custody(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/evidence/{ctx.fresh_evidence(target)}/seal", {"data": {"reason": "legal hold"}}
+
+
+# -- TAXII
+simple("GET", "/taxii2/", "/taxii2/")
+simple("GET", "/taxii2/api/", "/taxii2/api/")
+simple("GET", "/taxii2/api/collections/", "/taxii2/api/collections/")
+simple("GET", "/taxii2/api/collections/<collection_id>/", "/taxii2/api/collections/{collection}/")
+simple("GET", "/taxii2/api/collections/<collection_id>/manifest/", "/taxii2/api/collections/{collection}/manifest/")
+simple("GET", "/taxii2/api/collections/<collection_id>/objects/", "/taxii2/api/collections/{collection}/objects/")
+simple("GET", "/taxii2/api/collections/<collection_id>/objects/<object_id>/",
+       "/taxii2/api/collections/{collection}/objects/{indicator}/")
+simple("GET", "/taxii2/api/collections/<collection_id>/objects/<object_id>/versions/",
+       "/taxii2/api/collections/{collection}/objects/{indicator}/versions/")
+
+# -- /api/v1
+simple("GET", "/api/v1/openapi.json", "/api/v1/openapi.json")
+simple("GET", "/api/v1/me", "/api/v1/me")
+simple("GET", "/api/v1/tokens", "/api/v1/tokens")
+simple("POST", "/api/v1/tokens", "/api/v1/tokens", json={"name": "ci"})
+simple("GET", "/api/v1/users", "/api/v1/users")
+simple("POST", "/api/v1/users/<username>/tokens", "/api/v1/users/{spare}/tokens", json={"name": "ops"})
+simple("PATCH", "/api/v1/users/<username>", "/api/v1/users/{user}", json={"display_name": "Out Sider"})
+simple("PUT", "/api/v1/settings/mfa", "/api/v1/settings/mfa", json={"required_roles": []})
+simple("GET", "/api/v1/audit", "/api/v1/audit")
+simple("GET", "/api/v1/audit/verify", "/api/v1/audit/verify")
+simple("POST", "/api/v1/audit/checkpoints", "/api/v1/audit/checkpoints")
+simple("GET", "/api/v1/taxonomy", "/api/v1/taxonomy")
+simple("GET", "/api/v1/cases", "/api/v1/cases?per_page=200", marker="reference")
+simple("POST", "/api/v1/cases", "/api/v1/cases", json={"title": "From the API", "category": "malicious-code",
+                                                      "impact": "low", "urgency": "low"})
+simple("GET", "/api/v1/cases/<int:case_id>", "/api/v1/cases/{case}")
+simple("GET", "/api/v1/cases/<int:case_id>/timeline", "/api/v1/cases/{case}/timeline")
+simple("POST", "/api/v1/cases/<int:case_id>/notes", "/api/v1/cases/{case}/notes", json=NOTE)
+simple("POST", "/api/v1/cases/<int:case_id>/events", "/api/v1/cases/{case}/events", json=EVENT)
+simple("POST", "/api/v1/cases/<int:case_id>/escalate", "/api/v1/cases/{case}/escalate", json=ESCALATION)
+simple("GET", "/api/v1/cases/<int:case_id>/evidence", "/api/v1/cases/{case}/evidence")
+simple("POST", "/api/v1/cases/<int:case_id>/evidence/export", "/api/v1/cases/{case}/evidence/export")
+simple("GET", "/api/v1/cases/<int:case_id>/indicators", "/api/v1/cases/{case}/indicators")
+simple("POST", "/api/v1/cases/<int:case_id>/indicators/extract", "/api/v1/cases/{case}/indicators/extract",
+       json={"text": "beacon to evil.example.com"})
+simple("GET", "/api/v1/cases/<int:case_id>/stix/objects", "/api/v1/cases/{case}/stix/objects")
+simple("GET", "/api/v1/cases/<int:case_id>/stix/objects/<string:object_id>",
+       "/api/v1/cases/{case}/stix/objects/{indicator}")
+simple("GET", "/api/v1/cases/<int:case_id>/stix", "/api/v1/cases/{case}/stix")
+simple("GET", "/api/v1/indicators", "/api/v1/indicators?value={value}", marker="reference")
+simple("GET", "/api/v1/evidence/<int:evidence_id>", "/api/v1/evidence/{evidence}")
+simple("GET", "/api/v1/evidence/<int:evidence_id>/custody", "/api/v1/evidence/{evidence}/custody")
+simple("GET", "/api/v1/evidence/<int:evidence_id>/content", "/api/v1/evidence/{evidence}/content?purpose=analysis")
+simple("POST", "/api/v1/evidence/<int:evidence_id>/verify", "/api/v1/evidence/{evidence}/verify")
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/stix")
+def _api_import(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    bundle = {"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [
+        {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}", "created": T, "modified": T,
+         "name": "Other", "is_family": False}]}
+    return f"/api/v1/cases/{ctx.world.cases[target].id}/stix", {"json": bundle}
+
+
+@request("POST", "/api/v1/users")
+def _api_create_user(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/users", {"json": {"username": f"api{next(ctx.counter)}", "role": "analyst",
+                                      "password": "a long enough passphrase 7"}}
+
+
+@request("DELETE", "/api/v1/tokens/<int:token_id>")
+def _api_revoke(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/tokens/{ctx.token_of(who)}", {}
+
+
+@request("PATCH", "/api/v1/cases/<int:case_id>")
+def _api_update(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    case_id = ctx.world.cases[target].id
+    return f"/api/v1/cases/{case_id}", {"json": {"version": ctx.version(case_id),
+                                                 "title": f"Renamed {next(ctx.counter)}"}}
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/transition")
+def _api_transition(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/cases/{ctx.fresh_case(target)}/transition", {"json": {"to": "triage"}}
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/links")
+def _api_link(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/cases/{ctx.world.cases[target].id}/links", {"json": {"case": ctx.fresh_case("case")}}
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/evidence")
+def _api_upload(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    boundary = "matrix-api-boundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+            f"Content-Type: text/plain\r\n\r\napi upload\r\n--{boundary}--\r\n").encode()
+    return f"/api/v1/cases/{ctx.world.cases[target].id}/evidence", {
+        "data": body, "content_type": f"multipart/form-data; boundary={boundary}"}
+
+
+@request("POST", "/api/v1/evidence/<int:evidence_id>/transfer")
+def _api_transfer(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/evidence/{ctx.fresh_evidence(target)}/transfer", {
+        "json": {"to": ctx.world.usernames["manager"], "reason": "for the lab"}}
+
+
+@request("POST", "/api/v1/evidence/<int:evidence_id>/seal")
+def _api_seal(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/evidence/{ctx.fresh_evidence(target)}/seal", {"json": {"reason": "legal hold"}}
+
+
+@request("POST", "/api/v1/evidence/<int:evidence_id>/release")
+def _api_release(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/evidence/{ctx.sealed_evidence(target)}/release", {"json": {"reason": "hold lifted"}}
+
+
+@request("POST", "/api/v1/evidence/<int:evidence_id>/dispose")
+def _api_dispose(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/evidence/{ctx.fresh_evidence(target)}/dispose", {"json": {"reason": "retention ended"}}
+
+
+# ---------------------------------------------------------------- the tests
+
+def test_every_route_has_a_row_and_a_request(ctx: Context) -> None:
+    routes = {(method, rule.rule) for rule in ctx.app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    rows = [(row["method"], row["rule"]) for row in _rows()]
+    assert len(rows) == len(set(rows)), "a route has two rows"
+    assert not routes - set(rows), f"routes without a row in {TABLE.name}: {sorted(routes - set(rows))}"
+    assert not set(rows) - routes, f"rows for routes that do not exist: {sorted(set(rows) - routes)}"
+    assert not routes - set(REQUESTS), f"routes without a request in this file: {sorted(routes - set(REQUESTS))}"
+
+
+def test_the_table_is_well_formed() -> None:
+    for row in _rows():
+        assert set(row) == {"method", "rule", *COLUMNS, "pending_fix"}, row
+        for column in COLUMNS:
+            assert row[column] in OUTCOMES | {""}, (row["rule"], column, row[column])
+        for column in ROLE_COLUMNS:
+            assert row[column], (row["rule"], column, "every route has an outcome for every role")
+        assert set(_pending(row)) <= set(COLUMNS), row["pending_fix"]
+
+
+@pytest.mark.parametrize(("method", "rule", "column", "expected"), list(_cells()))
+def test_matrix(ctx: Context, method: str, rule: str, column: str, expected: str) -> None:
+    who, target = CALLERS[column]
+    path, kw = REQUESTS[(method, rule)](ctx, who, target)
+    response = _send(ctx, who, method, path, kw)
+    got = _outcome(response)
+    if got == "ok" and expected in {"shows", "hides"}:
+        case = ctx.world.cases[target]
+        marker = case.reference if kw.get("marker") == "reference" else case.indicator_value
+        # a search field's placeholder gives an example reference (IR-2026-0001): a hint, not a case
+        shown = re.sub(r'placeholder="[^"]*"', "", response.get_data(as_text=True))
+        got = "shows" if marker in shown else "hides"
+    assert got == expected, f"{who} {method} {path}: {response.status_code} {response.get_data(as_text=True)[:300]}"
+    if path.startswith("/api/v1/") and response.is_json:
+        _conforms(ctx.document, method, rule, response)
+
+
+def _send(ctx: Context, who: str, method: str, path: str, kw: dict[str, Any]) -> Any:
+    kw = dict(kw)
+    fresh = kw.pop("fresh_session", False)
+    kw.pop("marker", None)
+    stage = kw.pop("stage_bundle", False)
+    csrf_header = kw.pop("csrf_header", False)
+    if path.startswith(("/api/", "/taxii2/")):
+        headers = ctx.token_headers(who)
+        if path.startswith("/taxii2/"):
+            headers["Accept"] = "application/taxii+json;version=2.1"
+        return ctx.app.test_client().open(path, method=method, headers=headers, buffered=True, **kw)
+    client = ctx.client(who)
+    if fresh:  # signing in or out must not change the shared session
+        client = WebClient(ctx.app.test_client())
+        if who != "anonymous":
+            client.login(ctx.world.usernames[who])
+    if method == "GET":
+        return client.get(path, **kw)
+    if csrf_header:
+        client.get("/")
+        return client.client.open(path, method=method, headers={"X-CSRFToken": client.token or ""}, buffered=True,
+                                  **kw)
+    data = kw.pop("data", {})
+    if stage:  # a bundle uploaded in this session waits for its confirmation: its ticket is on the page
+        staged = client.post(path.replace("/confirm", "/upload"), {"bundle": (io.BytesIO(_bundle()), "b.json")},
+                             content_type="multipart/form-data")
+        ticket = re.search(r'name="token" value="([^"]+)"', staged.get_data(as_text=True))
+        data = {**data, "token": ticket.group(1) if ticket else "none"}
+    if isinstance(data, dict):
+        return client.post(path, data, **kw)
+    return client.client.open(path, method=method, data=data, buffered=True, **kw)
+
+
+def _outcome(response: Any) -> str:
+    status = response.status_code
+    if status in {301, 302, 303}:
+        return "login" if re.search(r"/login(\?|$)", response.headers.get("Location", "")) else "ok"
+    if status < 300 or status == 409:
+        return "ok"
+    return str(status)
+
+
+def _conforms(document: dict[str, Any], method: str, rule: str, response: Any) -> None:
+    """The JSON answer matches the OpenAPI document's schema for its status."""
+    path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+    operation = document["paths"][path][method.lower()]
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, f"{method} {path}: status {response.status_code} is not documented"
+    content = documented.get("content", {})
+    schema = next((c["schema"] for media, c in content.items() if media.startswith(response.mimetype)), None)
+    assert schema is not None, f"{method} {path} {response.status_code}: {response.mimetype} is not documented"
+    _validator(json.dumps(schema)).validate(response.get_json())
+
+
+@functools.cache
+def _validator(schema: str) -> jsonschema.protocols.Validator:
+    document = _DOCUMENT[0]
+    return jsonschema.Draft202012Validator({**_rebase(json.loads(schema)),
+                                            "$defs": _rebase(document["components"]["schemas"])})
+
+
+_DOCUMENT: list[dict[str, Any]] = []  # the OpenAPI document of the module's app, for _validator
+
+
+def _rebase(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {k: (v.replace("#/components/schemas/", "#/$defs/") if k == "$ref" else _rebase(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_rebase(v) for v in schema]
+    return schema
