@@ -134,6 +134,12 @@ class Context:
         self.as_member("POST", f"/api/v1/evidence/{evidence_id}/seal", json={"reason": "legal hold"})
         return evidence_id
 
+    def fresh_note(self, target: str) -> tuple[int, int]:
+        """(case id, timeline entry id) of a note the member just wrote on the seeded case."""
+        case_id = self.world.cases[target].id
+        entry = self.as_member("POST", f"/api/v1/cases/{case_id}/notes", json={"body": f"note {next(self.counter)}"})
+        return case_id, int(entry["id"])
+
     def version(self, case_id: int) -> int:
         return int(self.as_member("GET", f"/api/v1/cases/{case_id}")["version"])
 
@@ -288,6 +294,24 @@ simple("GET", "/cases/<int:case_id>/stix/objects/<string:object_id>", "/cases/{c
 simple("GET", "/indicators/search", "/indicators/search?value={value}", marker="reference")  # the page echoes the value
 simple("POST", "/cases/<int:case_id>/notes", "/cases/{case}/notes", data=NOTE)
 simple("POST", "/cases/<int:case_id>/events", "/cases/{case}/events", data=EVENT)
+
+
+def _correction(path: str, **kw: Any) -> Build:
+    """A correction of a note the member wrote just before (edits and retractions are for its author and managers)."""
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        case_id, entry_id = ctx.fresh_note(target)
+        return path.format(case=case_id, entry=entry_id), dict(kw)
+    return build
+
+
+REQUESTS[("POST", "/cases/<int:case_id>/timeline/<int:entry_id>/edit")] = _correction(
+    "/cases/{case}/timeline/{entry}/edit", data={"body": "corrected"})
+REQUESTS[("POST", "/cases/<int:case_id>/timeline/<int:entry_id>/retract")] = _correction(
+    "/cases/{case}/timeline/{entry}/retract", data={"reason": "wrong case"})
+REQUESTS[("PATCH", "/api/v1/cases/<int:case_id>/timeline/<int:entry_id>")] = _correction(
+    "/api/v1/cases/{case}/timeline/{entry}", json={"body": "corrected"})
+REQUESTS[("POST", "/api/v1/cases/<int:case_id>/timeline/<int:entry_id>/retract")] = _correction(
+    "/api/v1/cases/{case}/timeline/{entry}/retract", json={"reason": "wrong case"})
 simple("POST", "/cases/<int:case_id>/escalate", "/cases/{case}/escalate", data=ESCALATION)
 simple("POST", "/cases/<int:case_id>/indicators/extract", "/cases/{case}/indicators/extract",
        data={"text": "beacon to evil.example.com"})
