@@ -3,20 +3,24 @@
 Finding and re-fanging (hxxp://, evil[.]com, 1.2.3[.]4, [@], (dot), ...) is done by ioc-finder (which uses
 ioc-fanger); each hit is then validated and normalized like a typed-in value, so what the analyst accepts
 is exactly what an indicator would store. Known-benign values (private, reserved and other non-global
-addresses; the organization's own domains and their subdomains) are flagged with the reason, never dropped.
+addresses; the organization's own domains and their subdomains; well-known benign hashes such as the empty
+file's) are flagged with the reason, never dropped.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import json
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 
 from ioc_finder import find_iocs
 
 from casemgr.errors import Invalid
-from casemgr.indicators.observables import Observable, ObservableType, domain_name, normalize
+from casemgr.indicators.observables import HASHES, Observable, ObservableType, domain_name, normalize
 
 # ioc-finder result key -> our indicator type, in the order candidates are listed.
 _IOC_TYPES: dict[str, ObservableType] = {
@@ -92,9 +96,13 @@ def extract(text: str, *, allow_list: Iterable[str] = ()) -> list[Candidate]:
 
 
 def benign_reason(observable: Observable, allow_list: frozenset[str]) -> str | None:
-    """Why an observable is known-benign (an address outside the global internet, or one of our own domains),
-    or None. `allow_list` holds normalized domains (see own_domains)."""
+    """Why an observable is known-benign (an address outside the global internet, one of our own domains, or a
+    well-known benign hash such as the empty file's), or None. `allow_list` holds normalized domains (see
+    own_domains)."""
     t = observable.type
+    if t in HASHES:
+        known = benign_hashes().get(observable.value)
+        return f"well-known benign hash: {known}" if known else None
     if t in {ObservableType.IPV4_ADDR, ObservableType.IPV6_ADDR}:
         return _address_reason(observable.value)
     host: str | None = None
@@ -113,6 +121,14 @@ def benign_reason(observable: Observable, allow_list: frozenset[str]) -> str | N
         if host == own or host.endswith("." + own):
             return f"the organization's own domain ({own})"
     return None
+
+
+@functools.cache
+def benign_hashes() -> dict[str, str]:
+    """Lower-case hex digest -> what file it is, from data/benign_hashes.json (documented there)."""
+    text = resources.files("casemgr.indicators").joinpath("data/benign_hashes.json").read_text(encoding="utf-8")
+    return {entry[name]: entry["description"] for entry in json.loads(text)["hashes"]
+            for name in ("md5", "sha1", "sha256", "sha512")}
 
 
 def _from_finder(key: str, raw: str) -> str:

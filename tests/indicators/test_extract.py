@@ -45,8 +45,9 @@ def test_defanged_alert_yields_normalized_candidates_with_benign_flags():
         ("ipv4-addr", "127.0.0.1", True, "loopback address (127.0.0.1)"),
         ("ipv6-addr", "fe80::1", True, "link-local address (fe80::1)"),
         ("ipv6-addr", "2a00:1450:4001:80b::200e", False, None),
-        ("md5", "d41d8cd98f00b204e9800998ecf8427e", False, None),
-        ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", False, None),
+        ("md5", "d41d8cd98f00b204e9800998ecf8427e", True, "well-known benign hash: the empty file (0 bytes)"),
+        ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", True,
+         "well-known benign hash: the empty file (0 bytes)"),
         ("windows-registry-key", "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run", False, None),
         ("autonomous-system", "13335", False, None),
     ]
@@ -107,3 +108,4 @@ def test_oversized_text_is_refused():
     with pytest.raises(Invalid) as caught:
         extract("a" * (extract_module.MAX_TEXT + 1))
     assert caught.value.field == "text"
+
