@@ -37,7 +37,13 @@ from casemgr.errors import Forbidden, Invalid, NotFound
 from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
-from casemgr.indicators.observables import Observable, ObservableType, normalize, observable_from_pattern
+from casemgr.indicators.observables import (
+    Observable,
+    ObservableType,
+    normalize_input,
+    not_any_type,
+    observable_from_pattern,
+)
 from casemgr.indicators.schemas import AcceptCandidates, IndicatorQuery, NewIndicator, ObjectQuery, SearchQuery
 
 SETTINGS_KEY = "casemgr.settings"
@@ -122,7 +128,7 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
         observable = observable_from_pattern(pattern)
     else:
         assert cmd.type is not None
-        observable = normalize(cmd.type, cmd.value)
+        observable = normalize_input(cmd.type, cmd.value)
     existing = _existing_indicator(session, case, observable, pattern)
     if existing is not None and not red.can_see(actor, existing, case):
         raise Forbidden(f"case {case.reference} holds this value marked TLP:RED, which only its members and "
@@ -471,16 +477,16 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
 
 def _readings(query: SearchQuery) -> list[Observable]:
     if query.type is not None:
-        return [normalize(query.type, query.value)]
+        return [normalize_input(query.type, query.value)]
     found: dict[tuple[ObservableType, str], Observable] = {}
     for kind in ObservableType:
         try:
-            observable = normalize(kind, query.value)
+            observable = normalize_input(kind, query.value, hint=False)
         except Invalid:
             continue
         found[(observable.type, observable.value)] = observable
     if not found:
-        raise Invalid(f"{query.value!r} is not a valid value of any indicator type", field="value")
+        raise not_any_type(query.value)
     return list(found.values())
 
 
