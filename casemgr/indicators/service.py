@@ -219,10 +219,12 @@ class Candidate:
     value: str
     known_benign: str | None
     on_case: bool  # the case has an indicator with this value already
+    caution: str | None = None  # why the finder would have dropped it (a reserved or unknown top-level domain)
 
 
 def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) -> list[Candidate]:
-    """The observables found in free text (defanged forms too), flagged known-benign or already on the case.
+    """The observables found in free text (defanged forms too), flagged known-benign, already on the case, or
+    with a caution (a reserved or unknown top-level domain): every value found is listed, none dropped.
 
     Raises NotFound, Forbidden (the review leads to adding), Invalid(field="text") for a text too long.
     """
@@ -236,7 +238,7 @@ def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) 
         present.update(session.execute(select(StixObject.value_type, StixObject.value_digest).where(
             StixObject.case_id == case.id, StixObject.type == "indicator", StixObject.value_digest.in_(chunk),
             visible)))
-    return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present)
+    return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present, c.caution)
             for c in found]
 
 

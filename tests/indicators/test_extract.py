@@ -109,3 +109,25 @@ def test_oversized_text_is_refused():
         extract("a" * (extract_module.MAX_TEXT + 1))
     assert caught.value.field == "text"
 
+
+def test_values_the_finder_drops_for_their_top_level_domain_are_listed_with_why():
+    found = {(c.type.value, c.value): c.caution for c in extract(
+        "hxxp://evil[.]example/login billing[@]evil[.]example x.test login[.]portal[.]zzzunknown evil[.]com")}
+    assert found == {
+        ("url", "http://evil.example/login"): "reserved top-level domain .example",
+        ("email-addr", "billing@evil.example"): "reserved top-level domain .example",
+        ("domain-name", "evil.com"): None,
+        ("domain-name", "evil.example"): "reserved top-level domain .example",
+        ("domain-name", "x.test"): "reserved top-level domain .test",
+        ("domain-name", "login.portal.zzzunknown"): "unknown top-level domain .zzzunknown",
+    }
+
+
+def test_a_name_the_finder_cuts_short_is_listed_whole():
+    """ioc-finder reads foo.com.invalid as foo.com: the whole name is listed too, with why."""
+    found = {c.value: c.caution for c in extract("see foo.com.invalid")}
+    assert found["foo.com.invalid"] == "reserved top-level domain .invalid"
+
+
+def test_file_names_written_plainly_are_not_offered_as_domains():
+    assert extract("opened invoice.pdf then ran payload.exe and setup.ps1") == []
