@@ -56,12 +56,14 @@ RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost", "local", "
 # whatever its top-level domain). A bare name under an unknown top-level domain written plainly is not
 # offered: that is how file names look (report.pdf, invoice.docx).
 _LOOSE_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{0,15}://[^\s<>\"'`]+")
-_LOOSE_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+")
+_LOOSE_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+")
 _NAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _LOOSE_NAME = re.compile(rf"(?<![\w@.-]){_NAME}(?![\w-])")
 _DEFANGED_DOT = r"(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})"
 _ANY_DOT = rf"(?:{_DEFANGED_DOT}|\.)"
-_DEFANGED_NAME = re.compile(rf"[\w-]+(?:{_ANY_DOT}[\w-]+)*{_DEFANGED_DOT}[\w-]+(?:{_ANY_DOT}[\w-]+)*", re.IGNORECASE)
+# Each scan starts only where a run begins (the look-behinds), so a long word is read once, not once per letter.
+_DEFANGED_NAME = re.compile(rf"(?<![\w.\])}}-])[\w-]+(?:{_ANY_DOT}[\w-]+)*{_DEFANGED_DOT}[\w-]+(?:{_ANY_DOT}[\w-]+)*",
+                            re.IGNORECASE)
 _TRAILING = ".,;:!?)]}'\""
 
 

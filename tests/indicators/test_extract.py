@@ -131,3 +131,10 @@ def test_a_name_the_finder_cuts_short_is_listed_whole():
 
 def test_file_names_written_plainly_are_not_offered_as_domains():
     assert extract("opened invoice.pdf then ran payload.exe and setup.ps1") == []
+
+
+def test_a_defanged_name_is_found_after_punctuation_but_not_inside_a_word():
+    found = {c.value for c in extract("(login[.]portal[.]zzzunknown) and xlogin[.]zzz")}
+    assert "login.portal.zzzunknown" in found
+    assert "xlogin.zzz" in found
+    assert "ogin.zzz" not in found
