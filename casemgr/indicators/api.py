@@ -55,6 +55,7 @@ class CandidateOut(BaseModel):
     value: str
     known_benign: str | None
     on_case: bool
+    caution: str | None = None  # why a finder would have left it out, e.g. "reserved top-level domain .example"
 
 
 class CandidatesOut(BaseModel):
@@ -171,7 +172,7 @@ def list_indicators(case_id: int) -> Any:
 def extract(case_id: int) -> Any:
     found = service.extract_candidates(db_session(), current_actor(), case_id, body(ExtractText).text)
     return out(CandidatesOut, {"items": [{"type": c.type.value, "value": c.value, "known_benign": c.known_benign,
-                                          "on_case": c.on_case} for c in found]})
+                                          "on_case": c.on_case, "caution": c.caution} for c in found]})
 
 
 @bp.operation("/cases/<int:case_id>/indicators/accept", "POST", "Add the reviewed candidates as indicators",

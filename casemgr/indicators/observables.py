@@ -159,6 +159,66 @@ def parse_type(raw: object) -> ObservableType:
         raise Invalid(f"unknown indicator type {raw!r}; use one of: {accepted}", field="type") from None
 
 
+# The types whose values are written defanged in reports and alerts (hxxp://, evil[.]com, 1.2.3[.]4, [@]).
+# Only these are refanged: the fanger also rewrites " dot " and "(dot)", which are plain text in a user agent,
+# a file name or a registry key.
+DEFANGED_TYPES = frozenset({ObservableType.IPV4_ADDR, ObservableType.IPV6_ADDR, ObservableType.DOMAIN_NAME,
+                            ObservableType.URL, ObservableType.EMAIL_ADDR})
+_TYPE_WORDS = "an IP address, domain name, URL, e-mail address or hash"
+
+
+def refang(text: str) -> str:
+    """`text` with defanged forms written plainly (hxxp:// -> http://, [.] -> ., [@] -> @, (dot) -> ., ...).
+
+    The one refanging function: the free-text extractor and every typed-in value use it. ioc-fanger is the
+    library ioc-finder itself refangs with, so both read a defanged value the same way. ioc-fanger reads the
+    `::/` of an IPv6 network (2001:db8::/32) as a defanged `://`: that sequence is kept as written.
+    """
+    import ioc_fanger  # noqa: PLC0415 -- loads its pattern file; only pay for it when a value is read
+
+    parts = text.split("::/")
+    return "::/".join(str(ioc_fanger.fang(part)) for part in parts)
+
+
+def normalize_input(type_: ObservableType | str, raw: object, *, hint: bool = True) -> Observable:
+    """A value a person typed or pasted (the add box, the API, the search box), validated and normalized as
+    `normalize` does; a value of a type written defanged (an address, domain, URL or e-mail address) that is
+    not valid as typed is read refanged. Raises as `normalize`; with `hint`, the message also names the type
+    the value looks like, if another one accepts it."""
+    t = type_ if isinstance(type_, ObservableType) else parse_type(type_)
+    try:
+        return normalize(t, raw)
+    except Invalid as exc:
+        error = exc
+    if t in DEFANGED_TYPES and isinstance(raw, str) and (fanged := refang(raw)) != raw:
+        try:
+            return normalize(t, fanged)
+        except Invalid as exc:
+            error, raw = exc, fanged
+    other = guess_type(raw) if hint and isinstance(raw, str) and error.field == FIELD else None
+    if other is None or other is t:
+        raise error
+    raise Invalid(f"{error.message}; it looks like {_ARTICLE.get(other, 'a')} {other.value}: choose the type "
+                  f"{other.value}", field=FIELD) from None
+
+
+def guess_type(value: str) -> ObservableType | None:
+    """The first indicator type (of the addresses, names and hashes) that accepts `value` (refanged), or None."""
+    for kind in (ObservableType.URL, ObservableType.EMAIL_ADDR, ObservableType.IPV4_ADDR,
+                 ObservableType.IPV6_ADDR, *HASHES, ObservableType.DOMAIN_NAME):
+        try:
+            normalize_input(kind, value, hint=False)
+        except Invalid:
+            continue
+        return kind
+    return None
+
+
+def not_any_type(value: str) -> Invalid:
+    """The error for a value no indicator type accepts, in plain words."""
+    return Invalid(f"{value!r} is not {_TYPE_WORDS}; check it for typing errors, or choose its type", field=FIELD)
+
+
 def normalize(type_: ObservableType | str, raw: object) -> Observable:
     """Validate and normalize a value of the given indicator type.
 
@@ -198,7 +258,8 @@ def _ip(value: str, t: ObservableType) -> str:
             loose = ipaddress.ip_network(value, strict=False)
             raise Invalid(f"{value!r} has host bits set; the network is {loose}", field=FIELD) from None
         kind = "IPv4" if version == 4 else "IPv6"
-        raise Invalid(f"{value!r} is not a valid {kind} address or CIDR network", field=FIELD) from None
+        raise Invalid(f"{value!r} is not a valid {kind} address or CIDR network",
+                      field=FIELD) from None
     if found_version != version:
         raise Invalid(f"{value!r} is an IPv{found_version} address; use the type {other}", field=FIELD)
     return normalized
@@ -210,7 +271,8 @@ def domain_name(value: str) -> str:
     try:
         ascii_name = idna.encode(name, uts46=True, std3_rules=True, transitional=False).decode("ascii")
     except idna.IDNAError as exc:
-        raise Invalid(f"{value!r} is not a valid domain name: {exc}", field=FIELD) from None
+        raise Invalid(f"{value!r} is not a valid domain name: {_idna_words(exc)}",
+                      field=FIELD) from None
     labels = ascii_name.split(".")
     if len(labels) < 2:
         raise Invalid(f"{value!r} is not a fully qualified domain name (it has no dot)", field=FIELD)
@@ -219,6 +281,34 @@ def domain_name(value: str) -> str:
     if len(ascii_name) > 253:
         raise Invalid(f"{value!r} is longer than 253 characters", field=FIELD)
     return ascii_name
+
+
+_CODEPOINT = re.compile(r"Codepoint U\+([0-9A-F]{4,6}) not allowed at position (\d+)")
+
+
+def _idna_words(exc: idna.IDNAError) -> str:
+    """What the IDNA library's message means, for a person."""
+    text = str(exc)
+    found = _CODEPOINT.search(text)
+    if found:
+        char = chr(int(found.group(1), 16))
+        shown = f"{char!r} (U+{found.group(1)})" if char.isprintable() and not char.isspace() else f"U+{found.group(1)}"
+        return (f"the character {shown} at position {found.group(2)} cannot be part of a domain name "
+                "(letters, digits and hyphens, separated by dots)")
+    if "Empty Label" in text or "Empty domain" in text:
+        return "it has an empty part (two dots in a row, or a dot at the start)"
+    if "label too long" in text.lower():
+        return "a part between dots is longer than 63 characters"
+    if "too long" in text.lower():
+        return "it is too long (a domain name has at most 253 characters)"
+    if "hyphen" in text.lower():
+        return "a part between dots starts or ends with a hyphen"
+    return "it is not letters, digits and hyphens separated by dots"
+
+
+_ARTICLE = {ObservableType.URL: "a", ObservableType.EMAIL_ADDR: "an", ObservableType.IPV4_ADDR: "an",
+            ObservableType.IPV6_ADDR: "an", ObservableType.MD5: "an", ObservableType.SHA1: "a",
+            ObservableType.SHA256: "a", ObservableType.SHA512: "a", ObservableType.DOMAIN_NAME: "a"}
 
 
 def _domain(value: str, _t: ObservableType) -> str:
@@ -232,10 +322,14 @@ def _url(value: str, _t: ObservableType) -> str:
         parts = urllib.parse.urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise Invalid(f"{value!r} is not a valid URL: {exc}", field=FIELD) from None
+        why = ("its port is not a number from 0 to 65535" if "port" in str(exc).lower()
+               else "the host in square brackets is not an IPv6 address" if "[" in value
+               else "it cannot be read as scheme://host/path")
+        raise Invalid(f"{value!r} is not a valid URL: {why} (e.g. https://evil.example/login)", field=FIELD) from None
     scheme = parts.scheme.lower()
     if not scheme or not _URL_SCHEME.fullmatch(scheme):
-        raise Invalid(f"{value!r} is not a valid URL: it has no scheme such as http://", field=FIELD)
+        raise Invalid(f"{value!r} is not a valid URL: it has no scheme such as http://",
+                      field=FIELD)
     host = parts.hostname
     if not host:
         raise Invalid(f"{value!r} is not a valid URL: it has no host", field=FIELD)

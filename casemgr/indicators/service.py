@@ -37,7 +37,13 @@ from casemgr.errors import Forbidden, Invalid, NotFound
 from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
-from casemgr.indicators.observables import Observable, ObservableType, normalize, observable_from_pattern
+from casemgr.indicators.observables import (
+    Observable,
+    ObservableType,
+    normalize_input,
+    not_any_type,
+    observable_from_pattern,
+)
 from casemgr.indicators.schemas import AcceptCandidates, IndicatorQuery, NewIndicator, ObjectQuery, SearchQuery
 
 SETTINGS_KEY = "casemgr.settings"
@@ -122,7 +128,7 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
         observable = observable_from_pattern(pattern)
     else:
         assert cmd.type is not None
-        observable = normalize(cmd.type, cmd.value)
+        observable = normalize_input(cmd.type, cmd.value)
     existing = _existing_indicator(session, case, observable, pattern)
     if existing is not None and not red.can_see(actor, existing, case):
         raise Forbidden(f"case {case.reference} holds this value marked TLP:RED, which only its members and "
@@ -213,10 +219,12 @@ class Candidate:
     value: str
     known_benign: str | None
     on_case: bool  # the case has an indicator with this value already
+    caution: str | None = None  # why the finder would have dropped it (a reserved or unknown top-level domain)
 
 
 def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) -> list[Candidate]:
-    """The observables found in free text (defanged forms too), flagged known-benign or already on the case.
+    """The observables found in free text (defanged forms too), flagged known-benign, already on the case, or
+    with a caution (a reserved or unknown top-level domain): every value found is listed, none dropped.
 
     Raises NotFound, Forbidden (the review leads to adding), Invalid(field="text") for a text too long.
     """
@@ -230,7 +238,7 @@ def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) 
         present.update(session.execute(select(StixObject.value_type, StixObject.value_digest).where(
             StixObject.case_id == case.id, StixObject.type == "indicator", StixObject.value_digest.in_(chunk),
             visible)))
-    return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present)
+    return [Candidate(c.type, c.value, c.reason, (c.type.value, rows.value_digest(c.value)) in present, c.caution)
             for c in found]
 
 
@@ -471,16 +479,16 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
 
 def _readings(query: SearchQuery) -> list[Observable]:
     if query.type is not None:
-        return [normalize(query.type, query.value)]
+        return [normalize_input(query.type, query.value)]
     found: dict[tuple[ObservableType, str], Observable] = {}
     for kind in ObservableType:
         try:
-            observable = normalize(kind, query.value)
+            observable = normalize_input(kind, query.value, hint=False)
         except Invalid:
             continue
         found[(observable.type, observable.value)] = observable
     if not found:
-        raise Invalid(f"{query.value!r} is not a valid value of any indicator type", field="value")
+        raise not_any_type(query.value)
     return list(found.values())
 
 

@@ -45,8 +45,9 @@ def test_defanged_alert_yields_normalized_candidates_with_benign_flags():
         ("ipv4-addr", "127.0.0.1", True, "loopback address (127.0.0.1)"),
         ("ipv6-addr", "fe80::1", True, "link-local address (fe80::1)"),
         ("ipv6-addr", "2a00:1450:4001:80b::200e", False, None),
-        ("md5", "d41d8cd98f00b204e9800998ecf8427e", False, None),
-        ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", False, None),
+        ("md5", "d41d8cd98f00b204e9800998ecf8427e", True, "well-known benign hash: the empty file (0 bytes)"),
+        ("sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", True,
+         "well-known benign hash: the empty file (0 bytes)"),
         ("windows-registry-key", "HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run", False, None),
         ("autonomous-system", "13335", False, None),
     ]
@@ -107,3 +108,33 @@ def test_oversized_text_is_refused():
     with pytest.raises(Invalid) as caught:
         extract("a" * (extract_module.MAX_TEXT + 1))
     assert caught.value.field == "text"
+
+
+def test_values_the_finder_drops_for_their_top_level_domain_are_listed_with_why():
+    found = {(c.type.value, c.value): c.caution for c in extract(
+        "hxxp://evil[.]example/login billing[@]evil[.]example x.test login[.]portal[.]zzzunknown evil[.]com")}
+    assert found == {
+        ("url", "http://evil.example/login"): "reserved top-level domain .example",
+        ("email-addr", "billing@evil.example"): "reserved top-level domain .example",
+        ("domain-name", "evil.com"): None,
+        ("domain-name", "evil.example"): "reserved top-level domain .example",
+        ("domain-name", "x.test"): "reserved top-level domain .test",
+        ("domain-name", "login.portal.zzzunknown"): "unknown top-level domain .zzzunknown",
+    }
+
+
+def test_a_name_the_finder_cuts_short_is_listed_whole():
+    """ioc-finder reads foo.com.invalid as foo.com: the whole name is listed too, with why."""
+    found = {c.value: c.caution for c in extract("see foo.com.invalid")}
+    assert found["foo.com.invalid"] == "reserved top-level domain .invalid"
+
+
+def test_file_names_written_plainly_are_not_offered_as_domains():
+    assert extract("opened invoice.pdf then ran payload.exe and setup.ps1") == []
+
+
+def test_a_defanged_name_is_found_after_punctuation_but_not_inside_a_word():
+    found = {c.value for c in extract("(login[.]portal[.]zzzunknown) and xlogin[.]zzz")}
+    assert "login.portal.zzzunknown" in found
+    assert "xlogin.zzz" in found
+    assert "ogin.zzz" not in found
