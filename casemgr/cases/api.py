@@ -279,14 +279,14 @@ def get_timeline(case_id: int) -> Any:
 
 @bp.operation("/cases/<int:case_id>/timeline/<int:entry_id>", "PATCH",
               "Correct a note or manual event (author or manager); the earlier text is kept in its revisions",
-              body=EntryEdit, response=TimelineEntryOut)
+              body=EntryEdit, response=TimelineEntryOut, errors=(409,))
 def edit_entry(case_id: int, entry_id: int) -> Any:
     return _entry(service.edit_entry(db_session(), current_actor(), case_id, entry_id, body(EntryEdit)))
 
 
 @bp.operation("/cases/<int:case_id>/timeline/<int:entry_id>/retract", "POST",
               "Retract a note or manual event with a reason (author or manager); it stays, struck through",
-              body=Retraction, response=TimelineEntryOut)
+              body=Retraction, response=TimelineEntryOut, errors=(409,))
 def retract_entry(case_id: int, entry_id: int) -> Any:
     return _entry(service.retract_entry(db_session(), current_actor(), case_id, entry_id, body(Retraction)))
 

@@ -120,13 +120,16 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
                                                                          "value": "evil.example"})
     assert added.status_code == 201, added.get_json()
     token = manager.get("/api/v1/tokens").get_json()["items"][0]["id"]
+    note = manager.post(f"/api/v1/cases/{case['id']}/notes", json={"body": "Checked the proxy logs."})
+    assert note.status_code == 201, note.get_json()
     from casemgr.indicators import sharing
 
     with db.transaction() as s:
         collection = sharing.shareable_collection_id(s)
     values = {"case_id": case["id"], "evidence_id": item.get_json()["id"], "token_id": token,
               "username": manager.user.username, "object_id": added.get_json()["stix"]["id"],
-              "collection_id": collection, "filename": "app.css", "action": "seal"}
+              "collection_id": collection, "filename": "app.css", "action": "seal",
+              "entry_id": note.get_json()["id"]}
     return World(app, manager, login("manager"), case, values, [api("admin"), api("auditor")])
 
 
