@@ -20,6 +20,9 @@ NUL = "\x00"
 # The largest whole number a signed 64-bit column holds (PostgreSQL BIGINT, SQLite INTEGER):
 # an id or count beyond it cannot exist, and the database drivers fail on it rather than compare.
 MAX_INT = 2**63 - 1
+# The largest id: ids are INTEGER columns, 32 bits on PostgreSQL (which casts a bound id to the
+# column's type and fails on a larger one rather than find nothing).
+MAX_ID = 2**31 - 1
 NUL_MESSAGE = "must not contain NUL characters (\\x00)"
 
 

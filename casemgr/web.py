@@ -307,11 +307,11 @@ def _at_most(limit: int) -> str:
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` in every route: a whole number that a database id can be (64 bits). A larger number
+    """`<int:...>` in every route: a whole number that a database id can be (`fields.MAX_ID`). A larger number
     matches no route, so it is a 404 like any id that does not exist, whatever the method, instead of
     reaching the database driver, which cannot bind it."""
 
-    regex = _at_most(fields.MAX_INT)
+    regex = _at_most(fields.MAX_ID)
 
 
 def refuse_nul_in_request() -> None:

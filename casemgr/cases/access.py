@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, not_, select, true
 from sqlalchemy.orm import Session
 
+from casemgr import fields
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.cases.models import Case, case_members
@@ -76,6 +77,8 @@ def get_case_or_404(session: Session, actor: Actor, case_id: int, *, for_update:
     `for_update` locks the row until the transaction ends (PostgreSQL; SQLite write
     transactions are serialized already).
     """
+    if not 1 <= case_id <= fields.MAX_ID:  # no such id can exist, and PostgreSQL fails to bind one past INTEGER
+        raise NotFound(f"case {case_id} does not exist")
     query = select(Case).where(Case.id == case_id, visible_filter(actor)).options(*options)
     if for_update:
         query = query.with_for_update(of=Case)

@@ -3,7 +3,7 @@ query field a 422 naming it. Driven by the route map and the API's own schemas."
 
 from __future__ import annotations
 
-from casemgr.fields import MAX_INT
+from casemgr.fields import MAX_ID, MAX_INT
 from tests.bad_input.conftest import accepts, error_fields, input_models, operations
 
 HUGE_IDS = ["99999999999999999999999", str(MAX_INT + 1), "9" * 5000]
@@ -25,7 +25,7 @@ def test_an_id_beyond_64_bits_in_any_route_is_not_found(world):
 
 
 def test_the_largest_id_still_reaches_the_route(world):
-    assert world.api.get(f"/api/v1/cases/{MAX_INT}").get_json()["error"]["message"] != "there is nothing here"
+    assert world.api.get(f"/api/v1/cases/{MAX_ID}").get_json()["error"]["message"] != "there is nothing here"
 
 
 def test_every_api_body_and_query_field_refuses_a_number_beyond_64_bits(world):
@@ -88,3 +88,17 @@ def test_taxii_limit_takes_only_ascii_digits(world):
         response = world.api.get(f"{base}?limit={limit}", headers={"Accept": "application/taxii+json"})
         assert response.status_code == 400, limit
         assert response.get_json()["details"]["field"] == "limit"
+
+
+def test_ids_past_the_integer_column_are_not_found(api, open_case):
+    """Ids are INTEGER columns (32 bits on PostgreSQL): a larger one, in a path or a body, is a 404
+    like any id that does not exist, never a driver error (found by schemathesis on PostgreSQL)."""
+    manager = api("manager")
+    case = open_case(manager)
+    big = 2**31
+    assert manager.get(f"/api/v1/cases/{big}").status_code == 404
+    assert manager.post(f"/api/v1/cases/{case['id']}/timeline/{big * 4515}/retract",
+                        json={"reason": "x"}).status_code == 404
+    linked = manager.post(f"/api/v1/cases/{case['id']}/links", json={"case": big * 4515})
+    assert linked.status_code == 404
+    assert linked.get_json()["error"]["field"] == "case"
