@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from casemgr.errors import Unauthorized
-from casemgr.fields import Input
-from casemgr.web import json_body, parse
+from casemgr.fields import Input, parse
+from casemgr.web import json_body
 
 API_PREFIX = "/api/v1"
 

@@ -13,7 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, ValidationError, field_validator, model_validator
+
+from casemgr.errors import Invalid
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NUL = "\x00"
@@ -126,3 +128,81 @@ class Input(BaseModel):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+
+# ---------------------------------------------------------------- validating input into a command
+
+def parse(model: type[BaseModel], data: Any) -> Any:
+    """Validate input into a command; a bad field raises Invalid naming it once, in plain words."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [problem(model, e) for e in exc.errors()]
+        field, message = errors[0]
+        raise Invalid(f"{field}: {message}" if field else message, field=field,
+                      details={"errors": [{"field": f or "", "message": m} for f, m in errors]}) from None
+
+
+_PLAIN = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing_size": f"must be a whole number no larger than {MAX_INT}",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "datetime_type": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_from_date_parsing": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "datetime_object_invalid": "must be a date and time such as 2026-01-02T03:04:05Z",
+    "date_type": "must be a date such as 2026-01-02",
+    "date_parsing": "must be a date such as 2026-01-02",
+    "date_from_datetime_parsing": "must be a date such as 2026-01-02",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "uuid_type": "must be a UUID",
+    "uuid_parsing": "must be a UUID",
+    "string_pattern_mismatch": "is not in the accepted form",
+}
+
+
+def problem(model: type[BaseModel], error: Any) -> tuple[str | None, str]:
+    """One pydantic error as (field, message): the field's dotted path, the message in plain words."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    field = ".".join(str(p) for p in error["loc"]) or None
+    if kind in {"value_error", "assertion_error"}:
+        message = str(ctx.get("error", error["msg"]))
+        named = re.match(r"([a-z_][a-z0-9_.]*): (.+)", message, re.S)
+        if field is None and named and named.group(1).split(".")[0] in model.model_fields:
+            return named.group(1), named.group(2)  # a rule over several fields names the one it is about
+        return field, message
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return field, "must not be empty" if least == 1 else f"must be at least {least} characters long"
+    if kind == "string_too_long":
+        return field, f"must be at most {ctx.get('max_length')} characters long"
+    if kind == "too_short":
+        return field, f"must have at least {ctx.get('min_length')} item(s)"
+    if kind == "too_long":
+        return field, f"may have at most {ctx.get('max_length')} items"
+    bounds = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
+              "greater_than": ("more than", "gt"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        return field, f"must be {words} {ctx.get(key)}"
+    if kind in {"enum", "literal_error"}:
+        return field, f"must be one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        declared = model.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        hint = declared.description if declared is not None and declared.description else None
+        return field, f"is not in the accepted form ({hint})" if hint else "is not in the accepted form"
+    if kind in _PLAIN:
+        return field, _PLAIN[kind]
+    return field, str(error["msg"])

@@ -10,7 +10,8 @@ from flask_login import login_required
 from casemgr.audit import service
 from casemgr.audit.schemas import AuditQuery
 from casemgr.errors import DomainError
-from casemgr.web import current_actor, db_session, parse
+from casemgr.fields import parse
+from casemgr.web import current_actor, db_session
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -11,7 +11,7 @@ from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
 from casemgr.cli import CliContext, pass_ctx, reports_errors
 from casemgr.db import utcnow
-from casemgr.web import parse
+from casemgr.fields import parse
 
 
 @click.group()

@@ -15,7 +15,8 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.errors import DomainError, Forbidden
-from casemgr.web import SESSION_KEY, commit_now, current_actor, db_session, form_data, parse, safe_next
+from casemgr.fields import parse
+from casemgr.web import SESSION_KEY, commit_now, current_actor, db_session, form_data, safe_next
 
 bp = Blueprint("auth", __name__)
 

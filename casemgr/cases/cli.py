@@ -18,7 +18,7 @@ from casemgr.cases.models import CaseStatus, Priority, Tlp
 from casemgr.cases.schemas import CaseQuery
 from casemgr.cli import CliContext, pass_ctx, reports_errors
 from casemgr.errors import Invalid, NotFound
-from casemgr.web import parse
+from casemgr.fields import parse
 
 as_user = click.option("--as", "as_username", metavar="USERNAME",
                        help="Show only what USERNAME may see (default: everything).")

@@ -28,7 +28,8 @@ from casemgr.cases.schemas import (
     Transition,
 )
 from casemgr.errors import Conflict, DomainError
-from casemgr.web import current_actor, db_session, form_data, parse
+from casemgr.fields import parse
+from casemgr.web import current_actor, db_session, form_data
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 

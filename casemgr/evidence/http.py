@@ -18,7 +18,8 @@ from casemgr.evidence.intake import MAX_FIELD_BYTES, MAX_FIELDS, MultipartUpload
 from casemgr.evidence.schemas import NewEvidence
 from casemgr.evidence.service import Content, ContentIntegrityError, IntegrityFailure
 from casemgr.evidence.vault import vault_of
-from casemgr.web import BodyLimit, commit_now, database, db_session, larger_body, parse
+from casemgr.fields import parse
+from casemgr.web import BodyLimit, commit_now, database, db_session, larger_body
 
 # Room for the multipart framing and the optional text fields next to the file itself.
 FORM_OVERHEAD = MAX_FIELDS * (MAX_FIELD_BYTES + 512) + 64 * 1024

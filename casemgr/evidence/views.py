@@ -24,7 +24,8 @@ from casemgr.evidence import export, service
 from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, upload_body, zip_response
 from casemgr.evidence.models import CustodyKind
 from casemgr.evidence.schemas import CustodyReason, EvidenceSettings, Purpose, Transfer, UploadOut
-from casemgr.web import current_actor, db_session, form_data, long_request_actor, parse
+from casemgr.fields import parse
+from casemgr.web import current_actor, db_session, form_data, long_request_actor
 
 bp = Blueprint("evidence", __name__)
 API_OUT = UploadOut

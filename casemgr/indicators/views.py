@@ -28,12 +28,13 @@ from flask_login import login_required
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.errors import DomainError, Invalid
+from casemgr.fields import parse
 from casemgr.indicators import imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
 from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
-from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, parse, stream_with_session
+from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, stream_with_session
 
 bp = Blueprint("indicators", __name__)
 UPLOADS_KEY = "stix_uploads"  # in the session: the tickets of uploads waiting for confirmation, oldest first

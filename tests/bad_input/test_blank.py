@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from casemgr.errors import Invalid
-from casemgr.web import parse
+from casemgr.fields import parse
 from tests.bad_input.conftest import forms_on, input_models, submit, upload
 
 

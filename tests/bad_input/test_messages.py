@@ -1,4 +1,4 @@
-"""Error messages: one formatter (casemgr.web.parse) words every schema error for people and names the field
+"""Error messages: one formatter (casemgr.fields.parse) words every schema error for people and names the field
 once, in the API's {"error": {"code", "message", "field"}}, on the HTML forms and in the CLI."""
 
 from __future__ import annotations
