@@ -6,6 +6,7 @@ response schemas; the same pydantic schemas validate requests and produce /api/v
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -165,8 +166,6 @@ def openapi_document(blueprints: list[ApiBlueprint]) -> dict[str, Any]:
 
 def _link(paths: dict[str, dict[str, Any]], operations: list[tuple[str, Operation]]) -> None:
     """OpenAPI links from each operation that creates an object to the operations on that object."""
-    import re
-
     for _, op in operations:
         if op.creates is None:
             continue
@@ -174,7 +173,7 @@ def _link(paths: dict[str, dict[str, Any]], operations: list[tuple[str, Operatio
         links = {re.sub(r"[^A-Za-z0-9]+", "_", f"{other.method}{_openapi_path(other.rule)}").strip("_"):
                  {"operationId": _operation_id(tag, other), "parameters": {param: f"$response.body#/{field}"}}
                  for tag, other in operations
-                 if [n for _, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", other.rule)] == [param]}
+                 if [n for _, n in _path_params(other.rule)] == [param]}
         paths[API_PREFIX + _openapi_path(op.rule)][op.method]["responses"][str(op.status)]["links"] = links
 
 
@@ -182,10 +181,16 @@ def _operation_id(tag: str, op: Operation) -> str:
     return f"{tag}.{op.method}{op.rule}"
 
 
-def _openapi_path(rule: str) -> str:
-    import re
+_PATH_PARAMETER = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
 
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+def _path_params(rule: str) -> list[tuple[str, str]]:
+    """The (converter, name) of each parameter in a Flask rule; the converter is "" for a plain string."""
+    return _PATH_PARAMETER.findall(rule)
+
+
+def _openapi_path(rule: str) -> str:
+    return _PATH_PARAMETER.sub(r"{\2}", rule)
 
 
 def _name(ref: dict[str, Any]) -> str:
@@ -223,8 +228,6 @@ def _error_statuses(op: Operation, path_params: list[tuple[str, str]]) -> set[in
 def _query_parameter(name: str, prop: dict[str, Any], required: bool, schemas: dict[str, Any]) -> dict[str, Any]:
     """A query parameter from a pydantic property: a value that may be null is just optional in a query
     string, and a list is sent comma-separated in one parameter."""
-    import re
-
     schema = {k: v for k, v in prop.items() if k not in {"title", "description", "default"}}
     variants = [v for v in schema.pop("anyOf", []) if v.get("type") != "null"]
     if len(variants) == 1:
@@ -243,10 +246,8 @@ def _query_parameter(name: str, prop: dict[str, Any], required: bool, schemas: d
 
 
 def _operation(tag: str, op: Operation, refs: Mapping[Any, dict[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
-    import re
-
     spec: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": _operation_id(tag, op)}
-    path_params = [(t, n) for t, n in re.findall(r"<(?:([a-z]+):)?([a-z_]+)>", op.rule)]
+    path_params = _path_params(op.rule)
     params: list[dict[str, Any]] = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "integer"} if t == "int" else
          {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}} for t, n in path_params]
