@@ -127,6 +127,11 @@ class CaseDetail:
     duplicate_of: Case | None
     can_edit: bool
     is_manager: bool
+    # What the actor may do to the case in its current state (the page shows only these actions).
+    can_escalate: bool = False
+    can_escalate_functionally: bool = False
+    can_link: bool = False
+    can_override_priority: bool = False
 
 
 def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
@@ -136,10 +141,13 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     related = related_cases(session, actor, case_id)
     survivor = next((r.case for r in related if r.kind == LinkKind.DUPLICATE_OF.value
                      and r.case.id == case.duplicate_of_id), None)
+    can_edit, manager = access.can_edit(actor, case), access.is_manager(actor)
+    working = can_edit and case.is_open  # a resolved or closed case is reopened before it is worked again
     return CaseDetail(case=case, description_html=markdown.render(case.description),
                       allowed_transitions=allowed_transitions(actor, case), related=related,
-                      duplicate_of=survivor, can_edit=access.can_edit(actor, case),
-                      is_manager=access.is_manager(actor))
+                      duplicate_of=survivor, can_edit=can_edit, is_manager=manager,
+                      can_escalate=working, can_escalate_functionally=working and manager, can_link=working,
+                      can_override_priority=working and manager)
 
 
 def allowed_transitions(actor: Actor, case: Case) -> list[CaseStatus]:
@@ -391,7 +399,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     analysts changing what managers decide (priority override, owner other than themselves,
     team, members, a lower TLP, lifting the restriction); Conflict with `current_version` when the
     case changed since `cmd.version`; Invalid naming the field (taxonomy, missing reasons, unknown
-    users, inconsistent times)."""
+    users, inconsistent times); Conflict naming status for a priority override on a resolved or closed case."""
     case = _load_for_change(session, actor, case_id, cmd.version)
     fields = cmd.changed()
     changes: dict[str, list[Any]] = {}
@@ -422,6 +430,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     if "priority_override" in fields:
         if not manager:
             raise Forbidden("only managers may override the priority", field="priority_override")
+        _require_open(case, "override its priority")
         _apply_override(case, "priority", cmd.priority_override, cmd.priority_reason, changes)
     if not case.priority_overridden:
         _set(case, "priority", priority_for(case.impact, case.urgency), changes)
@@ -615,8 +624,9 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
     """Record an escalation: functional hands the case to `cmd.to_team` (managers); hierarchical
     alerts management, optionally a named manager (any analyst who may change the case).
 
-    Raises NotFound; Forbidden; Invalid naming to_team or to_user."""
+    Raises NotFound; Forbidden; Conflict (a resolved or closed case); Invalid naming to_team or to_user."""
     case = _load_for_change(session, actor, case_id, None)
+    _require_open(case, "escalate it")
     to_user = None
     changes: dict[str, list[Any]] = {}
     if cmd.kind == EscalationKind.FUNCTIONAL:
@@ -625,8 +635,12 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
             raise Invalid("to_team: the team that takes the case over is required", field="to_team")
         if cmd.to_user is not None:
             raise Invalid("to_user: only for hierarchical escalations", field="to_user")
+        before = case.team
         _set(case, "team", cmd.to_team, changes)
         target = f"team {cmd.to_team}"
+        # The hand-over replaces the case's team: the timeline says so in words, not only in the changes.
+        summary = (f"Team changed from {before or 'no team'} to {cmd.to_team} (functional escalation)"
+                   if "team" in changes else f"Escalated (functional) to team {cmd.to_team}, the case's team already")
     else:
         if cmd.to_team is not None:
             raise Invalid("to_team: only for functional escalations", field="to_team")
@@ -635,6 +649,7 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
             if to_user.role != Role.MANAGER:
                 raise Invalid(f"to_user: {to_user.username} is not a manager", field="to_user")
         target = f"manager {to_user.username}" if to_user else "management"
+        summary = f"Escalated ({cmd.kind}) to {target}"
     now = utcnow()
     escalation = CaseEscalation(case=case, kind=cmd.kind, reason=cmd.reason, to_team=cmd.to_team, to_user=to_user,
                                 created_at=now, created_by_id=_user_id(actor), created_by_name=actor.name)
@@ -643,7 +658,7 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
     case.updated_at = now
     _flush(session, case)
     changes["escalation"] = [None, f"{cmd.kind} to {target}"]
-    _entry(session, actor, case, EntryKind.ESCALATION, f"Escalated ({cmd.kind}) to {target}", changes=changes,
+    _entry(session, actor, case, EntryKind.ESCALATION, summary, changes=changes,
            body=cmd.reason, at=now)
     _audit(session, actor, "case.escalate", case, changes)
     return escalation
@@ -760,8 +775,9 @@ def link_cases(session: Session, actor: Actor, case_id: int, cmd: NewLink) -> Ca
     with resolution duplicate).
 
     Raises NotFound (either case); Forbidden; Invalid (a case linked to itself); Conflict (linked
-    already, stale version, or a duplicate that is not open)."""
+    already, stale version, or this case resolved or closed)."""
     case = _load_for_change(session, actor, case_id, cmd.version)
+    _require_open(case, "link it to another case")
     other = _other_case(session, actor, case, cmd.case, "case")
     if cmd.kind == LinkKind.DUPLICATE_OF:
         _mark_duplicate(session, actor, case, other, summary=cmd.summary, reason=None)
@@ -805,6 +821,14 @@ def _load_for_change(session: Session, actor: Actor, case_id: int, version: int 
                        f"at version {case.version}); reload it and apply your change again", field="version",
                        details={"current_version": case.version})
     return case
+
+
+def _require_open(case: Case, doing: str) -> None:
+    """Raise Conflict for a resolved or closed case: it is reopened before it is worked again."""
+    if not case.is_open:
+        raise Conflict(f"case {case.reference} is {case.status}; reopen it before you {doing}", field="status",
+                       details={"current_status": case.status.value,
+                                "allowed": [s.value for s in lifecycle.allowed_next(case.status)]})
 
 
 def _other_case(session: Session, actor: Actor, case: Case, other: int | str, field_name: str) -> Case:
