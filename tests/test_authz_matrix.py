@@ -412,6 +412,12 @@ def _web_custody(ctx: Context, who: str, target: str) -> tuple[str, dict[str, An
     return f"/evidence/{ctx.fresh_evidence(target)}/seal", {"data": {"reason": "legal hold"}}
 
 
+@request("POST", "/evidence/<int:evidence_id>/provenance")
+def _web_provenance(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/evidence/{ctx.fresh_evidence(target)}/provenance", {
+        "data": {"collected_by": "ann", "reason": "who exported the mail"}}
+
+
 # -- TAXII
 simple("GET", "/taxii2/", "/taxii2/")
 simple("GET", "/taxii2/api/", "/taxii2/api/")

@@ -298,6 +298,15 @@ def test_custody_actions(world):
     assert "disposed" in page
 
 
+@covers("evidence.correct_provenance")
+def test_correct_evidence_provenance(world):
+    web, item = world["analyst"], world["evidence_id"]
+    form = form_on(web, f"/evidence/{item}", testid="provenance-form")
+    page = ok(web, form.submit(web, {"collected_by": "ann", "reason": "ann exported the mail"}))
+    assert "Provenance corrected" in page
+    assert "collected by: <span class=\"muted\">none</span> → “ann”" in page
+
+
 @covers("evidence.export_case")
 def test_export_evidence(world):
     web, case = world["manager"], world["case"]

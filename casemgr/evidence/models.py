@@ -58,6 +58,7 @@ class CustodyKind(enum.StrEnum):
     SEALED = "sealed"
     RELEASED = "released"
     DISPOSED = "disposed"
+    CORRECTED = "corrected"  # provenance corrected (before the first transfer), earlier values in the details
 
 
 class EvidenceItem(Base):

@@ -32,6 +32,12 @@ class NewEvidence(Input):
     acquisition_method: Annotated[Line500 | None, BeforeValidator(strip)] = None
 
 
+class ProvenanceCorrection(NewEvidence):
+    """Where an item came from, as it should read (every field; a blank one is cleared), and why."""
+
+    reason: Reason
+
+
 class Purpose(Input):
     """Why content is handed out (recorded in the custody log)."""
 

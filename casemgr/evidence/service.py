@@ -43,7 +43,7 @@ from casemgr.evidence.crypto import ALL_DIGESTS, Decryptor, Digests, Encryptor, 
 from casemgr.evidence.keyring import MissingMasterKey, WrappedKey, WrongMasterKey
 from casemgr.evidence.mediatype import detect_media_type, sanitize_filename
 from casemgr.evidence.models import CustodyEvent, CustodyKind, EvidenceItem, EvidenceState, Integrity
-from casemgr.evidence.schemas import CustodyReason, NewEvidence, Transfer
+from casemgr.evidence.schemas import CustodyReason, NewEvidence, ProvenanceCorrection, Transfer
 from casemgr.evidence.store import ObjectNotFound, StoreError
 from casemgr.evidence.vault import VaultUnavailable, vault_of
 
@@ -99,7 +99,9 @@ def custody_hash(prev_hash: str, event: CustodyEvent) -> str:
 
 
 def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKind, details: dict[str, Any], *,
-            alarm: bool = False) -> CustodyEvent:
+            alarm: bool = False, audited: dict[str, Any] | None = None) -> CustodyEvent:
+    """Append a custody event with `details`; the audit entry says the same without case content
+    (`audited` replaces the details there when their shape would carry content past without_content)."""
     event = CustodyEvent(evidence_id=item.id, seq=item.custody_count + 1, kind=kind, occurred_at=utcnow(),
                          actor_id=actor.user.id if actor.user is not None else None, actor_name=actor.name,
                          token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
@@ -113,7 +115,7 @@ def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKin
     # the audit log, not cases); the custody entry it points to (seq and hash) holds them.
     audit.record(session, actor, f"evidence.{kind}", "evidence", item.id, without_content(
         {"case_id": item.case_id, "filename": item.filename, "custody_seq": event.seq, "custody_hash": event.hash,
-         **event.details}))
+         **(event.details if audited is None else audited)}))
     return event
 
 
@@ -440,6 +442,44 @@ def transfer(session: Session, actor: Actor, evidence_id: int, cmd: Transfer) ->
     _append(session, actor, item, CustodyKind.TRANSFERRED,
             {"from": item.custodian, "to": target.username, "reason": cmd.reason})
     item.custodian = target.username
+    return item
+
+
+PROVENANCE = ("description", "collected_by", "collected_at", "source", "acquisition_method")
+
+
+def provenance_correctable(events: list[CustodyEvent]) -> bool:
+    """Whether an item's provenance may still be corrected: until its first custody transfer (after it,
+    another custodian holds the item as it was described to them)."""
+    return not any(e.kind == CustodyKind.TRANSFERRED for e in events)
+
+
+def correct_provenance(session: Session, actor: Actor, evidence_id: int, cmd: ProvenanceCorrection) -> EvidenceItem:
+    """Correct where an item came from (description, collected by and at, source, acquisition method) until
+    its first custody transfer. The custody log records each changed field's earlier and new value and the
+    reason; the audit log names the fields. Raises NotFound; Forbidden; Conflict (transferred already);
+    Invalid (a field, or nothing changed)."""
+    item = _for_change(session, actor, evidence_id)
+    transferred = session.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == item.id,
+                                                              CustodyEvent.kind == CustodyKind.TRANSFERRED)
+                                  .order_by(CustodyEvent.seq).limit(1)).first()
+    if transferred is not None:
+        raise Conflict(f"evidence item {item.id} was transferred to {transferred.details.get('to')} on "
+                       f"{transferred.occurred_at:%Y-%m-%d %H:%M} UTC; its provenance can no longer be corrected "
+                       "(add a note to the case's timeline instead)", field="id")
+    changes: dict[str, list[Any]] = {}
+    for name in PROVENANCE:
+        old, new = getattr(item, name), getattr(cmd, name)
+        # The form shows the time to the second: the same time sent back (without its microseconds) is no change.
+        if name == "collected_at" and old is not None and new in {old, old.replace(microsecond=0)}:
+            continue
+        if (old or None) != (new or None):
+            changes[name] = [old, new]
+            setattr(item, name, new)
+    if not changes:
+        raise Invalid("nothing changed: change where the item comes from before saving")
+    _append(session, actor, item, CustodyKind.CORRECTED, {"changes": changes, "reason": cmd.reason},
+            audited={"corrected": sorted(changes), "reason": cmd.reason})
     return item
 
 

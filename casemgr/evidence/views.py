@@ -23,7 +23,14 @@ from casemgr.errors import DomainError, Forbidden
 from casemgr.evidence import export, service
 from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, upload_body, zip_response
 from casemgr.evidence.models import CustodyKind
-from casemgr.evidence.schemas import CustodyReason, EvidenceSettings, Purpose, Transfer, UploadOut
+from casemgr.evidence.schemas import (
+    CustodyReason,
+    EvidenceSettings,
+    ProvenanceCorrection,
+    Purpose,
+    Transfer,
+    UploadOut,
+)
 from casemgr.fields import parse
 from casemgr.web import current_actor, db_session, form_data, long_request_actor
 
@@ -67,8 +74,10 @@ def _item_page(evidence_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     item, events, chain = service.custody(s, actor, evidence_id)
     case = item.case
+    can_edit = access.can_edit(actor, case)
     return render_template("evidence/item.html", case=case, active_tab="evidence", item=item, events=events,
-                           chain=chain, can_edit=access.can_edit(actor, case), is_manager=access.is_manager(actor),
+                           chain=chain, can_edit=can_edit, is_manager=access.is_manager(actor),
+                           can_correct=can_edit and service.provenance_correctable(events),
                            can_download=service.may_download(s, actor), form=extra.pop("form", {}),
                            **extra), status
 
@@ -124,6 +133,22 @@ def custody_action(evidence_id: int, action: str) -> Any:
         return _item_page(evidence_id, exc.status, error=exc.message, error_field=exc.field, error_form=action,
                           form=data)
     flash(done, "success")
+    return redirect(url_for("evidence.item", evidence_id=evidence_id))
+
+
+@bp.post("/evidence/<int:evidence_id>/provenance")
+@login_required
+def correct_provenance(evidence_id: int) -> Any:
+    data = form_data()
+    try:
+        service.correct_provenance(db_session(), current_actor(), evidence_id, parse(ProvenanceCorrection, data))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        db_session().rollback()
+        return _item_page(evidence_id, exc.status, error=exc.message, error_field=exc.field, error_form="provenance",
+                          form=data)
+    flash("Provenance corrected; the earlier values are kept in the chain of custody.", "success")
     return redirect(url_for("evidence.item", evidence_id=evidence_id))
 
 

@@ -1,6 +1,7 @@
-// Evidence upload: drag and drop or choose several files; each is posted on its own with
-// XMLHttpRequest (for upload progress), shows a progress bar and can be cancelled.
-// The CSRF token goes in the X-CSRFToken header (the server reads the body as a stream).
+// Evidence upload: drag and drop or choose several files; they wait in the queue (each can be
+// removed) while the analyst fills in where they come from, and go when "Upload" is pressed. Each
+// is posted on its own with XMLHttpRequest (for upload progress), shows a progress bar and can be
+// cancelled. The CSRF token goes in the X-CSRFToken header (the server reads the body as a stream).
 (function () {
   "use strict";
   const section = document.querySelector("[data-upload-url]");
@@ -12,6 +13,9 @@
   const input = document.getElementById("evidence-files");
   const form = document.getElementById("evidence-upload-form");
   const queue = document.getElementById("evidence-queue");
+  const send = document.getElementById("evidence-send");
+  const hint = document.getElementById("evidence-hint");
+  const waiting = [];  // {file, ui} chosen or dropped, not sent yet
   let running = 0;
   let succeeded = 0;
 
@@ -39,15 +43,47 @@
     const status = document.createElement("span");
     status.className = "upload-status";
     status.setAttribute("data-testid", "upload-status");
-    status.textContent = " waiting";
+    status.textContent = " ready: fill in where it comes from, then press Upload";
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary outline";
+    remove.textContent = "Remove";
+    remove.setAttribute("data-testid", "upload-remove");
+    li.dataset.state = "queued";
+    li.append(name, bar, status, remove);
+    queue.append(li);
+    return { li, bar, status, remove };
+  }
+
+  function cancelButton(ui) {
     const cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "secondary outline";
     cancel.textContent = "Cancel";
     cancel.setAttribute("data-testid", "upload-cancel");
-    li.append(name, bar, status, cancel);
-    queue.append(li);
-    return { li, bar, status, cancel };
+    ui.remove.replaceWith(cancel);
+    ui.cancel = cancel;
+    ui.li.dataset.state = "uploading";
+  }
+
+  function refresh() {
+    send.disabled = waiting.length === 0;
+    hint.textContent = waiting.length === 0 ? "Choose or drop files first."
+      : waiting.length + (waiting.length === 1 ? " file" : " files") + " ready to upload.";
+  }
+
+  function enqueue(files) {
+    for (const file of files) {
+      const ui = row(file);
+      const entry = { file, ui };
+      waiting.push(entry);
+      ui.remove.addEventListener("click", function () {
+        waiting.splice(waiting.indexOf(entry), 1);
+        ui.li.remove();
+        refresh();
+      });
+    }
+    refresh();
   }
 
   function finished() {
@@ -58,13 +94,14 @@
     }
   }
 
-  function upload(file, fields) {
-    const ui = row(file);
+  function upload(file, ui, fields) {
     if (file.size > maxBytes) {
       ui.status.textContent = " too large (the limit is " + maxBytes + " bytes)";
-      ui.cancel.remove();
+      ui.li.dataset.state = "failed";
+      ui.remove.remove();
       return;
     }
+    cancelButton(ui);
     const body = new FormData();
     for (const [k, v] of Object.entries(fields)) { body.append(k, v); }
     body.append("file", file, file.name);
@@ -113,13 +150,18 @@
     xhr.send(body);
   }
 
-  function start(files) {
+  function start() {
     const fields = metadata();
-    for (const file of files) { upload(file, fields); }
+    for (const entry of waiting.splice(0)) { upload(entry.file, entry.ui, fields); }
+    refresh();
   }
 
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    start();
+  });
   input.addEventListener("change", function () {
-    start(Array.from(input.files));
+    enqueue(Array.from(input.files));
     input.value = "";
   });
   for (const type of ["dragenter", "dragover"]) {
@@ -130,6 +172,7 @@
   }
   drop.addEventListener("drop", function (e) {
     e.preventDefault();
-    if (e.dataTransfer && e.dataTransfer.files.length) { start(Array.from(e.dataTransfer.files)); }
+    if (e.dataTransfer && e.dataTransfer.files.length) { enqueue(Array.from(e.dataTransfer.files)); }
   });
+  refresh();
 }());

@@ -1,5 +1,6 @@
-"""A real browser uploads several files to a case's evidence tab: a progress bar per file, then the
-items appear in the list with their SHA-256, under the strict CSP."""
+"""A real browser uploads several files to a case's evidence tab: chosen and dropped files wait in a
+queue while the analyst fills in where they come from, then go on "Upload" with a progress bar per file,
+and the items appear in the list with their SHA-256 and provenance, under the strict CSP."""
 
 from __future__ import annotations
 
@@ -38,18 +39,40 @@ def test_upload_several_files_with_progress(page: Page, live_server: str, make_u
     page.goto(f"{live_server}/cases/{case['id']}/evidence")
     expect(page.get_by_test_id("evidence-empty")).to_be_visible()
 
+    send = page.get_by_test_id("evidence-send")
+    expect(send).to_be_disabled()
     page.get_by_test_id("evidence-file-input").set_input_files(paths)
+    # A dropped file joins the queue as well; nothing is sent before "Upload".
+    dropped = page.evaluate_handle("""() => { const dt = new DataTransfer();
+        dt.items.add(new File(["dropped by the analyst\\n"], "drop.txt", {type: "text/plain"})); return dt; }""")
+    page.dispatch_event("#evidence-drop", "drop", {"dataTransfer": dropped})
     uploads = page.get_by_test_id("upload-item")
+    expect(uploads).to_have_count(3)
+    for row in (uploads.nth(0), uploads.nth(1), uploads.nth(2)):
+        expect(row).to_have_attribute("data-state", "queued")
+        expect(row.get_by_test_id("upload-status")).to_contain_text("ready")
+    expect(page.get_by_test_id("evidence-hint")).to_have_text("3 files ready to upload.")
+    uploads.filter(has_text="notes.txt").get_by_test_id("upload-remove").click()
     expect(uploads).to_have_count(2)
+
+    provenance = page.get_by_test_id("evidence-provenance")
+    provenance.get_by_label("Collected by").fill("erin")
+    provenance.get_by_label("Source (device or location)").fill("laptop-7")
+    provenance.get_by_label("Acquisition method (tool or method)").fill("winpmem 4.0")
+    expect(page.get_by_test_id("evidence-empty")).to_be_visible()  # still nothing sent
+    send.click()
     for row in (uploads.nth(0), uploads.nth(1)):
         expect(row.get_by_test_id("upload-status")).to_contain_text("stored, SHA-256", timeout=30_000)
         expect(row.get_by_test_id("upload-progress")).to_have_attribute("value", "100")
     # The page reloads to show what the server recorded.
     rows = page.get_by_test_id("evidence-row")
     expect(rows).to_have_count(2, timeout=15_000)
-    for name, data in files.items():
+    sent = {"memory.raw": files["memory.raw"], "drop.txt": b"dropped by the analyst\n"}
+    for name, data in sent.items():
         row = page.locator(f'[data-testid="evidence-row"][data-filename="{name}"]')
         expect(row).to_contain_text(hashlib.sha256(data).hexdigest())
+    page.locator('[data-testid="evidence-row"][data-filename="drop.txt"] a').click()
+    expect(page.locator("table.evidence-facts")).to_contain_text("by erin, —, from laptop-7, using winpmem 4.0")
     assert problems == []
 
 
@@ -105,6 +128,7 @@ def test_cancelling_an_upload_keeps_nothing(page: Page, app, make_user, api, ins
         page.get_by_role("button", name="Sign in").click()
         page.goto(f"{live_server}/cases/{case['id']}/evidence")
         page.get_by_test_id("evidence-file-input").set_input_files(str(image))
+        page.get_by_test_id("evidence-send").click()
         upload = page.get_by_test_id("upload-item")
         expect(upload.get_by_test_id("upload-status")).to_contain_text("%")
         upload.get_by_test_id("upload-cancel").click()
