@@ -133,3 +133,27 @@ def test_xss_in_case_fields_stays_text(page: Page, live_server: str, make_user) 
     page.goto(case_url)
     expect(page.get_by_test_id("case-title")).to_contain_text(SCRIPT)
     assert dialogs == []
+
+
+def test_case_page_actions_open_from_a_compact_bar(page: Page, live_server: str, api) -> None:
+    manager = api("manager", "mona")
+    case = manager.post("/api/v1/cases", json={"title": "Mailbox rule forwarding to outside", "category": "fraud",
+                                               "impact": "high", "urgency": "medium", "team": "SOC"}).get_json()
+    problems = watch_console(page)
+    sign_in(page, live_server, "mona")
+    page.goto(f"{live_server}/cases/{case['id']}")
+    form = page.get_by_test_id("escalate-form")
+    expect(form).to_be_hidden()  # the bar shows buttons; a form opens when its button is pressed
+    page.get_by_test_id("escalate-button").click()
+    expect(form).to_be_visible()
+    expect(form.get_by_test_id("functional-notice")).to_have_text(
+        "A functional escalation hands the case over: its team changes from SOC to the team you name here.")
+    form.get_by_label("Kind").select_option("functional")
+    form.get_by_label("To team (functional)").fill("CERT")
+    form.get_by_label("Reason").fill("Needs forensics on the mail server")
+    form.get_by_role("button", name="Escalate").click()
+    expect(page.get_by_role("status")).to_have_text("Case escalated.")
+    expect(page.get_by_test_id("escalate-form")).to_be_hidden()
+    page.get_by_role("link", name="Timeline").click()
+    expect(page.get_by_test_id("timeline")).to_contain_text("Team changed from SOC to CERT (functional escalation)")
+    assert problems == []

@@ -31,8 +31,10 @@ def test_facts_come_first_and_each_role_sees_only_its_actions(login, api, open_c
 
     analyst = login("analyst").get(url)
     html = analyst.get_data(as_text=True)
-    assert html.index('data-testid="case-facts"') < html.index('data-testid="case-actions"')
-    assert html.index('data-testid="case-description"') < html.index('data-testid="case-actions"')
+    # The description, resolution and related cases come first, the facts beside them, the actions after.
+    assert html.index('data-testid="case-description"') < html.index('data-testid="related-cases"') \
+        < html.index('data-testid="case-actions"')
+    assert 'data-testid="case-facts"' not in html.split('data-testid="case-actions"', 1)[1].split("</section>")[0]
     assert 'class="contrast"' not in html  # no heavy black button any more
     bar, forms = actions(analyst)
     assert forms == ["triage", "investigating", "resolved", "escalate-form", "link-form"]
