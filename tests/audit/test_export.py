@@ -6,13 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
-from tests.audit.outside_check import check_csv, check_jsonl
+from tests.audit.outside_check import check_csv, check_jsonl, script
 from tests.forms import form_on
 
 
@@ -138,6 +140,19 @@ def test_cli_export_by_time_and_case(run_cli, api, open_case, published_key, tmp
     assert check_jsonl(text, published_key) == []
     matched = [r["entry"] for r in lines(text) if r["type"] == "entry"]
     assert [(e["action"], e["object_id"]) for e in matched] == [("case.create", str(case["id"]))]
+    # As an outsider runs the document's script, on the file and the published key.
+    checker, key = tmp_path / "check_audit_export.py", tmp_path / "pub.pem"
+    checker.write_text(script())
+    key.write_text(published_key)
+    proven = subprocess.run([sys.executable, str(checker), str(out), str(key)], capture_output=True, text=True,
+                            check=False)
+    assert (proven.returncode, proven.stdout) == (0, "the export is proven: its entries are in the chain the "
+                                                     "instance signed\n")
+    out.write_text(text.replace('"action":"case.create"', '"action":"case.creat"', 1))
+    tampered = subprocess.run([sys.executable, str(checker), str(out), str(key)], capture_output=True, text=True,
+                              check=False)
+    assert tampered.returncode == 1
+    assert "its fields differ from its canonical form" in tampered.stdout
     bad = run_cli("audit", "export", "--format", "jsonl", "--since", "last tuesday")
     assert bad.exit_code != 0
     assert "since" in bad.output
