@@ -17,6 +17,11 @@ from casemgr.web import commit_now, current_actor, db_session, stream_with_sessi
 bp = ApiBlueprint("audit", __name__, url_prefix="/audit")
 
 
+class CaseRefOut(BaseModel):
+    id: int
+    reference: str
+
+
 class AuditEntryOut(BaseModel):
     seq: int
     occurred_at: dt.datetime
@@ -34,6 +39,7 @@ class AuditEntryOut(BaseModel):
     via: str
     prev_hash: str
     hash: str
+    case: CaseRefOut | None = None  # the case the entry is about, for a reader who may see it
 
 
 class ChainReportOut(BaseModel):
@@ -59,8 +65,9 @@ def list_entries() -> Any:
     actor = current_actor()
     service.require_reader(actor)  # 403 before any hint about the filters
     q: AuditQuery = query(AuditQuery)
-    entries, total = service.list_entries(db_session(), actor, service.AuditFilter(**q.model_dump()))
-    return jsonify({"items": [service.entry_to_dict(e) for e in entries], "total": total,
+    entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+    items = [service.entry_to_dict(e) | {"case": None if e.case is None else vars(e.case)} for e in entries]
+    return jsonify({"items": items, "total": total,
                     "page": q.page, "per_page": q.per_page})
 
 

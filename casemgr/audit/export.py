@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from casemgr.audit import service
@@ -100,8 +100,11 @@ def start_export(session: Session, actor: Actor, flt: service.AuditFilter, fmt: 
         select(func.min(AuditEntry.seq), func.max(AuditEntry.seq), func.count()).where(*where)).one()
     filters = {k: (v.isoformat() if hasattr(v, "isoformat") else str(v)) for k, v in asdict(flt).items()
                if v is not None and k not in {"page", "per_page"}}
-    service.record(session, actor, "audit.export", "audit", None,
-                   {"format": fmt, "filters": filters, "first_seq": first, "last_seq": last, "entries": matching})
+    case_id = session.scalar(select(Case.id).where(Case.reference == flt.case)) if flt.case else None
+    # The case by id, at the top: the entry is then about that case, named only to those who may see it.
+    recorded = {"format": fmt, "filters": {k: v for k, v in filters.items() if k != "case"}, "first_seq": first,
+                "last_seq": last, "entries": matching} | ({"case_id": case_id} if case_id is not None else {})
+    service.record(session, actor, "audit.export", "audit", None, recorded)
     trail = service.trail_of(session)
     checkpoint = session.scalars(
         select(AuditCheckpoint).where(AuditCheckpoint.entry_count >= (last or 0),
@@ -109,7 +112,6 @@ def start_export(session: Session, actor: Actor, flt: service.AuditFilter, fmt: 
         .order_by(AuditCheckpoint.entry_count, AuditCheckpoint.id).limit(1)).first()
     if checkpoint is None:  # the range reaches past the last checkpoint: sign one of the head now
         checkpoint = service.sign_head(session)
-    case_id = session.scalar(select(Case.id).where(Case.reference == flt.case)) if flt.case else None
     created = checkpoint.created_at
     signed = service.checkpoint_message(checkpoint.entry_count, checkpoint.head_hash, created, checkpoint.key_id)
     return ExportPlan(
@@ -141,8 +143,8 @@ def export_chunks(session: Session, plan: ExportPlan) -> Iterator[str]:
 
 
 def _matches(plan: ExportPlan) -> ColumnElement[bool]:
-    where = service.where_clauses(plan.flt, plan.case_id)
-    return and_(*where) if where else true()
+    # Up to the last that matched when the export started: not its own entry, nor any appended since.
+    return and_(AuditEntry.seq <= (plan.last_seq or 0), *service.where_clauses(plan.flt, plan.case_id))
 
 
 def _record(entry: AuditEntry, matches: bool) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class CaseRef:
 class ReadableEntry:
     entry: EntryView
     case: CaseRef | None  # the case it is about, when the reader may see it
+    summary: dict[str, Any]  # as the reader may read it, without the case's names where they may not see it
     fields: list[tuple[str, str]]  # (label, value in words)
 
     def __getattr__(self, name: str) -> Any:
@@ -70,7 +71,7 @@ def readable(session: Session, actor: Actor, entries: Sequence[EntryView]) -> li
         if case is None:
             for key in CASE_KEYS:
                 summary.pop(key, None)
-        result.append(ReadableEntry(e, case, summary_fields(summary)))
+        result.append(ReadableEntry(e, case, summary, summary_fields(summary)))
     return result
 
 

@@ -437,7 +437,7 @@ def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[lis
     return readable(session, actor, [for_reader(actor, row) for row in rows]), total
 
 
-def entry_to_dict(entry: AuditEntry | EntryView) -> dict[str, Any]:
+def entry_to_dict(entry: AuditEntry | EntryView | ReadableEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "occurred_at": entry.occurred_at.isoformat(),

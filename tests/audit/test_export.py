@@ -57,6 +57,7 @@ def test_jsonl_export_proves_the_filtered_entries(api, logged, published_key):
     header, *records, checkpoint = lines(text)
     assert header["filters"] == {"actor": "ops-a"}
     assert [r["entry"]["seq"] for r in records if r["type"] == "entry"] == logged["ops-a"]
+    assert header["matching"] == len(logged["ops-a"])
     assert {r["entry"]["actor_name"] for r in records if r["type"] == "link"} >= {"=1+2"}
     assert records[0]["entry"]["seq"] == logged["ops-a"][0]  # from the first match
     assert checkpoint["entry_count"] >= logged["ops-a"][-1]  # to the checkpoint at or after the last

@@ -111,3 +111,17 @@ def test_a_case_filter_the_reader_may_not_see_or_misspelt(login, api, cases):
     unknown = api("auditor").get("/api/v1/audit?case=IR-2026-9999")
     assert unknown.status_code == 404
     assert unknown.get_json()["error"]["field"] == "case"
+
+
+def test_the_api_names_the_case_by_the_same_rule(api, cases):
+    first = cases["first"]
+    by_auditor = api("auditor").get("/api/v1/audit?per_page=200&action=case.create").get_json()["items"]
+    assert {(i["case"]["id"], i["case"]["reference"]) for i in by_auditor} == {
+        (c["id"], c["reference"]) for c in cases.values()}
+    assert by_auditor[-1]["summary"]["reference"] == first["reference"]  # as recorded
+    by_admin = api("admin").get("/api/v1/audit?per_page=200").get_json()["items"]
+    assert {i["case"] for i in by_admin} == {None}
+    listed = str(by_admin)
+    for case in cases.values():
+        assert case["reference"] not in listed
+    assert any(i["action"] == "case.create" and i["object_id"] == str(first["id"]) for i in by_admin)
