@@ -60,7 +60,7 @@ class CheckpointOut(BaseModel):
 
 
 @bp.operation("", "GET", "Audit entries, newest first, filtered", query=AuditQuery, response=AuditEntryOut,
-              is_list=True)
+              is_list=True, errors=(404,))  # 404: a case reference the caller may not see
 def list_entries() -> Any:
     actor = current_actor()
     service.require_reader(actor)  # 403 before any hint about the filters
@@ -88,13 +88,14 @@ EXPORT = ("Export the entries matching the filters as {}, with the chain proof: 
           "(auditors; docs/audit-log.md says how to check it)")
 
 
-@bp.operation("/export.csv", "POST", EXPORT.format("CSV"), body=AuditRange, media_type="text/csv")
+@bp.operation("/export.csv", "POST", EXPORT.format("CSV"), body=AuditRange, media_type="text/csv",
+              errors=(404,))
 def export_csv() -> Any:
     return _export("csv")
 
 
 @bp.operation("/export.jsonl", "POST", EXPORT.format("JSON lines"), body=AuditRange,
-              media_type="application/x-ndjson")
+              media_type="application/x-ndjson", errors=(404,))
 def export_jsonl() -> Any:
     return _export("jsonl")
 
