@@ -150,7 +150,7 @@ class LazyGroup(click.Group):
 DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("casemgr.auth.cli:user", "Manage user accounts."),
     "token": ("casemgr.auth.cli:token", "Manage API tokens."),
-    "audit": ("casemgr.audit.cli:audit", "Verify and checkpoint the audit log."),
+    "audit": ("casemgr.audit.cli:audit", "Verify, checkpoint and export the audit log."),
     "case": ("casemgr.cases.cli:case", "List and show cases."),
     "stix": ("casemgr.indicators.cli:stix", "Import and export STIX 2.1 bundles."),
     "evidence": ("casemgr.evidence.cli:evidence", "Verify, export and clean the evidence store."),

@@ -380,6 +380,19 @@ def test_audit_forms(world):
     assert "checkpoint" in page.lower()
 
 
+@covers("audit.export")
+def test_audit_export_form(world):
+    web, case = world["auditor"], world["case"]
+    form = form_on(web, f"/audit?case={case['reference']}", testid="audit-export")
+    response = form.submit(web)  # JSON lines, the format the page selects
+    assert response.status_code == 200
+    assert response.mimetype == "application/x-ndjson"
+    records = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert records[0]["filters"] == {"case": case["reference"]}
+    assert {r["entry"]["action"] for r in records if r["type"] == "entry"} >= {"case.create", "evidence.acquired"}
+    assert records[-1]["type"] == "checkpoint"
+
+
 # ---------------------------------------------------------------- accounts
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import jsonify
+from flask import Response, jsonify
 from pydantic import BaseModel
 
-from casemgr.api import ApiBlueprint, query
+from casemgr.api import ApiBlueprint, body, query
+from casemgr.audit import export as exports
 from casemgr.audit import service
-from casemgr.audit.schemas import AuditQuery
-from casemgr.web import current_actor, db_session
+from casemgr.audit.schemas import AuditQuery, AuditRange
+from casemgr.web import commit_now, current_actor, db_session, stream_with_session
 
 bp = ApiBlueprint("audit", __name__, url_prefix="/audit")
+
+
+class CaseRefOut(BaseModel):
+    id: int
+    reference: str
 
 
 class AuditEntryOut(BaseModel):
@@ -33,6 +39,7 @@ class AuditEntryOut(BaseModel):
     via: str
     prev_hash: str
     hash: str
+    case: CaseRefOut | None = None  # the case the entry is about, for a reader who may see it
 
 
 class ChainReportOut(BaseModel):
@@ -53,13 +60,14 @@ class CheckpointOut(BaseModel):
 
 
 @bp.operation("", "GET", "Audit entries, newest first, filtered", query=AuditQuery, response=AuditEntryOut,
-              is_list=True)
+              is_list=True, errors=(404,))  # 404: a case reference the caller may not see
 def list_entries() -> Any:
     actor = current_actor()
     service.require_reader(actor)  # 403 before any hint about the filters
     q: AuditQuery = query(AuditQuery)
-    entries, total = service.list_entries(db_session(), actor, service.AuditFilter(**q.model_dump()))
-    return jsonify({"items": [service.entry_to_dict(e) for e in entries], "total": total,
+    entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+    items = [service.entry_to_dict(e) | {"case": None if e.case is None else vars(e.case)} for e in entries]
+    return jsonify({"items": items, "total": total,
                     "page": q.page, "per_page": q.per_page})
 
 
@@ -73,3 +81,31 @@ def verify() -> Any:
 def checkpoint() -> Any:
     cp = service.checkpoint(db_session(), current_actor())
     return CheckpointOut.model_validate(cp, from_attributes=True).model_dump(mode="json"), 201
+
+
+EXPORT = ("Export the entries matching the filters as {}, with the chain proof: every entry from the first match "
+          "to the nearest signed checkpoint, each with its canonical form and hashes, then the checkpoint "
+          "(auditors; docs/audit-log.md says how to check it)")
+
+
+@bp.operation("/export.csv", "POST", EXPORT.format("CSV"), body=AuditRange, media_type="text/csv",
+              errors=(404,))
+def export_csv() -> Any:
+    return _export("csv")
+
+
+@bp.operation("/export.jsonl", "POST", EXPORT.format("JSON lines"), body=AuditRange,
+              media_type="application/x-ndjson", errors=(404,))
+def export_jsonl() -> Any:
+    return _export("jsonl")
+
+
+def _export(fmt: str) -> Any:
+    actor = current_actor()
+    exports.require_exporter(actor)  # 403 before any hint about the filters
+    flt = service.AuditFilter(**body(AuditRange).model_dump())
+    plan = exports.start_export(db_session(), actor, flt, fmt)
+    commit_now()  # the export's own entry and checkpoint, before the rows are read
+    chunks = stream_with_session(lambda rs: exports.export_chunks(rs, plan))  # streamed, never whole in memory
+    return Response(chunks, content_type=plan.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{plan.filename}"'})

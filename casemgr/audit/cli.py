@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import IO, Any
 
 import click
 
+from casemgr.audit import export as exports
 from casemgr.audit import service
+from casemgr.audit.schemas import ExportRequest
 from casemgr.cli import CliContext, pass_ctx, reports_errors
+from casemgr.fields import parse
 
 
 @click.group()
 def audit() -> None:
-    """Verify and checkpoint the audit log."""
+    """Verify, checkpoint and export the audit log."""
 
 
 @audit.command("verify")
@@ -42,3 +46,29 @@ def checkpoint(ctx: CliContext) -> None:
     with ctx.transaction() as s:
         cp = service.checkpoint(s, ctx.actor())
         click.echo(f"checkpoint signed: {cp.entry_count} entries, head {cp.head_hash}, key {cp.key_id}")
+
+
+@audit.command("export")
+@click.option("--format", "format_", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
+@click.option("--since", help="From this time (ISO 8601, UTC unless given), inclusive.")
+@click.option("--until", help="Up to this time, exclusive (a date includes that day).")
+@click.option("--actor", help="A username.")
+@click.option("--action", help="An action or its prefix, e.g. auth.")
+@click.option("--object-type")
+@click.option("--object-id")
+@click.option("--case", help="A case reference, e.g. IR-2026-0001: the entries about that case.")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="The file to write (default: standard output).")
+@pass_ctx
+@reports_errors
+def export(ctx: CliContext, format_: str, output: IO[str], **filters: Any) -> None:
+    """Export the matching entries with the chain proof (docs/audit-log.md says how to check it)."""
+    request = parse(ExportRequest, {"format": format_, **{k: v for k, v in filters.items() if v is not None}})
+    with ctx.transaction() as s:  # the export's own entry, and a checkpoint when one is needed
+        plan = exports.start_export(s, ctx.actor(), service.AuditFilter(**request.model_dump(exclude={"format"})),
+                                    request.format)
+    with ctx.db.session(write=False) as s, s.begin():
+        for chunk in exports.export_chunks(s, plan):
+            output.write(chunk)
+    click.echo(f"exported {plan.matching} matching entries up to signed checkpoint #{plan.checkpoint.id} "
+               f"({plan.checkpoint.entry_count} entries)", err=True)

@@ -22,16 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
-from sqlalchemy import Select, event, func, inspect, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, event, func, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from casemgr.audit.readable import ReadableEntry, readable
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
+from casemgr.cases import access
+from casemgr.cases.models import Case
 from casemgr.db import utcnow
-from casemgr.errors import Forbidden
+from casemgr.errors import Forbidden, NotFound
 from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
@@ -181,7 +184,7 @@ def record(session: Session, actor: Actor, action: str, object_type: str, object
     return entry
 
 
-def _checkpoint_message(entry_count: int, head_hash: str, created_at: dt.datetime, key_id: str) -> bytes:
+def checkpoint_message(entry_count: int, head_hash: str, created_at: dt.datetime, key_id: str) -> bytes:
     return rfc8785.dumps(
         {
             "entry_count": entry_count,
@@ -194,7 +197,7 @@ def _checkpoint_message(entry_count: int, head_hash: str, created_at: dt.datetim
 
 def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> AuditCheckpoint:
     created = utcnow()
-    message = _checkpoint_message(head.seq, head.hash, created, trail.signer.key_id)
+    message = checkpoint_message(head.seq, head.hash, created, trail.signer.key_id)
     checkpoint = AuditCheckpoint(
         created_at=created,
         entry_count=head.seq,
@@ -207,12 +210,17 @@ def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> A
     return checkpoint
 
 
+def sign_head(session: Session) -> AuditCheckpoint:
+    """Sign a checkpoint of the chain head as it is in this transaction (whoever asked is audited by them)."""
+    return _write_checkpoint(session, trail_of(session), _lock_head(session))
+
+
 def checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
     """Record and sign a checkpoint of the chain head now. Raises Forbidden for non-auditors."""
     require_reader(actor)
     entry = record(session, actor, "audit.checkpoint", "audit", None, {})
     automatic = session.scalar(select(AuditCheckpoint).where(AuditCheckpoint.entry_count == entry.seq))
-    return automatic or _write_checkpoint(session, trail_of(session), _lock_head(session))
+    return automatic or sign_head(session)
 
 
 @dataclass
@@ -249,7 +257,7 @@ def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainR
     hashes_at = _hashes_at(session, [c.entry_count for c in checkpoints])
     for cp in checkpoints:
         report.checkpoints_checked += 1
-        message = _checkpoint_message(cp.entry_count, cp.head_hash, cp.created_at, cp.key_id)
+        message = checkpoint_message(cp.entry_count, cp.head_hash, cp.created_at, cp.key_id)
         if cp.key_id != trail.signer.key_id or not trail.signer.verify(_b64(cp.signature), message):
             _fail(report, cp.entry_count, f"checkpoint #{cp.id} has an invalid signature")
             continue
@@ -353,37 +361,83 @@ class AuditFilter:
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
+    case: str | None = None  # a case reference: the entries about that case
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     page: int = 1
     per_page: int = 50
 
 
-def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
-    """A page of entries, newest first, as the actor may read them (without case content for admins,
-    casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers."""
-    require_reader(actor)
-    query: Select[AuditEntry] = select(AuditEntry)
+def about_case(case_id: int, reference: str) -> ColumnElement[bool]:
+    """The entries about one case: the case itself (object `case`), or an object of it, which names the case in
+    its summary by id (`case_id`: evidence) or by reference (`case`: indicators; `reference`)."""
+    summary = AuditEntry.summary
+    return or_(
+        and_(AuditEntry.object_type == "case", AuditEntry.object_id == str(case_id)),
+        # As text on both databases: SQLite's json_extract gives a number, PostgreSQL's ->> text.
+        cast(summary["case_id"].as_string(), String) == str(case_id),
+        summary["case"].as_string() == reference,
+        summary["reference"].as_string() == reference,
+    )
+
+
+def conditions(session: Session, actor: Actor, flt: AuditFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of `flt`. A case reference must name a case the actor may see (else NotFound, as for
+    any case they may not see: casemgr/cases/access.py)."""
+    case_id = None
+    if flt.case:
+        case_id = session.scalar(select(Case.id).where(Case.reference == flt.case, access.visible_filter(actor)))
+        if case_id is None:
+            raise NotFound(f"case {flt.case} does not exist", field="case")
+    return where_clauses(flt, case_id)
+
+
+def where_clauses(flt: AuditFilter, case_id: int | None) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of `flt`, its case reference resolved to `case_id` already (see `conditions`)."""
+    where: list[ColumnElement[bool]] = []
     if flt.actor:
-        query = query.where(AuditEntry.actor_name == flt.actor)
+        where.append(AuditEntry.actor_name == flt.actor)
     if flt.action:
-        query = query.where(AuditEntry.action.startswith(flt.action, autoescape=True))
+        where.append(AuditEntry.action.startswith(flt.action, autoescape=True))
     if flt.object_type:
-        query = query.where(AuditEntry.object_type == flt.object_type)
+        where.append(AuditEntry.object_type == flt.object_type)
     if flt.object_id:
-        query = query.where(AuditEntry.object_id == flt.object_id)
+        where.append(AuditEntry.object_id == flt.object_id)
+    if flt.case and case_id is not None:
+        where.append(about_case(case_id, flt.case))
     if flt.since:
-        query = query.where(AuditEntry.occurred_at >= flt.since)
+        where.append(AuditEntry.occurred_at >= flt.since)
     if flt.until:
-        query = query.where(AuditEntry.occurred_at < flt.until)
+        where.append(AuditEntry.occurred_at < flt.until)
+    return where
+
+
+def _page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
+    require_reader(actor)
+    query: Select[AuditEntry] = select(AuditEntry).where(*conditions(session, actor, flt))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
     ).all()
+    return list(rows), total
+
+
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
+    """A page of entries, newest first, as the actor may read them (without case content for admins,
+    casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers, NotFound for a case
+    reference the actor may not see."""
+    rows, total = _page(session, actor, flt)
     return [for_reader(actor, row) for row in rows], total
 
 
-def entry_to_dict(entry: AuditEntry | EntryView) -> dict[str, Any]:
+def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[ReadableEntry], int]:
+    """A page of entries as people read them (casemgr/audit/readable.py): fields in words, and the case each
+    is about where the actor may see it. Raises like list_entries."""
+    rows, total = _page(session, actor, flt)
+    return readable(session, actor, [for_reader(actor, row) for row in rows]), total
+
+
+def entry_to_dict(entry: AuditEntry | EntryView | ReadableEntry) -> dict[str, Any]:
     return {
         "seq": entry.seq,
         "occurred_at": entry.occurred_at.isoformat(),

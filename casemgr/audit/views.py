@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from casemgr.audit import export as exports
 from casemgr.audit import service
-from casemgr.audit.schemas import AuditQuery
+from casemgr.audit.readable import ReadableEntry
+from casemgr.audit.schemas import AuditQuery, ExportRequest
 from casemgr.errors import DomainError
 from casemgr.fields import parse
-from casemgr.web import current_actor, db_session
+from casemgr.web import commit_now, current_actor, db_session, form_data, stream_with_session
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -23,15 +25,44 @@ def index() -> Any:
     actor = current_actor()
     try:
         q: AuditQuery = parse(AuditQuery, args)
+        entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
     except DomainError as exc:
         service.require_reader(actor)  # the 403 comes before any hint about the filters
         # Show the form with the error and no rows rather than an unfiltered log that looks filtered.
-        return render_template("audit/index.html", entries=[], total=0, q=AuditQuery(), pages=1, args=args,
-                               error=exc.message), exc.status
-    entries, total = service.list_entries(db_session(), actor, service.AuditFilter(**q.model_dump()))
+        return render_template("audit/index.html", entries=[], object_urls=[], total=0, q=AuditQuery(), pages=1,
+                               args=args, error=exc.message, can_export=exports.may_export(actor)), exc.status
     pages = max(1, -(-total // q.per_page))
-    return render_template("audit/index.html", entries=entries, total=total, q=q, pages=pages, args=args,
-                           error=None)
+    return render_template("audit/index.html", entries=entries, object_urls=[_object_url(e) for e in entries],
+                           total=total, q=q, pages=pages, args=args, error=None,
+                           can_export=exports.may_export(actor))
+
+
+def _object_url(e: ReadableEntry) -> str | None:
+    """The page of the entry's object, for a case the reader may see (`e.case` is set only then)."""
+    if e.case is None:
+        return None
+    if e.object_type == "case":
+        return url_for("cases.detail", case_id=e.case.id)
+    if e.object_type == "evidence" and (e.object_id or "").isdigit():
+        return url_for("evidence.item", evidence_id=int(e.object_id))
+    stix_id = (e.summary or {}).get("stix_id")
+    if e.object_type == "indicator" and isinstance(stix_id, str):
+        return url_for("indicators.object_page", case_id=e.case.id, object_id=stix_id)
+    return None
+
+
+@bp.post("/export")
+@login_required
+def export() -> Any:
+    actor = current_actor()
+    exports.require_exporter(actor)  # the 403 comes before any hint about the filters
+    req: ExportRequest = parse(ExportRequest, form_data())
+    flt = service.AuditFilter(**req.model_dump(exclude={"format"}))
+    plan = exports.start_export(db_session(), actor, flt, req.format)
+    commit_now()  # the export's own entry and checkpoint, before the rows are read
+    chunks = stream_with_session(lambda rs: exports.export_chunks(rs, plan))
+    return Response(chunks, content_type=plan.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{plan.filename}"'})
 
 
 @bp.post("/verify")

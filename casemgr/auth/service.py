@@ -316,7 +316,12 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
         return LoginResult(None, "this account is disabled; ask an admin")
     if passwords.needs_rehash(policy.hasher, user.password_hash):
         user.password_hash = policy.hasher.hash(password)
-    user.failed_logins, user.locked_until = 0, None
+    user.locked_until = None
+    if not mfa_required(session, user):
+        # With a second factor to pass, the sign-in is not done yet: its failures are reset once the code
+        # is right (second_factor_login). Reset here, they would let an attacker who has the password
+        # sign in again before each lockout and guess codes without end.
+        user.failed_logins = 0
     return LoginResult(user)
 
 
@@ -371,6 +376,16 @@ def _bump(session: Session, key: str, window_start: int) -> int:
             "window_start": window_start,
         })
     return int(session.execute(stmt.returning(LoginThrottle.count)).scalar_one())
+
+
+TOO_MANY_ATTEMPTS = "too many sign-in attempts from your address; wait a minute and try again"
+
+
+def _refuse_over_limit(session: Session, actor: Actor, field: str) -> None:
+    """Count a check of a second factor or a password outside the sign-in form towards the address's
+    attempt limit, as a sign-in is; raises Locked with the sign-in form's message when over it."""
+    if count_sign_in_attempt(session, actor) is not None:
+        raise Locked(TOO_MANY_ATTEMPTS, field=field)
 
 
 def count_sign_in_attempt(session: Session, actor: Actor) -> int | None:
@@ -491,10 +506,15 @@ def check_totp(session: Session, actor: Actor, user: User, code: str) -> bool:
 
 
 def second_factor_login(session: Session, actor: Actor, raw_session: str, code: str) -> LoginResult:
-    """Finish a sign-in with a TOTP code. Wrong codes count towards the lockout like wrong passwords;
-    a locked account's half-open session is ended."""
+    """Finish a sign-in with a TOTP code. Each code counts towards the address's attempt limit, and a wrong
+    one towards the account's lockout, like passwords; over either, the half-open session is ended."""
     user = _require_user(actor)
     now = utcnow()
+    try:
+        _refuse_over_limit(session, actor, "code")
+    except Locked as exc:
+        end_session(session, actor, raw_session)
+        return LoginResult(None, exc.message, locked=True)
     if user.locked_until is None or user.locked_until <= now:
         if _second_factor_ok(session, actor, user, code):
             user.failed_logins = 0
@@ -553,6 +573,7 @@ def regenerate_recovery_codes(session: Session, actor: Actor, password: str) -> 
     """New recovery codes for the actor (the old ones stop working), after checking the password.
     Raises Invalid, Locked, Conflict."""
     user = _require_user(actor)
+    _refuse_over_limit(session, actor, "password")
     _check_own_password(session, actor, user, password, "password")
     if not user.totp_enabled:
         raise Conflict("recovery codes come with an authenticator: set one up first", field="action")
@@ -597,8 +618,9 @@ def confirm_totp_enrollment(session: Session, actor: Actor, code: str) -> list[s
 
 
 def disable_totp(session: Session, actor: Actor, password: str) -> None:
-    """Turn the actor's TOTP off after checking the password. Raises Invalid, Conflict."""
+    """Turn the actor's TOTP off after checking the password. Raises Invalid, Locked, Conflict."""
     user = _require_user(actor)
+    _refuse_over_limit(session, actor, "password")
     _check_own_password(session, actor, user, password, "password")
     if user.role in get_mfa_policy(session):
         raise Conflict(f"a second factor is required for the {user.role} role", field="password")

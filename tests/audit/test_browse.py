@@ -166,12 +166,13 @@ def test_no_interface_changes_or_removes_entries(api, db, method, url):
         assert conn.execute(select(AuditEntry.__table__).order_by(AuditEntry.seq)).all() == before
 
 
-def test_the_api_documents_only_reads_and_checkpoints(app):
+def test_the_api_documents_only_reads_checkpoints_and_exports(app):
     paths = app.test_client().get("/api/v1/openapi.json").get_json()["paths"]
     audit_ops = {(path, method) for path, ops in paths.items() if path.startswith("/api/v1/audit")
                  for method in ops}
     assert audit_ops == {("/api/v1/audit", "get"), ("/api/v1/audit/verify", "get"),
-                         ("/api/v1/audit/checkpoints", "post")}
+                         ("/api/v1/audit/checkpoints", "post"), ("/api/v1/audit/export.csv", "post"),
+                         ("/api/v1/audit/export.jsonl", "post")}
 
 
 # ---------------------------------------------------------------- the page

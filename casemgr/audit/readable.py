@@ -1,0 +1,120 @@
+"""Audit entries as people read them: the summary as labelled fields in words, and the case each entry is
+about, named and linked only for a reader who may see that case (casemgr/cases/access.py).
+
+The summary is the one the reader may read (casemgr/audit/content.py: without case content for admins);
+this only words it. An entry is about a case when its object is the case, or when its summary names the
+case by id (`case_id`, evidence) or by reference (`case`, indicators; `reference`, cases). Where the reader
+may not see that case (admins see none), those names are left out too: the entry shows its object's type
+and id, never the case's reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from casemgr.audit.content import EntryView
+from casemgr.auth.actor import Actor
+from casemgr.cases import access
+from casemgr.cases.models import Case
+
+# Summary members that name the case an entry is about.
+CASE_KEYS = ("case_id", "case", "reference")
+_NAMED = {"text_changed": "changed (the text is on the case, not here)",
+          "content_fields": "named (the values are on the case, not here)"}
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    id: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class ReadableEntry:
+    entry: EntryView
+    case: CaseRef | None  # the case it is about, when the reader may see it
+    summary: dict[str, Any]  # as the reader may read it, without the case's names where they may not see it
+    fields: list[tuple[str, str]]  # (label, value in words)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.entry, name)
+
+
+def readable(session: Session, actor: Actor, entries: Sequence[EntryView]) -> list[ReadableEntry]:
+    """`entries` in words, each with the case it is about where `actor` may see it (one query for them all)."""
+    ids, references = set(), set()
+    for e in entries:
+        case_id, reference = _case_named(e)
+        if case_id is not None:
+            ids.add(case_id)
+        if reference is not None:
+            references.add(reference)
+    visible: list[CaseRef] = []
+    if ids or references:
+        rows = session.execute(select(Case.id, Case.reference).where(
+            or_(Case.id.in_(ids), Case.reference.in_(references)), access.visible_filter(actor))).all()
+        visible = [CaseRef(row.id, row.reference) for row in rows]
+    by_id = {c.id: c for c in visible}
+    by_reference = {c.reference: c for c in visible}
+    result = []
+    for e in entries:
+        case_id, reference = _case_named(e)
+        case = by_id.get(case_id) if case_id is not None else None
+        if case is None and reference is not None:
+            case = by_reference.get(reference)
+        summary = dict(e.summary or {})
+        if case is None:
+            for key in CASE_KEYS:
+                summary.pop(key, None)
+        result.append(ReadableEntry(e, case, summary, summary_fields(summary)))
+    return result
+
+
+def _case_named(entry: EntryView) -> tuple[int | None, str | None]:
+    summary = entry.summary or {}
+    case_id: Any = entry.object_id if entry.object_type == "case" else summary.get("case_id")
+    reference = summary.get("case") if isinstance(summary.get("case"), str) else summary.get("reference")
+    number = int(case_id) if isinstance(case_id, int | str) and str(case_id).isdigit() else None
+    if number is not None and not 1 <= number <= 2**31 - 1:
+        number = None
+    return number, reference if isinstance(reference, str) else None
+
+
+def summary_fields(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary as (label, words): a change as 'from → to', lists joined, yes/no, '—' for nothing."""
+    fields: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        if key == "changes" and isinstance(value, dict):
+            fields.extend((label(name), _change(change)) for name, change in value.items())
+        elif key in _NAMED and isinstance(value, list):
+            fields.append((_NAMED[key], ", ".join(label(str(v)) for v in value)))
+        else:
+            fields.append((label(key), words(value)))
+    return fields
+
+
+def _change(change: Any) -> str:
+    if isinstance(change, list) and len(change) == 2:  # noqa: PLR2004 - [from, to]
+        return f"{words(change[0])} → {words(change[1])}"
+    return words(change)
+
+
+def label(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def words(value: Any) -> str:
+    if value is None or value in ("", []):
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(words(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{label(str(k))}: {words(v)}" for k, v in value.items())
+    return str(value)
