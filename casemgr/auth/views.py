@@ -48,7 +48,7 @@ def login() -> Any:
     return redirect(target)
 
 
-TOO_MANY = "too many sign-in attempts from your address; wait a minute and try again"
+TOO_MANY = service.TOO_MANY_ATTEMPTS  # the one wording, shared with the second factor's limit
 
 
 def _too_many_attempts(actor: Actor) -> int | None:
