@@ -213,6 +213,7 @@ def test_a_phishing_case_from_report_to_closure_through_the_ui(page: Page, live_
     rows = page.get_by_test_id("indicator-row")
     for value in (*flagged, "203.0.113.45"):
         expect(rows.filter(has=page.get_by_text(value, exact=True))).to_have_count(1)
+    expect(rows.filter(has_text="203.0.113.45").get_by_test_id("known-benign")).to_be_visible()
 
     # A note, then its correction; the earlier text stays in the history.
     tab(page, "Timeline")
@@ -255,7 +256,9 @@ def test_a_phishing_case_from_report_to_closure_through_the_ui(page: Page, live_
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server, "maria")
     case_list(page)
-    page.get_by_role("link", name=reference, exact=True).click()
+    link = page.get_by_role("link", name=reference, exact=True)
+    expect(page.get_by_role("row").filter(has=link)).to_contain_text("resolved")
+    link.click()
     expect(page.get_by_test_id("case-status")).to_have_text("resolved")
     move(page, "closed", **{"Root cause": "No DMARC enforcement for look-alike senders; users not warned "
                                           "about external mail."})
