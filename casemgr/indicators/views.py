@@ -27,11 +27,20 @@ from flask_login import login_required
 
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
+from casemgr.cases.models import Tlp
 from casemgr.errors import DomainError, Invalid
 from casemgr.fields import parse
-from casemgr.indicators import imports, red, service, sharing
+from casemgr.indicators import corrections, imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
-from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
+from casemgr.indicators.schemas import (
+    AcceptCandidates,
+    ExtractText,
+    IndicatorQuery,
+    NewIndicator,
+    ObjectQuery,
+    Revocation,
+    TlpChange,
+)
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
 from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, stream_with_session
@@ -194,13 +203,45 @@ def objects(case_id: int) -> Any:
 
 @bp.get("/cases/<int:case_id>/stix/objects/<string:object_id>")
 @login_required
-def object_page(case_id: int, object_id: str) -> Any:
+def object_page(case_id: int, object_id: str, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     detail = service.get_object(s, actor, case_id, object_id)
     return render_template("indicators/object.html", case=detail.case, active_tab="indicators", detail=detail,
-                           pretty=json.dumps(detail.stix, indent=2, ensure_ascii=False),
+                           pretty=json.dumps(detail.stix, indent=2, ensure_ascii=False), tlps=list(Tlp),
                            versions=[(v, json.dumps(json.loads(v.stix_json), indent=2, ensure_ascii=False))
-                                     for v in detail.versions])
+                                     for v in detail.versions], form=extra.pop("form", {}), **extra), status
+
+
+@bp.post("/cases/<int:case_id>/stix/objects/<string:object_id>/revoke")
+@login_required
+def revoke(case_id: int, object_id: str) -> Any:
+    data = form_data()
+    try:
+        obj = corrections.revoke(db_session(), current_actor(), case_id, object_id, parse(Revocation, data))
+    except DomainError as exc:
+        return _object_error(case_id, object_id, exc, data, "revoke")
+    flash(f"Revoked: {obj.name or obj.stix_id}", "success")
+    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+
+
+@bp.post("/cases/<int:case_id>/stix/objects/<string:object_id>/tlp")
+@login_required
+def change_tlp(case_id: int, object_id: str) -> Any:
+    data = form_data()
+    try:
+        obj = corrections.change_tlp(db_session(), current_actor(), case_id, object_id, parse(TlpChange, data))
+    except DomainError as exc:
+        return _object_error(case_id, object_id, exc, data, "tlp")
+    flash(f"Now marked TLP:{obj.tlp.value.upper() if obj.tlp else '?'}: {obj.name or obj.stix_id}", "success")
+    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+
+
+def _object_error(case_id: int, object_id: str, exc: DomainError, form: dict[str, Any], which: str) -> Any:
+    if exc.status in {403, 404}:
+        raise exc
+    db_session().rollback()
+    return object_page(case_id, object_id, exc.status, error=exc.message, error_field=exc.field, error_form=which,
+                       form=form)
 
 
 @bp.get("/indicators/search")
