@@ -127,6 +127,9 @@ class SearchOut(BaseModel):
 
 class ImportReportOut(BaseModel):
     bundle_id: str | None
+    converted_from: str | None  # "2.0" when the bundle was converted to STIX 2.1 on import
+    conversion: list[str]  # what the conversion changed, in plain words
+    markings_mapped: list[dict[str, Any]]  # TLP marking variants (OpenCTI, MISP) mapped to TLP 2.0
     total: int
     stored: int
     added: dict[str, int]

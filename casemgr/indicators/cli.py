@@ -78,6 +78,11 @@ def _summary(report: imports.ImportReport, *, case_reference: str) -> None:
                f" ({sum(report.added.values())} new, {sum(report.new_versions.values())} newer versions,"
                f" {sum(report.old_versions.values())} older versions kept as history),"
                f" {sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected")
+    for note in report.conversion.notes:
+        click.echo(f"converted: {note}")
+    for mapping in report.conversion.markings:
+        click.echo(f"marking mapped: {mapping.source_id} ({mapping.source}) -> TLP:{mapping.level.value.upper()} "
+                   f"{mapping.target_id}, {mapping.references} reference(s)")
     for kind, number in sorted(report.added.items()):
         click.echo(f"  {kind:<24} {number}")
     for item in report.rejected:
