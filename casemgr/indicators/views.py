@@ -171,11 +171,11 @@ def confirm(case_id: int) -> Any:
         return _rollback_and(case_id, exc, {}, "upload")
     staged.discard(token)
     session[UPLOADS_KEY] = [t.to_session() for t in waiting if t.token != token]
-    converted = f" converted from STIX {report.conversion.converted_from}," if report.conversion.converted_from else ""
-    mapped = (f" {len(report.conversion.markings)} TLP marking(s) mapped to TLP 2.0,"
-              if report.conversion.markings else "")
-    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new;{converted}{mapped} "
-          f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected).", "success")
+    conversion = report.conversion
+    converted = f", converted from STIX {conversion.converted_from}" if conversion.converted_from else ""
+    mapped = f", {len(conversion.markings)} TLP marking(s) mapped to TLP 2.0" if conversion.markings else ""
+    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new){converted}{mapped}; "
+          f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")
     return redirect(url_for("cases.indicators_tab", case_id=case_id))
 
 
