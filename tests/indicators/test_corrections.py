@@ -52,6 +52,12 @@ def test_revoking_in_the_ui_keeps_the_earlier_version_and_leaves_correlation(api
     entry = next(e for e in timeline(analyst, case) if e["summary"].startswith("Indicator revoked"))
     assert entry["summary"] == "Indicator revoked: domain-name: login.evil.example"
     assert entry["changes"]["reason"] == [None, "the domain is our partner's, not evil"]
+    # the audit log names the reason, never holds it (admins read it)
+    logged = api("admin").get("/api/v1/audit?action=stix.revoke").get_json()["items"][0]
+    assert logged["object_type"] == "stix_object"
+    assert logged["summary"]["stix_id"] == first["stix_id"]
+    assert logged["summary"]["content_fields"] == ["reason"]
+    assert "partner" not in json.dumps(logged)
     # STIX: the revoked version is what an export gives, and it is final
     exported = {o["id"]: o for o in export(analyst, case).get_json()["objects"]}
     assert exported[first["stix_id"]]["revoked"] is True
