@@ -254,7 +254,10 @@ def revoke(case_id: int, object_id: str) -> Any:
               body=TlpChange, response=ObjectDetailOut, errors=(409,))
 def change_tlp(case_id: int, object_id: str) -> Any:
     s, actor = db_session(), current_actor()
-    corrections.change_tlp(s, actor, case_id, object_id, body(TlpChange))
+    done = corrections.change_tlp(s, actor, case_id, object_id, body(TlpChange))
+    if not done.visible:  # marked RED by someone who is no member: the object as they made it, and no more
+        return out(ObjectDetailOut, {**_object(done.obj, done.marking), "also_seen_in": [], "known_benign": None,
+                                     "versions": [], "relationships": [], "corrections": []})
     return get_object(case_id, object_id)
 
 

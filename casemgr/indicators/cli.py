@@ -137,7 +137,7 @@ def revoke(ctx: CliContext, reference: str, object_id: str, reason: str) -> None
     cmd = parse(Revocation, {"reason": reason})
     with ctx.transaction() as s:
         case = get_case_by_reference(s, ctx.actor(), reference)
-        obj = corrections.revoke(s, ctx.actor(), case.id, object_id, cmd)
+        obj = corrections.revoke(s, ctx.actor(), case.id, object_id, cmd).obj
         version = obj.modified.isoformat() if obj.modified else "-"
         click.echo(f"{case.reference}: {obj.stix_id} revoked (new version {version})")
 
@@ -159,5 +159,5 @@ def change_tlp(ctx: CliContext, reference: str, object_id: str, level: str, reas
     cmd = parse(TlpChange, {"tlp": level, "reason": reason})
     with ctx.transaction() as s:
         case = get_case_by_reference(s, ctx.actor(), reference)
-        obj = corrections.change_tlp(s, ctx.actor(), case.id, object_id, cmd)
-        click.echo(f"{case.reference}: {obj.stix_id} now marked TLP:{cmd.tlp.value.upper()}")
+        done = corrections.change_tlp(s, ctx.actor(), case.id, object_id, cmd)
+        click.echo(f"{case.reference}: {done.obj.stix_id} now marked {done.marking.label}")

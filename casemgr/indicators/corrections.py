@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +39,17 @@ from casemgr.indicators.schemas import Revocation, TlpChange
 from casemgr.indicators.service import case_for_change, correction_refused, user_id
 
 
-def revoke(session: Session, actor: Actor, case_id: int, object_ref: str | int, cmd: Revocation) -> StixObject:
+@dataclass(frozen=True)
+class Corrected:
+    """The corrected object, its effective TLP now, and whether the actor still sees it (one who is not a member
+    of the case no longer does once they have marked it TLP:RED)."""
+
+    obj: StixObject
+    marking: red.Marking
+    visible: bool
+
+
+def revoke(session: Session, actor: Actor, case_id: int, object_ref: str | int, cmd: Revocation) -> Corrected:
     """Revoke an object of the case (a new version with `revoked: true`). Raises NotFound (no such object, or
     one the actor may not see), Forbidden (no edit rights), Conflict (already revoked, or not versioned)."""
     case, obj = _for_correction(session, actor, case_id, object_ref)
@@ -50,10 +61,10 @@ def revoke(session: Session, actor: Actor, case_id: int, object_ref: str | int, 
     _new_version(session, actor, case, obj, change)
     _record(session, actor, case, obj, kind="revoke", before=before.level, after=before.level, reason=cmd.reason,
             what="revoked", changes={"revoked": [False, True]})
-    return obj
+    return Corrected(obj, before, True)
 
 
-def change_tlp(session: Session, actor: Actor, case_id: int, object_ref: str | int, cmd: TlpChange) -> StixObject:
+def change_tlp(session: Session, actor: Actor, case_id: int, object_ref: str | int, cmd: TlpChange) -> Corrected:
     """Mark an object of the case with another TLP level (its other TLP markings are replaced). Raises as
     `revoke`, and Conflict when the object is already marked at that level."""
     case, obj = _for_correction(session, actor, case_id, object_ref)
@@ -72,7 +83,7 @@ def change_tlp(session: Session, actor: Actor, case_id: int, object_ref: str | i
             what=f"marked TLP:{cmd.tlp.value.upper()}",
             changes={"tlp": [before.label + (" (the case's)" if before.from_case else ""),
                              f"TLP:{cmd.tlp.value.upper()}"]})
-    return obj
+    return Corrected(obj, red.marking_of(obj, case), red.can_see(actor, obj, case))
 
 
 def _for_correction(session: Session, actor: Actor, case_id: int, object_ref: str | int) -> tuple[Case, StixObject]:

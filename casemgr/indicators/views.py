@@ -220,10 +220,10 @@ def object_page(case_id: int, object_id: str, status: int = 200, **extra: Any) -
 def revoke(case_id: int, object_id: str) -> Any:
     data = form_data()
     try:
-        obj = corrections.revoke(db_session(), current_actor(), case_id, object_id, parse(Revocation, data))
+        done = corrections.revoke(db_session(), current_actor(), case_id, object_id, parse(Revocation, data))
     except DomainError as exc:
         return _object_error(case_id, object_id, exc, data, "revoke")
-    flash(f"Revoked: {obj.name or obj.stix_id}", "success")
+    flash(f"Revoked: {done.obj.name or done.obj.stix_id}", "success")
     return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
 
 
@@ -232,10 +232,14 @@ def revoke(case_id: int, object_id: str) -> Any:
 def change_tlp(case_id: int, object_id: str) -> Any:
     data = form_data()
     try:
-        obj = corrections.change_tlp(db_session(), current_actor(), case_id, object_id, parse(TlpChange, data))
+        done = corrections.change_tlp(db_session(), current_actor(), case_id, object_id, parse(TlpChange, data))
     except DomainError as exc:
         return _object_error(case_id, object_id, exc, data, "tlp")
-    flash(f"Now marked TLP:{obj.tlp.value.upper() if obj.tlp else '?'}: {obj.name or obj.stix_id}", "success")
+    if not done.visible:  # marked RED by someone who is no member: it is theirs no more to see
+        flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}; only the case's members and "
+              "managers see it", "success")
+        return redirect(url_for("cases.indicators_tab", case_id=case_id))
+    flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}", "success")
     return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
 
 

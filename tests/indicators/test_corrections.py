@@ -78,6 +78,15 @@ def test_raising_to_red_hides_it_and_lowering_takes_someone_who_sees_it(api, ope
     ip = add(member, case, "ipv4-addr", "198.51.100.23").get_json()
     path = f"/api/v1/cases/{case['id']}/stix/objects/{ip['stix_id']}"
     assert outsider.get(path).status_code == 200
+    # one who is no member may raise it to RED (then it is hidden from them too); the answer is what they did
+    other = add(member, case, "ipv4-addr", "198.51.100.24").get_json()
+    other_path = f"/api/v1/cases/{case['id']}/stix/objects/{other['stix_id']}"
+    hid = outsider.post(f"{other_path}/tlp", json={"tlp": "red", "reason": "too sensitive"})
+    assert hid.status_code == 200, hid.get_json()
+    assert hid.get_json()["tlp"] == "red"
+    assert hid.get_json()["versions"] == []
+    assert outsider.get(other_path).status_code == 404
+    assert member.get(other_path).get_json()["tlp"] == "red"
 
     raised = member.post(f"{path}/tlp", json={"tlp": "TLP:RED", "reason": "the source asked for RED"})
     assert raised.status_code == 200, raised.get_json()
@@ -154,6 +163,16 @@ def test_the_tlp_change_form_and_the_cli(api, login, open_case, run_cli):
     summaries = [e["summary"] for e in timeline(analyst, case)]
     assert "Indicator marked TLP:CLEAR: url: https://collect.evil.example/a" in summaries
     assert "Indicator revoked: url: https://collect.evil.example/a" in summaries
+
+    # the signed-in analyst is no member of the case: marking one RED leads back to the list, where it is gone
+    second = add(analyst, case, "url", "https://collect.evil.example/b").get_json()
+    form = form_on(web, f"/cases/{case['id']}/stix/objects/{second['stix_id']}", testid="tlp-form")
+    hidden = form.submit(web, {"tlp": "red", "reason": "the victim's name is in it"})
+    assert hidden.headers["Location"].endswith(f"/cases/{case['id']}/indicators")
+    tab = web.get(hidden.headers["Location"]).get_data(as_text=True)
+    assert "only the case&#39;s members and managers see it" in tab
+    assert 'data-testid="indicator-row"' in tab
+    assert "/b</code>" not in tab
 
 
 def test_unmarked_objects_show_the_case_tlp_and_follow_the_red_rule(api, open_case, login):
