@@ -5,8 +5,9 @@ from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginTh
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
-from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
+from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IndicatorCollection", "InstanceSetting",
-           "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectVersion", "TimelineEntry", "User"]
+           "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
+           "TimelineEntry", "User"]

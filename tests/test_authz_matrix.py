@@ -140,6 +140,13 @@ class Context:
         entry = self.as_member("POST", f"/api/v1/cases/{case_id}/notes", json={"body": f"note {next(self.counter)}"})
         return case_id, int(entry["id"])
 
+    def fresh_indicator(self, target: str) -> tuple[int, str]:
+        """(case id, STIX id) of an indicator the member just added to the seeded case (TLP:RED in the red case)."""
+        case_id = self.world.cases[target].id
+        added = self.as_member("POST", f"/api/v1/cases/{case_id}/indicators",
+                               json={"type": "domain-name", "value": f"fresh{next(self.counter)}.evil.example"})
+        return case_id, str(added["stix_id"])
+
     def version(self, case_id: int) -> int:
         return int(self.as_member("GET", f"/api/v1/cases/{case_id}")["version"])
 
@@ -476,6 +483,22 @@ def _api_import(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any
         {"type": "malware", "spec_version": "2.1", "id": f"malware--{uuid.uuid4()}", "created": T, "modified": T,
          "name": "Other", "is_family": False}]}
     return f"/api/v1/cases/{ctx.world.cases[target].id}/stix", {"json": bundle}
+
+
+# Correcting an indicator: each request corrects a fresh one (a revoked indicator cannot be corrected again).
+def _correction(api: bool, action: str, payload: dict[str, str]) -> Build:
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        case_id, stix_id = ctx.fresh_indicator(target)
+        path = f"{'/api/v1' if api else ''}/cases/{case_id}/stix/objects/{stix_id}/{action}"
+        return path, {"json": payload} if api else {"data": payload}
+    return build
+
+
+for _api, _prefix in ((False, ""), (True, "/api/v1")):
+    REQUESTS[("POST", f"{_prefix}/cases/<int:case_id>/stix/objects/<string:object_id>/revoke")] = _correction(
+        _api, "revoke", {"reason": "a false positive"})
+    REQUESTS[("POST", f"{_prefix}/cases/<int:case_id>/stix/objects/<string:object_id>/tlp")] = _correction(
+        _api, "tlp", {"tlp": "amber+strict", "reason": "internal only"})
 
 
 @request("POST", "/api/v1/users")

@@ -368,6 +368,20 @@ def test_upload_then_confirm_a_bundle(world):
     assert "192.0.2.77" in page
 
 
+@covers("indicators.change_tlp", "indicators.revoke")
+def test_change_the_tlp_then_revoke_an_indicator(world):
+    web, case = world["analyst"], world["case"]
+    tab = web.get(f"/cases/{case['id']}/indicators").get_data(as_text=True)
+    stix_id = re.search(r"/stix/objects/(indicator--[0-9a-f-]+)", tab).group(1)  # the seeded evil.example
+    url = f"/cases/{case['id']}/stix/objects/{stix_id}"
+    page = ok(web, form_on(web, url, testid="tlp-form").submit(web, {"tlp": "amber+strict",
+                                                                     "reason": "internal only"}))
+    assert ">TLP:AMBER+STRICT</span>" in page
+    page = ok(web, form_on(web, url, testid="revoke-form").submit(web, {"reason": "a partner's domain"}))
+    assert 'data-testid="revoked"' in page
+    assert "a partner&#39;s domain" in page
+
+
 # ---------------------------------------------------------------- audit
 
 

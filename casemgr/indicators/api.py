@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel
 
 from casemgr.api import ApiBlueprint, body, out, query
-from casemgr.indicators import imports, service, sharing
+from casemgr.indicators import corrections, imports, red, service, sharing
 from casemgr.indicators.models import StixObject
 from casemgr.indicators.schemas import (
     AcceptCandidates,
@@ -20,7 +20,9 @@ from casemgr.indicators.schemas import (
     IndicatorQuery,
     NewIndicator,
     ObjectQuery,
+    Revocation,
     SearchQuery,
+    TlpChange,
 )
 from casemgr.web import BodyLimit, current_actor, db_session, larger_body, stream_with_session
 
@@ -36,7 +38,9 @@ class IndicatorOut(BaseModel):
     pattern: str | None
     name: str | None
     confidence: int | None
-    tlp: str | None
+    tlp: str | None  # the effective TLP: the marking it carries, or the case's (then tlp_from_case is true)
+    tlp_from_case: bool
+    revoked: bool
     valid_from: dt.datetime | None
     valid_until: dt.datetime | None
     known_benign: str | None
@@ -67,7 +71,9 @@ class ObjectOut(BaseModel):
     stix_id: str
     type: str
     name: str | None
-    tlp: str | None
+    tlp: str | None  # the effective TLP: the marking it carries, or the case's (then tlp_from_case is true)
+    tlp_from_case: bool
+    revoked: bool
     modified: dt.datetime | None
     stix: dict[str, Any]
 
@@ -77,11 +83,22 @@ class VersionOut(BaseModel):
     stix: dict[str, Any]
 
 
+class CorrectionOut(BaseModel):
+    kind: str  # "revoke" or "tlp"
+    from_tlp: str | None
+    to_tlp: str | None
+    reason: str
+    modified: dt.datetime  # of the version the correction made
+    at: dt.datetime
+    by: str
+
+
 class ObjectDetailOut(ObjectOut):
     versions: list[VersionOut]
     relationships: list[ObjectOut]
     also_seen_in: list[str]
     known_benign: str | None
+    corrections: list[CorrectionOut]
 
 
 class CaseBriefOut(BaseModel):
@@ -110,6 +127,9 @@ class SearchOut(BaseModel):
 
 class ImportReportOut(BaseModel):
     bundle_id: str | None
+    converted_from: str | None  # "2.0" when the bundle was converted to STIX 2.1 on import
+    conversion: list[str]  # what the conversion changed, in plain words
+    markings_mapped: list[dict[str, Any]]  # TLP marking variants (OpenCTI, MISP) mapped to TLP 2.0
     total: int
     stored: int
     added: dict[str, int]
@@ -121,19 +141,24 @@ class ImportReportOut(BaseModel):
     dry_run: bool
 
 
+def _marks(obj: StixObject, marking: red.Marking | None) -> dict[str, Any]:
+    if marking is None:  # not expected: every service answer carries the effective TLP
+        return {"tlp": obj.tlp.value if obj.tlp else None, "tlp_from_case": False, "revoked": obj.revoked}
+    return {"tlp": marking.level.value, "tlp_from_case": marking.from_case, "revoked": obj.revoked}
+
+
 def _indicator(obj: StixObject, *, also_seen_in: list[str], known_benign: str | None,
-               sightings: int | None) -> dict[str, Any]:
+               sightings: int | None, marking: red.Marking | None) -> dict[str, Any]:
     return {"id": obj.id, "stix_id": obj.stix_id, "type": obj.value_type, "value": obj.value,
             "pattern": obj.pattern, "name": obj.name, "confidence": obj.confidence,
-            "tlp": obj.tlp.value if obj.tlp else None, "valid_from": obj.valid_from, "valid_until": obj.valid_until,
+            **_marks(obj, marking), "valid_from": obj.valid_from, "valid_until": obj.valid_until,
             "known_benign": known_benign, "also_seen_in": also_seen_in, "sightings": sightings,
             "stix": json.loads(obj.stix_json)}
 
 
-def _object(obj: StixObject) -> dict[str, Any]:
+def _object(obj: StixObject, marking: red.Marking | None) -> dict[str, Any]:
     return out(ObjectOut, {"id": obj.id, "stix_id": obj.stix_id, "type": obj.type, "name": obj.name,
-                           "tlp": obj.tlp.value if obj.tlp else None, "modified": obj.modified,
-                           "stix": json.loads(obj.stix_json)})
+                           **_marks(obj, marking), "modified": obj.modified, "stix": json.loads(obj.stix_json)})
 
 
 def _brief(case: Any) -> dict[str, Any]:
@@ -150,7 +175,8 @@ def add_indicator(case_id: int) -> Any:
     seen = service.also_seen_in(s, actor, case_id, [captured.indicator.value_digest or ""])
     sighting = json.loads(captured.sighting.stix_json)
     payload = {**_indicator(captured.indicator, also_seen_in=seen.get(captured.indicator.value_digest or "", []),
-                            known_benign=captured.known_benign, sightings=sighting.get("count")),
+                            known_benign=captured.known_benign, sightings=sighting.get("count"),
+                            marking=captured.marking),
                "created": captured.created, "sighting": sighting}
     return out(CapturedOut, payload), 201 if captured.created else 200
 
@@ -161,7 +187,8 @@ def add_indicator(case_id: int) -> Any:
 def list_indicators(case_id: int) -> Any:
     page = service.list_indicators(db_session(), current_actor(), case_id, query(IndicatorQuery))
     return jsonify({"items": [out(IndicatorOut, _indicator(v.obj, also_seen_in=v.also_seen_in,
-                                                           known_benign=v.known_benign, sightings=v.sightings))
+                                                           known_benign=v.known_benign, sightings=v.sightings,
+                                                           marking=v.marking))
                               for v in page.items],
                     "total": page.total, "page": page.page, "per_page": page.per_page})
 
@@ -181,7 +208,8 @@ def accept(case_id: int) -> Any:
     s, actor = db_session(), current_actor()
     results = service.add_candidates(s, actor, case_id, body(AcceptCandidates))
     items = [out(CapturedOut, {**_indicator(r.indicator, also_seen_in=[], known_benign=r.known_benign,
-                                            sightings=json.loads(r.sighting.stix_json).get("count")),
+                                            sightings=json.loads(r.sighting.stix_json).get("count"),
+                                            marking=r.marking),
                                "created": r.created, "sighting": json.loads(r.sighting.stix_json)})
              for r in results]
     return jsonify({"items": items, "total": len(items)}), 201
@@ -192,8 +220,8 @@ def accept(case_id: int) -> Any:
               query=ObjectQuery, response=ObjectOut, is_list=True)
 def list_objects(case_id: int) -> Any:
     page = service.list_objects(db_session(), current_actor(), case_id, query(ObjectQuery))
-    return jsonify({"items": [_object(o) for o in page.items], "total": page.total, "page": page.page,
-                    "per_page": page.per_page, "types": page.types})
+    return jsonify({"items": [_object(o, page.markings.get(o.id)) for o in page.items], "total": page.total,
+                    "page": page.page, "per_page": page.per_page, "types": page.types})
 
 
 @bp.operation("/cases/<int:case_id>/stix/objects/<string:object_id>", "GET",
@@ -201,9 +229,36 @@ def list_objects(case_id: int) -> Any:
 def get_object(case_id: int, object_id: str) -> Any:
     detail = service.get_object(db_session(), current_actor(), case_id, object_id)
     return out(ObjectDetailOut, {
-        **_object(detail.obj), "also_seen_in": detail.also_seen_in, "known_benign": detail.known_benign,
+        **_object(detail.obj, detail.marking), "also_seen_in": detail.also_seen_in,
+        "known_benign": detail.known_benign,
         "versions": [{"modified": v.modified, "stix": json.loads(v.stix_json)} for v in detail.versions],
-        "relationships": [_object(r) for r in detail.relationships]})
+        "relationships": [_object(r, red.marking_of(r, detail.case)) for r in detail.relationships],
+        "corrections": [{"kind": c.kind, "from_tlp": c.from_tlp.value if c.from_tlp else None,
+                         "to_tlp": c.to_tlp.value if c.to_tlp else None, "reason": c.reason, "modified": c.modified,
+                         "at": c.at, "by": c.actor_name} for c in detail.corrections]})
+
+
+@bp.operation("/cases/<int:case_id>/stix/objects/<string:object_id>/revoke", "POST",
+              "Revoke a STIX object (SDO or SRO) of the case: a new, last version with revoked=true; the earlier "
+              "version stays in its history; 409 when it is revoked already or has no versions",
+              body=Revocation, response=ObjectDetailOut, errors=(409,))
+def revoke(case_id: int, object_id: str) -> Any:
+    s, actor = db_session(), current_actor()
+    corrections.revoke(s, actor, case_id, object_id, body(Revocation))
+    return get_object(case_id, object_id)
+
+
+@bp.operation("/cases/<int:case_id>/stix/objects/<string:object_id>/tlp", "POST",
+              "Mark a STIX object (SDO or SRO) of the case with another TLP level: a new version carrying that "
+              "TLP 2.0 marking; 409 when it is revoked, has no versions or is marked at that level already",
+              body=TlpChange, response=ObjectDetailOut, errors=(409,))
+def change_tlp(case_id: int, object_id: str) -> Any:
+    s, actor = db_session(), current_actor()
+    done = corrections.change_tlp(s, actor, case_id, object_id, body(TlpChange))
+    if not done.visible:  # marked RED by someone who is no member: the object as they made it, and no more
+        return out(ObjectDetailOut, {**_object(done.obj, done.marking), "also_seen_in": [], "known_benign": None,
+                                     "versions": [], "relationships": [], "corrections": []})
+    return get_object(case_id, object_id)
 
 
 @bp.operation("/cases/<int:case_id>/stix", "POST",

@@ -136,14 +136,17 @@ class BundleReport:
 # ---------------------------------------------------------------- envelope
 
 def read_bundle(data: str | bytes) -> dict[str, Any]:
-    """Decode an uploaded bundle as strict JSON and check its envelope.
+    """Decode an uploaded bundle as strict JSON and check its envelope, as an import reads it: a STIX 2.0
+    bundle converted to 2.1 and TLP marking variants mapped to TLP 2.0 (casemgr/indicators/convert.py).
 
     Raises MalformedJson (400, with the line; or naming where a NaN or Infinity is), NotABundle (422, also for
-    a number beyond STIX's 54-bit integers or a NUL character, naming where) or UnsupportedStixVersion (422).
+    a number beyond STIX's 54-bit integers or a NUL character, or a 2.0 object that cannot be converted, naming
+    where) or UnsupportedStixVersion (422).
     """
-    decoded = strict_json(data)
-    check_envelope(decoded)
-    return decoded
+    from casemgr.indicators import convert  # which builds on this module
+
+    bundle, _ = convert.prepare(strict_json(data))
+    return bundle
 
 
 # STIX 2.1 section 2.16: integers are signed 54-bit values. A longer number is no STIX property, and decoding
@@ -237,10 +240,11 @@ def check_envelope(decoded: object) -> None:
         what = f"a single {kind!r} object" if isinstance(kind, str) else "an object without a STIX type"
         raise NotABundle(f"the JSON is {what}, not a STIX bundle (type must be \"bundle\")", field="bundle")
     if "spec_version" in decoded:
-        # STIX 2.0 bundles carry spec_version "2.0"; STIX 2.1 bundles have none.
+        # STIX 2.0 bundles carry spec_version "2.0" (converted before this check); STIX 2.1 bundles have none.
         raise UnsupportedStixVersion(
-            f"this is a STIX {decoded['spec_version']} bundle (spec_version on the bundle); only STIX 2.1 is "
-            "accepted: convert it to 2.1 first (e.g. with the stix2-elevator)", field="spec_version")
+            f"the bundle says spec_version {decoded['spec_version']!r}: STIX 2.1 bundles have no spec_version, "
+            'STIX 2.0 ones ("2.0") are converted on import, and no other version is accepted',
+            field="spec_version")
     if not isinstance(decoded.get("id"), str) or not decoded["id"].startswith("bundle--"):
         raise NotABundle('the bundle has no valid "id" (bundle--<uuid>)', field="id")
     objects = decoded.get("objects", [])
@@ -278,9 +282,9 @@ class Stix20Guard:
             self.seen_21 = True
         elif not self.seen_21 and _needs_spec_version(obj):
             raise UnsupportedStixVersion(
-                f"object {checked.index} ({obj.get('id')}) has no spec_version: this is a STIX 2.0 bundle; only "
-                "STIX 2.1 is accepted: convert it to 2.1 first (e.g. with the stix2-elevator)",
-                field="spec_version")
+                f"object {checked.index} ({obj.get('id')}) has no spec_version: it is a STIX 2.0 object in a bundle "
+                "that also holds STIX 2.1 objects; a bundle that is STIX 2.0 throughout is converted on import, "
+                'a mixed one is not: give the object its spec_version "2.1"', field="spec_version")
 
 
 def check_bundle(bundle: Mapping[str, Any]) -> BundleReport:

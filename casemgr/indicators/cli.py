@@ -78,6 +78,11 @@ def _summary(report: imports.ImportReport, *, case_reference: str) -> None:
                f" ({sum(report.added.values())} new, {sum(report.new_versions.values())} newer versions,"
                f" {sum(report.old_versions.values())} older versions kept as history),"
                f" {sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected")
+    for note in report.conversion.notes:
+        click.echo(f"converted: {note}")
+    for mapping in report.conversion.markings:
+        click.echo(f"marking mapped: {mapping.source_id} ({mapping.source}) -> TLP:{mapping.level.value.upper()} "
+                   f"{mapping.target_id}, {mapping.references} reference(s)")
     for kind, number in sorted(report.added.items()):
         click.echo(f"  {kind:<24} {number}")
     for item in report.rejected:
@@ -114,3 +119,45 @@ def export_case(ctx: CliContext, reference: str, output: Path | None, include_re
             partial.unlink(missing_ok=True)
             raise Invalid(f"cannot write {output}: {exc.strerror}", field="--output") from None
     click.echo(f"{case.reference} exported to {output}", err=True)
+
+
+@stix.command("revoke")
+@click.argument("reference")
+@click.argument("object_id")
+@click.option("--reason", required=True, help="Why it is revoked (on the case timeline).")
+@pass_ctx
+@reports_errors
+def revoke(ctx: CliContext, reference: str, object_id: str, reason: str) -> None:
+    """Revoke STIX object OBJECT_ID of case REFERENCE (a new, last version with revoked: true)."""
+    from casemgr.cases.service import get_case_by_reference
+    from casemgr.fields import parse
+    from casemgr.indicators import corrections
+    from casemgr.indicators.schemas import Revocation
+
+    cmd = parse(Revocation, {"reason": reason})
+    with ctx.transaction() as s:
+        case = get_case_by_reference(s, ctx.actor(), reference)
+        obj = corrections.revoke(s, ctx.actor(), case.id, object_id, cmd).obj
+        version = obj.modified.isoformat() if obj.modified else "-"
+        click.echo(f"{case.reference}: {obj.stix_id} revoked (new version {version})")
+
+
+@stix.command("tlp")
+@click.argument("reference")
+@click.argument("object_id")
+@click.argument("level")
+@click.option("--reason", required=True, help="Why the TLP changes (on the case timeline).")
+@pass_ctx
+@reports_errors
+def change_tlp(ctx: CliContext, reference: str, object_id: str, level: str, reason: str) -> None:
+    """Mark STIX object OBJECT_ID of case REFERENCE with TLP LEVEL (clear, green, amber, amber+strict, red)."""
+    from casemgr.cases.service import get_case_by_reference
+    from casemgr.fields import parse
+    from casemgr.indicators import corrections
+    from casemgr.indicators.schemas import TlpChange
+
+    cmd = parse(TlpChange, {"tlp": level, "reason": reason})
+    with ctx.transaction() as s:
+        case = get_case_by_reference(s, ctx.actor(), reference)
+        done = corrections.change_tlp(s, ctx.actor(), case.id, object_id, cmd)
+        click.echo(f"{case.reference}: {done.obj.stix_id} now marked {done.marking.label}")

@@ -35,8 +35,8 @@ from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case
 from casemgr.db import utcnow
 from casemgr.errors import TooLarge
-from casemgr.indicators import rows
-from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, Stix20Guard, check_object, read_bundle
+from casemgr.indicators import convert, rows
+from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, Stix20Guard, check_object, strict_json
 from casemgr.indicators.models import StixObject, StixObjectVersion
 from casemgr.indicators.observables import Observable
 from casemgr.indicators.service import case_for_change, ensure_collection, settings_of, user_id
@@ -62,6 +62,7 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     partial: bool = False
     dry_run: bool = False
+    conversion: convert.Conversion = field(default_factory=convert.Conversion)
 
     @property
     def stored(self) -> int:
@@ -74,12 +75,15 @@ class ImportReport:
             "old_versions": dict(sorted(self.old_versions.items())),
             "duplicates": dict(sorted(self.duplicates.items())),
             "rejected": [r.to_dict() for r in self.rejected], "partial": self.partial, "dry_run": self.dry_run,
+            "converted_from": self.conversion.converted_from, "conversion": list(self.conversion.notes),
+            "markings_mapped": [m.to_dict() for m in self.conversion.markings],
         }
 
 
 def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes] | bytes | str, *,
                   partial: bool = False, dry_run: bool = False, progress: Progress | None = None) -> ImportReport:
-    """Import a STIX 2.1 bundle into a case (see the module docstring).
+    """Import a STIX 2.1 bundle into a case (see the module docstring); a STIX 2.0 bundle is converted first, and
+    TLP marking variants are mapped to TLP 2.0 (casemgr/indicators/convert.py; the report says what was done).
 
     Raises NotFound, Forbidden, TooLarge (413, past Settings.max_bundle_bytes), MalformedJson (400),
     NotABundle / UnsupportedStixVersion (422), and BundleRejected (422, details["rejected"] = [{index, id,
@@ -93,12 +97,12 @@ def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes
     if len(data) > limit:
         raise TooLarge(f"the bundle is larger than the maximum of {limit:,} bytes (CASEMGR_MAX_BUNDLE_BYTES); "
                        "split it, or ask the administrator to raise the limit", field="bundle")
-    bundle = read_bundle(data)
+    bundle, conversion = convert.prepare(strict_json(data))
     del data  # from here on only the decoded bundle is held, and it shrinks as objects are stored
     savepoint = session.begin_nested()
     try:
         report = _Importer(session, actor, case).run(bundle, progress)
-        report.partial, report.dry_run = partial, dry_run
+        report.partial, report.dry_run, report.conversion = partial, dry_run, conversion
         if dry_run:
             return report
         if not partial:
@@ -108,7 +112,8 @@ def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes
             "reference": case.reference, "bundle_id": report.bundle_id, "total": report.total,
             "added": sum(report.added.values()), "new_versions": sum(report.new_versions.values()),
             "old_versions": sum(report.old_versions.values()), "duplicates": sum(report.duplicates.values()),
-            "rejected": len(report.rejected), "partial": partial})
+            "rejected": len(report.rejected), "partial": partial, "converted_from": conversion.converted_from,
+            "markings_mapped": len(conversion.markings)})
         return report
     finally:
         if dry_run and savepoint.is_active:

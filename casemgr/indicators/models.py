@@ -12,7 +12,11 @@ access to an object is access to its case, and correlation across cases goes thr
   URLs and user agents can be longer than an index entry allows); `ip_start`/`ip_end` the address range of
   an IP or CIDR as 32 hex digits (IPv4 mapped into ::ffff:0:0/96) so that IP-in-CIDR search is an indexed
   range query; `tlp` the highest TLP level among the object's markings (for a TLP marking definition, the
-  level it defines, so that the TLP:RED definition leaves exports with the objects it marks).
+  level it defines, so that the TLP:RED definition leaves exports with the objects it marks); an object that
+  carries no TLP marking takes its case's (`red.effective_tlp`, the one place that decides); `revoked` the
+  current version's STIX `revoked` (a revoked object stays, shown as revoked, left out of correlation).
+- `StixObjectCorrection` records who revoked an object or changed its TLP, when and why (each correction is
+  a new version of the object; the earlier one goes to `StixObjectVersion`).
 - `IndicatorCollection` gives a case the stable id of its TAXII collection, made with its first object.
 """
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from casemgr.db import Base, UTCDateTime, str_enum, utcnow
@@ -66,6 +70,7 @@ class StixObject(Base):
     tlp: Mapped[Tlp | None] = mapped_column(str_enum(Tlp, 16))
     source_ref: Mapped[str | None] = mapped_column(String(300))  # relationship source, or what a sighting is of
     target_ref: Mapped[str | None] = mapped_column(String(300))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)  # of the current version
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -85,6 +90,24 @@ class StixObjectVersion(Base):
     modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     stix_json: Mapped[str] = mapped_column(Text)
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StixObjectCorrection(Base):
+    """A revocation or a TLP change of an object, with its reason: the new version's `modified`, who and why."""
+
+    __tablename__ = "stix_object_corrections"
+    __table_args__ = (Index("ix_stix_object_corrections_object_id", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    object_id: Mapped[int] = mapped_column(ForeignKey("stix_objects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "revoke" or "tlp"
+    from_tlp: Mapped[Tlp | None] = mapped_column(str_enum(Tlp, 16))  # the effective TLP before and after
+    to_tlp: Mapped[Tlp | None] = mapped_column(str_enum(Tlp, 16))
+    reason: Mapped[str] = mapped_column(Text)
+    modified: Mapped[dt.datetime] = mapped_column(UTCDateTime())  # of the version this correction made
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_name: Mapped[str] = mapped_column(String(128))
 
 
 class IndicatorCollection(Base):

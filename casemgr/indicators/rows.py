@@ -78,7 +78,7 @@ def object_row(obj: Mapping[str, Any], observables: Sequence[Observable], text: 
         "stix_json": text if text is not None else dumps(obj),
         "value_type": None, "value": None, "value_digest": None, "ip_start": None, "ip_end": None,
         "pattern": None, "name": _name(obj), "valid_from": None, "valid_until": None, "confidence": None,
-        "tlp": None, "source_ref": None, "target_ref": None,
+        "tlp": None, "source_ref": None, "target_ref": None, "revoked": obj.get("revoked") is True,
     }
     if observables:
         first = observables[0]

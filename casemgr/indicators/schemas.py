@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from casemgr.cases.models import Tlp
+from casemgr.cases.schemas import REASON_MAX
 from casemgr.fields import Input
 from casemgr.indicators.observables import MAX_VALUE_LENGTH, ObservableType
 
@@ -104,3 +106,21 @@ class SearchQuery(Input):
     type: ObservableType | None = Field(default=None, description="only read the value as this indicator type")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
+
+
+class Revocation(Command):
+    """Revoke a STIX object: a new version with `revoked: true`, the last one it may have."""
+
+    reason: str = Field(min_length=1, max_length=REASON_MAX, description="why it is revoked (on the timeline)")
+
+
+class TlpChange(Command):
+    """Mark a STIX object with another TLP level: a new version with that TLP 2.0 marking."""
+
+    tlp: Tlp = Field(description="the new TLP level: clear, green, amber, amber+strict or red")
+    reason: str = Field(min_length=1, max_length=REASON_MAX, description="why the TLP changes (on the timeline)")
+
+    @field_validator("tlp", mode="before")
+    @classmethod
+    def _tlp_lower(cls, value: Any) -> Any:
+        return value.strip().lower().removeprefix("tlp:") if isinstance(value, str) else value

@@ -36,7 +36,7 @@ from casemgr.db import utcnow
 from casemgr.errors import Forbidden, Invalid, NotFound
 from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
-from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectVersion
+from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
 from casemgr.indicators.observables import (
     Observable,
     ObservableType,
@@ -106,6 +106,7 @@ class Captured:
     created: bool
     sighting: StixObject
     known_benign: str | None = None
+    marking: red.Marking | None = None  # the indicator's effective TLP
 
 
 def add_indicator(session: Session, actor: Actor, case_id: int, cmd: NewIndicator) -> Captured:
@@ -138,7 +139,7 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
         sighting = sight(session, actor, case, existing, now=now)
         audit.record(session, actor, "indicator.sight", "indicator", existing.id,
                      {"case": case.reference, "stix_id": existing.stix_id, "count": loads(sighting).get("count")})
-        return Captured(existing, False, sighting, benign)
+        return Captured(existing, False, sighting, benign, red.marking_of(existing, case))
     identity_id = identity_of(session)["id"]
     tlp = case.tlp
     indicator = stix.build_indicator(
@@ -160,12 +161,14 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
     session.flush()
     audit.record(session, actor, "indicator.create", "indicator", row.id,
                  {"case": case.reference, "stix_id": row.stix_id, "type": row.value_type or "pattern"})
-    return Captured(row, True, sighting, benign)
+    return Captured(row, True, sighting, benign, red.marking_of(row, case))
 
 
 def _existing_indicator(session: Session, case: Case, observable: Observable | None,
                         pattern: str | None) -> StixObject | None:
-    query = select(StixObject).where(StixObject.case_id == case.id, StixObject.type == "indicator")
+    # A revoked indicator gets no new version (STIX 2.1 section 3.6.2): the value is captured afresh.
+    query = select(StixObject).where(StixObject.case_id == case.id, StixObject.type == "indicator",
+                                     StixObject.revoked.is_(False))
     if observable is not None:
         query = query.where(StixObject.value_digest == rows.value_digest(observable.value),
                             StixObject.value_type == observable.type.value)
@@ -267,6 +270,7 @@ class IndicatorView:
     also_seen_in: list[str]  # references of other visible cases holding the same value
     known_benign: str | None
     sightings: int | None = None
+    marking: red.Marking | None = None  # the effective TLP (red.effective_tlp)
 
 
 @dataclass
@@ -291,8 +295,8 @@ def _views(session: Session, actor: Actor, case: Case, found: list[StixObject]) 
     seen = also_seen_in(session, actor, case.id, [o.value_digest for o in found if o.value_digest])
     counts = sighting_counts(session, actor, case, [o.stix_id for o in found])
     allow = frozenset(settings_of(session).own_domains)
-    return [IndicatorView(o, seen.get(o.value_digest or "", []), _benign(o, allow), counts.get(o.stix_id))
-            for o in found]
+    return [IndicatorView(o, seen.get(o.value_digest or "", []), _benign(o, allow), counts.get(o.stix_id),
+                          red.marking_of(o, case)) for o in found]
 
 
 def _benign(obj: StixObject, allow: frozenset[str]) -> str | None:
@@ -302,15 +306,24 @@ def _benign(obj: StixObject, allow: frozenset[str]) -> str | None:
 
 
 def also_seen_in(session: Session, actor: Actor, case_id: int, digests: Iterable[str]) -> dict[str, list[str]]:
-    """For each value digest, the references of the other cases the actor may see that hold the value."""
-    found: dict[str, set[str]] = defaultdict(set)
+    """For each value digest, the references of the other cases the actor may see that hold the value.
+
+    Revoked indicators do not count (their creator no longer holds them to be true): a case whose indicators
+    of the value are all revoked is left out, even if its observables (SCOs) of the value remain."""
+    # (digest, case) -> [held by an indicator that is not revoked, by a revoked indicator, by anything else]
+    held: dict[tuple[str, str], list[bool]] = defaultdict(lambda: [False, False, False])
     for chunk in _chunks(sorted(set(digests)), 500):
-        query = (select(StixObject.value_digest, Case.reference).join(Case, Case.id == StixObject.case_id)
+        query = (select(StixObject.value_digest, Case.reference, StixObject.type == "indicator", StixObject.revoked)
+                 .join(Case, Case.id == StixObject.case_id)
                  .where(StixObject.value_digest.in_(chunk), StixObject.case_id != case_id,
                         access.visible_filter(actor), red.visible_filter(actor)).distinct())
-        for digest, reference in session.execute(query):
+        for digest, reference, is_indicator, revoked in session.execute(query):
             if digest is not None:
-                found[digest].add(reference)
+                held[(digest, reference)][0 if is_indicator and not revoked else 1 if is_indicator else 2] = True
+    found: dict[str, set[str]] = defaultdict(set)
+    for (digest, reference), (live, revoked, other) in held.items():
+        if live or (other and not revoked):
+            found[digest].add(reference)
     return {d: sorted(refs) for d, refs in found.items()}
 
 
@@ -335,6 +348,7 @@ class ObjectPage:
     page: int
     per_page: int
     types: dict[str, int] = field(default_factory=dict)  # every type on the case -> count
+    markings: dict[int, red.Marking] = field(default_factory=dict)  # row id -> effective TLP
 
 
 def list_objects(session: Session, actor: Actor, case_id: int, query: ObjectQuery) -> ObjectPage:
@@ -347,7 +361,7 @@ def list_objects(session: Session, actor: Actor, case_id: int, query: ObjectQuer
     total = session.scalar(select(func.count()).select_from(StixObject).where(*where)) or 0
     items = list(session.scalars(select(StixObject).where(*where).order_by(StixObject.id)
                                  .offset((query.page - 1) * query.per_page).limit(query.per_page)))
-    return ObjectPage(items, total, query.page, query.per_page, types)
+    return ObjectPage(items, total, query.page, query.per_page, types, {o.id: red.marking_of(o, case) for o in items})
 
 
 @dataclass
@@ -360,6 +374,10 @@ class ObjectDetail:
     names: dict[str, str]  # STIX id -> display name of the objects those refer to (when on the case)
     also_seen_in: list[str]
     known_benign: str | None
+    marking: red.Marking
+    corrections: list[StixObjectCorrection]  # revocations and TLP changes, oldest first
+    can_revoke: bool  # the actor may revoke it, and it can be revoked (a versioned object not revoked yet)
+    can_change_tlp: bool
 
 
 def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | int) -> ObjectDetail:
@@ -380,9 +398,26 @@ def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | i
     names = dict(session.execute(select(StixObject.stix_id, StixObject.name).where(
         StixObject.case_id == case.id, StixObject.stix_id.in_(sorted(refs)), visible)).all()) if refs else {}
     seen = also_seen_in(session, actor, case.id, [obj.value_digest] if obj.value_digest else [])
+    corrections = list(session.scalars(select(StixObjectCorrection).where(StixObjectCorrection.object_id == obj.id)
+                                       .order_by(StixObjectCorrection.id)))
+    correctable = access.can_edit(actor, case) and correction_refused(obj) is None
     return ObjectDetail(case, obj, loads(obj), versions, related,
                         {k: v or k for k, v in names.items()}, seen.get(obj.value_digest or "", []),
-                        _benign(obj, frozenset(settings_of(session).own_domains)))
+                        _benign(obj, frozenset(settings_of(session).own_domains)), red.marking_of(obj, case),
+                        corrections, correctable, correctable)
+
+
+def correction_refused(obj: StixObject) -> str | None:
+    """Why `obj` cannot be revoked or re-marked, or None: only versioned objects (SDOs and SROs: they have a
+    `modified`) get new versions, marking definitions never change, and a revoked object gets no new version
+    (STIX 2.1 section 3.6.2)."""
+    if obj.revoked:
+        return f"{obj.stix_id} is revoked: STIX allows no new version of a revoked object"
+    if obj.type == "marking-definition":
+        return "a marking definition never changes in STIX; mark the objects instead"
+    if obj.modified is None:
+        return f"a {obj.type} is an observable (SCO), which has no versions in STIX; correct the indicator instead"
+    return None
 
 
 # ---------------------------------------------------------------- search

@@ -5,9 +5,12 @@ case itself when the case does not hold it already: the organization's identity,
 the TLP 2.0 marking definitions its objects use. An object stored on the case always wins over the generated
 one with the same id, so importing our own export elsewhere and exporting again gives the same objects.
 
-TLP:RED: objects marked RED (and the RED marking definition) are left out unless asked for explicitly by
+TLP:RED: objects whose TLP is RED (marked RED, the RED marking definition, or unmarked in a TLP:RED case:
+casemgr/indicators/red.py decides) are left out unless asked for explicitly by
 someone allowed to have them (casemgr/indicators/red.py: managers, the CLI operator and the members of the
-case). TAXII never serves RED, not even an older RED version of an object that is no longer RED. The
+case). TAXII never serves RED, not even an older RED version of an object that is no longer RED. A revoked
+object is served as its latest version, `revoked: true` (STIX 2.1 section 3.6.2: revoking is a new version,
+and the last one; those who have an earlier version learn of it from that one): never left out for it. The
 shareable collection serves the TLP:CLEAR and TLP:GREEN indicators of every case that is not restricted
 (to every reader of case content); each case has its own collection for those who may see it.
 """
@@ -62,7 +65,7 @@ def _chunks(session: Session, case: Case, include_red: bool) -> Iterator[str]:
         first = False
     query = select(StixObject.stix_json).where(StixObject.case_id == case.id).order_by(StixObject.id)
     if not include_red:
-        query = query.where(red.not_red())
+        query = query.where(red.not_red(case))
     batch: list[str] = []
     for text in session.scalars(query.execution_options(yield_per=5000)):
         batch.append(text)
@@ -151,7 +154,7 @@ def _case_collection(collection_id: str, case: Case) -> Collection:
 
 def _objects_query(session: Session, actor: Actor, collection: Collection) -> Select[Any]:
     if collection.case is not None:
-        return select(StixObject).where(StixObject.case_id == collection.case.id, red.not_red())
+        return select(StixObject).where(StixObject.case_id == collection.case.id, red.not_red(collection.case))
     first_of_each = (select(func.min(StixObject.id)).join(Case, Case.id == StixObject.case_id)
                      .where(StixObject.type == "indicator", StixObject.tlp.in_(SHAREABLE),
                             Case.restricted.is_(False), access.visible_filter(actor))
@@ -201,7 +204,8 @@ def object_versions(session: Session, actor: Actor, collection: Collection, stix
         raise NotFound(f"the collection has no object {stix_id}", field="object_id")
     older = session.execute(select(StixObjectVersion.modified, StixObjectVersion.stix_json)
                             .where(StixObjectVersion.object_id == current.id)).all()
-    versions = [(m, text) for m, text in older if not red.version_is_red(text)]
+    case_tlp = collection.case.tlp if collection.case is not None else session.get_one(Case, current.case_id).tlp
+    versions = [(m, text) for m, text in older if not red.version_is_red(text, case_tlp)]
     versions.append((current.modified or current.created or current.added_at, current.stix_json))
     return [(taxii_timestamp(m), text) for m, text in sorted(versions, key=lambda v: v[0])]
 

@@ -27,11 +27,20 @@ from flask_login import login_required
 
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
+from casemgr.cases.models import Tlp
 from casemgr.errors import DomainError, Invalid
 from casemgr.fields import parse
-from casemgr.indicators import imports, red, service, sharing
+from casemgr.indicators import corrections, imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
-from casemgr.indicators.schemas import AcceptCandidates, ExtractText, IndicatorQuery, NewIndicator, ObjectQuery
+from casemgr.indicators.schemas import (
+    AcceptCandidates,
+    ExtractText,
+    IndicatorQuery,
+    NewIndicator,
+    ObjectQuery,
+    Revocation,
+    TlpChange,
+)
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
 from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, stream_with_session
@@ -162,7 +171,10 @@ def confirm(case_id: int) -> Any:
         return _rollback_and(case_id, exc, {}, "upload")
     staged.discard(token)
     session[UPLOADS_KEY] = [t.to_session() for t in waiting if t.token != token]
-    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new); "
+    conversion = report.conversion
+    converted = f", converted from STIX {conversion.converted_from}" if conversion.converted_from else ""
+    mapped = f", {len(conversion.markings)} TLP marking(s) mapped to TLP 2.0" if conversion.markings else ""
+    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new){converted}{mapped}; "
           f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")
     return redirect(url_for("cases.indicators_tab", case_id=case_id))
 
@@ -194,13 +206,49 @@ def objects(case_id: int) -> Any:
 
 @bp.get("/cases/<int:case_id>/stix/objects/<string:object_id>")
 @login_required
-def object_page(case_id: int, object_id: str) -> Any:
+def object_page(case_id: int, object_id: str, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     detail = service.get_object(s, actor, case_id, object_id)
     return render_template("indicators/object.html", case=detail.case, active_tab="indicators", detail=detail,
-                           pretty=json.dumps(detail.stix, indent=2, ensure_ascii=False),
+                           pretty=json.dumps(detail.stix, indent=2, ensure_ascii=False), tlps=list(Tlp),
                            versions=[(v, json.dumps(json.loads(v.stix_json), indent=2, ensure_ascii=False))
-                                     for v in detail.versions])
+                                     for v in detail.versions], form=extra.pop("form", {}), **extra), status
+
+
+@bp.post("/cases/<int:case_id>/stix/objects/<string:object_id>/revoke")
+@login_required
+def revoke(case_id: int, object_id: str) -> Any:
+    data = form_data()
+    try:
+        done = corrections.revoke(db_session(), current_actor(), case_id, object_id, parse(Revocation, data))
+    except DomainError as exc:
+        return _object_error(case_id, object_id, exc, data, "revoke")
+    flash(f"Revoked: {done.obj.name or done.obj.stix_id}", "success")
+    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+
+
+@bp.post("/cases/<int:case_id>/stix/objects/<string:object_id>/tlp")
+@login_required
+def change_tlp(case_id: int, object_id: str) -> Any:
+    data = form_data()
+    try:
+        done = corrections.change_tlp(db_session(), current_actor(), case_id, object_id, parse(TlpChange, data))
+    except DomainError as exc:
+        return _object_error(case_id, object_id, exc, data, "tlp")
+    if not done.visible:  # marked RED by someone who is no member: it is theirs no more to see
+        flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}; only the case's members and "
+              "managers see it", "success")
+        return redirect(url_for("cases.indicators_tab", case_id=case_id))
+    flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}", "success")
+    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+
+
+def _object_error(case_id: int, object_id: str, exc: DomainError, form: dict[str, Any], which: str) -> Any:
+    if exc.status in {403, 404}:
+        raise exc
+    db_session().rollback()
+    return object_page(case_id, object_id, exc.status, error=exc.message, error_field=exc.field, error_form=which,
+                       form=form)
 
 
 @bp.get("/indicators/search")

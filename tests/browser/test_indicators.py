@@ -64,6 +64,21 @@ def test_analyst_reviews_found_values_imports_a_bundle_exports_and_searches(
     expect(rows.filter(has_text="198.51.100.0/24")).to_have_count(1)
     expect(page.get_by_test_id("stix-types")).to_contain_text("relationship: 1")
 
+    # The imported indicator carries no TLP marking: it shows the case's. Revoked from its page, with a reason,
+    # it is struck through on the list and keeps its earlier version.
+    imported = rows.filter(has_text="198.51.100.0/24")
+    expect(imported.get_by_test_id("tlp")).to_have_text("TLP:AMBER")
+    expect(imported.get_by_test_id("tlp-from-case")).to_have_text("from the case")
+    imported.get_by_role("link", name="198.51.100.0/24").click()
+    revoke = page.get_by_test_id("revoke-form")
+    revoke.get_by_label("Reason").fill("the range is our partner's")
+    revoke.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_test_id("revoked")).to_be_visible()
+    expect(page.get_by_test_id("corrections")).to_contain_text("Reason: the range is our partner's")
+    expect(page.get_by_text("Older versions (1)")).to_be_visible()
+    page.goto(f"{live_server}/cases/{case['id']}/indicators")
+    expect(rows.filter(has_text="198.51.100.0/24").get_by_test_id("revoked")).to_have_text("revoked")
+
     # The export is a STIX 2.1 bundle of what the case holds, with the case as an incident; nothing rejected.
     with page.expect_download() as download:
         page.get_by_role("button", name="Export STIX 2.1 bundle").click()

@@ -41,7 +41,7 @@ def test_every_shared_stix_file_is_covered():
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    covered = set(ACCEPTED) | set(REFUSED)
+    covered = set(ACCEPTED) | set(REFUSED) | set(CONVERTED)
     assert {str(p.relative_to(STIX)) for p in STIX.rglob("*.json")} == covered
 
 
@@ -50,9 +50,25 @@ REFUSED = {
                                                        "quotes (line 9, column 1)"),
     "invalid/invalid_identity.json": (NotABundle, 422, "a single 'identity' object, not a STIX bundle"),
     "sco-examples-array.json": (NotABundle, 422, "the JSON is a list, not a STIX bundle"),
-    "stix20/misp_test_event1_stix20.json": (UnsupportedStixVersion, 422, "STIX 2.0 bundle"),
-    "stix20/unit42_hellokitty-ransomware.json": (UnsupportedStixVersion, 422, "STIX 2.0 bundle"),
 }
+# STIX 2.0 bundles, converted to 2.1 as they are read (casemgr/indicators/convert.py), then accepted whole.
+CONVERTED = {
+    "stix20/misp_test_event1_stix20.json": {"autonomous-system": 1, "domain-name": 1, "identity": 1, "indicator": 1,
+                                            "observed-data": 2, "relationship": 1, "report": 2},
+    "stix20/unit42_hellokitty-ransomware.json": {"attack-pattern": 2, "campaign": 1, "course-of-action": 1,
+                                                 "identity": 1, "indicator": 11, "intrusion-set": 1, "malware": 1,
+                                                 "relationship": 36, "report": 2},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERTED))
+def test_stix20_bundles_are_read_as_converted_stix21(name):
+    converted = read_bundle(shared(name).read_bytes())
+    assert "spec_version" not in converted
+    assert all(o.get("spec_version") == "2.1" for o in converted["objects"] if "created" in o)
+    report = check_bundle(converted)
+    assert report.rejected == []
+    assert dict(report.accepted) == CONVERTED[name]
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
@@ -121,11 +137,18 @@ def test_sco_examples_wrapped_in_a_bundle_are_all_accepted_with_dedupe_keys():
     assert any(kind == "autonomous-system" for kind, _ in keys)
 
 
-def test_stix20_objects_without_a_bundle_version_are_detected():
+def test_stix20_objects_without_a_bundle_version_are_converted_too():
     data = json.loads(shared("stix20/unit42_hellokitty-ransomware.json").read_text())
     del data["spec_version"]
-    with pytest.raises(UnsupportedStixVersion, match="has no spec_version: this is a STIX 2.0 bundle"):
-        check_bundle(data)
+    report = check_bundle(read_bundle(json.dumps(data)))
+    assert report.rejected == []
+    assert report.accepted["indicator"] == 11
+
+
+def test_a_mixed_bundle_with_stix20_objects_first_is_refused_naming_the_object():
+    old = {k: v for k, v in indicator("[ipv4-addr:value = '203.0.113.2']").items() if k != "spec_version"}
+    with pytest.raises(UnsupportedStixVersion, match="object 0 .* has no spec_version: it is a STIX 2.0 object"):
+        check_bundle(read_bundle(json.dumps(bundle_of(old, indicator("[ipv4-addr:value = '203.0.113.1']")))))
 
 
 def test_a_stray_20_object_in_a_21_bundle_is_rejected_alone():

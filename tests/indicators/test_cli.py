@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import stix2
 
@@ -41,9 +42,16 @@ def test_import_errors_are_one_line_with_an_exit_code(api, open_case, run_cli, t
     assert no_file.exit_code == 1
     assert "(FILE)" in no_file.stderr
     stix20 = run_cli("stix", "import", str(shared("stix20/unit42_hellokitty-ransomware.json")),
-                     "--case", case["reference"])
-    assert stix20.exit_code == 1
-    assert "STIX 2.0 bundle" in stix20.stderr
+                     "--case", case["reference"], "--dry-run")
+    assert stix20.exit_code == 0, stix20.stderr
+    assert "converted: The bundle was STIX 2.0: its 56 object(s) were converted to STIX 2.1" in stix20.stdout
+    assert "11 indicator object(s): their labels became indicator_types" in stix20.stdout
+    unknown = tmp_path / "stix12.json"
+    unknown.write_text(json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "spec_version": "1.2",
+                                   "objects": []}))
+    refused = run_cli("stix", "import", str(unknown), "--case", case["reference"])
+    assert refused.exit_code == 1
+    assert "(spec_version): the bundle says spec_version '1.2'" in refused.stderr
     malformed = run_cli("stix", "import", str(shared("invalid/invalid_comma.json")), "--case", case["reference"])
     assert malformed.exit_code == 1
     assert "line 9" in malformed.stderr

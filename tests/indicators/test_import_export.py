@@ -25,8 +25,6 @@ REFUSED = {
     "invalid/invalid_comma.json": (400, "malformed_json", "line 9"),
     "invalid/invalid_identity.json": (422, "not_a_bundle", "a single 'identity' object"),
     "sco-examples-array.json": (422, "not_a_bundle", "a list, not a STIX bundle"),
-    "stix20/misp_test_event1_stix20.json": (422, "unsupported_stix_version", "STIX 2.0 bundle"),
-    "stix20/unit42_hellokitty-ransomware.json": (422, "unsupported_stix_version", "STIX 2.0 bundle"),
 }
 
 
@@ -122,7 +120,7 @@ def test_bad_envelopes_and_bodies_are_4xx(api, open_case):
     assert post_bundle(client, case, b"").status_code == 400
     assert post_bundle(client, case, {"type": "bundle", "id": "nope"}).get_json()["error"]["field"] == "id"
     assert post_bundle(client, case, {"type": "bundle", "id": "bundle--6b2b1c1e-1111-4c4c-8888-123456789abc",
-                                      "spec_version": "2.0", "objects": []}).status_code == 422
+                                      "spec_version": "1.2", "objects": []}).status_code == 422
     assert post_bundle(client, case, b"\xff\xfe").status_code == 400
     assert post_bundle(client, case, bundle_of(), partial="maybe").get_json()["error"]["field"] == "partial"
 

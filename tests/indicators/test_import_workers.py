@@ -88,11 +88,13 @@ def test_a_large_bundle_with_an_invalid_object_is_refused_whole_by_workers(api, 
     assert stored(db, case) == set()
 
 
-def test_a_large_stix20_bundle_is_refused_by_workers(api, open_case, make_app, db):
+def test_a_large_mixed_stix20_bundle_is_refused_by_workers(api, open_case, make_app, db):
     client = client_on(make_app(import_workers=WORKERS), api("analyst"))
     case = open_case(client)
     objects = [{k: v for k, v in indicator(f"[ipv4-addr:value = '{ip(n)}']").items() if k != "spec_version"}
                for n in range(imports.PARALLEL_FROM + 10)]
+    # STIX 2.0 throughout would be converted; with one STIX 2.1 object at the end it is a mixed bundle
+    objects.append(indicator("[ipv4-addr:value = '198.51.100.1']"))
     response = post_bundle(client, case, bundle_of(*objects))
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "unsupported_stix_version"

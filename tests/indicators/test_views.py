@@ -12,7 +12,7 @@ import stix2
 
 from casemgr.indicators import staging
 from tests.conftest import WebClient
-from tests.indicators.conftest import add, bundle_of, indicator, shared
+from tests.indicators.conftest import T, add, bundle_of, indicator, shared
 
 
 def upload(client, case, data: bytes, name="bundle.json"):
@@ -152,8 +152,13 @@ def test_upload_errors_and_partial_confirmation(api, login, open_case):
     malformed = upload(web, case, shared("invalid/invalid_comma.json").read_bytes())
     assert malformed.status_code == 400
     assert "line 9" in malformed.get_data(as_text=True)
-    stix20 = upload(web, case, shared("stix20/misp_test_event1_stix20.json").read_bytes())
+    no_pattern = {"type": "indicator", "id": "indicator--0f7a4a6e-6d9e-4e3b-9c51-2e6b1d1c8a10", "created": T,
+                  "modified": T, "labels": ["malicious-activity"], "valid_from": T}
+    stix20 = upload(web, case, json.dumps({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
+                                           "spec_version": "2.0", "objects": [no_pattern]}).encode())
     assert stix20.status_code == 422
+    assert (f"object 0 ({no_pattern['id']}) could not be converted from STIX 2.0: it has no &#39;pattern&#39; "
+            "property") in stix20.get_data(as_text=True)
     bad = indicator("[file:name = ")
     summary = upload(web, case, json.dumps(bundle_of(indicator("[file:name = 'ok.exe']"), bad)).encode())
     html = summary.get_data(as_text=True)
