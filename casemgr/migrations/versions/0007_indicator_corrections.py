@@ -1,6 +1,6 @@
 """indicator corrections: STIX objects are revoked or re-marked (a new version, the reason kept)
 
-Revision ID: 0007_indicator_corrections
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 12:30:00.000000
 """
