@@ -239,14 +239,20 @@ class BulkKind(enum.StrEnum):
 class BulkAction(Command):
     """One action applied to several cases, each under the rules of the same change made one by one."""
 
-    cases: list[CaseReference] = Field(min_length=1, max_length=100,
-                                       description="the cases' references (or ids)")
+    cases: list[CaseReference] = Field(max_length=100, description="the cases' references (or ids); at least one")
     action: BulkKind
     owner: Username | None = Field(default=None, description="assign: the new owner's username")
     tag: Tag | None = Field(default=None, description="tag: the tag to add")
     duplicate_of: CaseReference | None = Field(
         default=None, description="duplicate: the surviving case's reference (or id)")
     summary: Reason | None = Field(default=None, description="duplicate: optional resolution summary")
+
+    @field_validator("cases")
+    @classmethod
+    def _some(cls, value: list[int | str]) -> list[int | str]:
+        if not value:
+            raise ValueError("select at least one case")
+        return value
 
 
 def _csv(value: Any) -> Any:

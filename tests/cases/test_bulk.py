@@ -81,7 +81,7 @@ def test_resolve_as_duplicate_refuses_what_the_case_page_refuses(world):
 @pytest.mark.parametrize(("body", "status", "field", "message"), [
     ({"action": "tag", "cases": ["IR-2026-0001"]}, 422, "tag", "tag: the tag to add is required to tag cases"),
     ({"action": "close", "cases": ["IR-2026-0001"]}, 422, "action", None),
-    ({"action": "tag", "tag": "x", "cases": []}, 422, "cases", "cases: must have at least 1 item(s)"),
+    ({"action": "tag", "tag": "x", "cases": []}, 422, "cases", "cases: select at least one case"),
     ({"action": "tag", "tag": "x", "cases": ["not a case"]}, 422, "cases.0", None),
 ])
 def test_bad_bulk_input_names_the_field(world, body, status, field, message):
@@ -117,3 +117,14 @@ def test_the_bulk_bar_as_rendered_reports_each_case(world, app):
     assert "2 cases changed, 0 already so, 1 refused (left exactly as they were)." in page
     assert "only managers assign cases" in page
     assert 'href="/cases?state=open"' in page  # back to the list as it was
+
+
+def test_the_bulk_bar_with_nothing_ticked_says_so(world, app):
+    from tests.conftest import WebClient
+
+    web = WebClient(app.test_client())
+    web.login("mia")
+    form = form_on(web, "/cases", testid="bulk-form")
+    response = form.submit(web, {"action": "tag", "tag": "x"})
+    assert response.status_code == 422
+    assert "<strong>cases</strong>: select at least one case" in response.get_data(as_text=True)
