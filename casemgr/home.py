@@ -1,27 +1,60 @@
-"""The home page and the health check."""
+"""The home page, one for each role's work, and the health check.
+
+Analysts: escalations of their cases, their open cases, unassigned cases to pick up. Managers:
+escalations waiting for them (with an acknowledge button), cases overdue for their priority, the
+team queue, open P1/P2 cases. Auditors: recent audit entries, evidence integrity, cases to review.
+Admins: accounts, locked accounts, tokens, the instance's checks (and no case content).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
 from flask_login import login_required
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
+from casemgr.audit import service as audit
+from casemgr.audit.content import EntryView
+from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
+from casemgr.auth.overview import AdminOverview, admin_overview
 from casemgr.cases import service as cases
+from casemgr.evidence.overview import IntegrityOverview, integrity_overview
 from casemgr.web import current_actor, database, db_session
 
 bp = Blueprint("home", __name__)
+
+
+@dataclass
+class Home:
+    """What one actor's home page shows; the parts that do not fit the role are None."""
+
+    cases: cases.Dashboard | None = None
+    audit_recent: list[EntryView] | None = None
+    audit_total: int = 0
+    evidence: IntegrityOverview | None = None
+    admin: AdminOverview | None = None
+
+
+def home_for(session: Session, actor: Actor) -> Home:
+    """The parts of the home page that fit `actor`'s role, each read through its own domain's service."""
+    if actor.role == Role.ADMIN:
+        return Home(admin=admin_overview(session, actor))
+    home = Home(cases=cases.dashboard(session, actor))
+    if actor.role == Role.AUDITOR:
+        home.audit_recent, home.audit_total = audit.list_entries(session, actor, audit.AuditFilter(per_page=10))
+        home.evidence = integrity_overview(session, actor)
+    return home
 
 
 @bp.get("/")
 @login_required
 def index() -> Any:
     actor = current_actor()
-    # Admins run the instance and see no case content; everyone else gets the case dashboard.
-    dashboard = cases.dashboard(db_session(), actor) if actor.role != Role.ADMIN else None
-    return render_template("home.html", actor=actor, dashboard=dashboard)
+    return render_template("home.html", actor=actor, home=home_for(db_session(), actor))
 
 
 @bp.get("/healthz")

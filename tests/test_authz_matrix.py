@@ -408,6 +408,39 @@ def _bundle() -> bytes:
          "name": "Staged", "is_family": False}]}).encode()
 
 
+# -- bulk actions and escalation acknowledgements (the case list, the home page)
+def _bulk(api: bool) -> Build:
+    """Tag the target case through the bulk action: per case, so a caller the case refuses still gets 200
+    with the refusal listed (`there is no case ...` for one hidden from them, exactly like one that does not exist)."""
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        reference = ctx.world.cases[target].reference
+        if api:
+            return "/api/v1/cases/bulk", {"json": {"cases": [reference], "action": "tag", "tag": "matrix"}}
+        return "/cases/bulk", {"data": {"cases": reference, "action": "tag", "tag": "matrix"}}
+    return build
+
+
+REQUESTS[("POST", "/cases/bulk")] = _bulk(api=False)
+REQUESTS[("POST", "/api/v1/cases/bulk")] = _bulk(api=True)
+simple("GET", "/api/v1/escalations", "/api/v1/escalations")
+
+
+def _acknowledge(path: str) -> Build:
+    """Acknowledge an escalation to management that the member raised on the target case just before."""
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        case_id = ctx.world.cases[target].id
+        raised = ctx.as_member("POST", f"/api/v1/cases/{case_id}/escalate",
+                               json={"kind": "hierarchical", "reason": f"matrix {next(ctx.counter)}"})
+        return path.format(case=case_id, escalation=raised["id"]), {}
+    return build
+
+
+REQUESTS[("POST", "/cases/<int:case_id>/escalations/<int:escalation_id>/acknowledge")] = _acknowledge(
+    "/cases/{case}/escalations/{escalation}/acknowledge")
+REQUESTS[("POST", "/api/v1/cases/<int:case_id>/escalations/<int:escalation_id>/acknowledge")] = _acknowledge(
+    "/api/v1/cases/{case}/escalations/{escalation}/acknowledge")
+
+
 # -- evidence (web)
 simple("GET", "/evidence/<int:evidence_id>", "/evidence/{evidence}")
 simple("POST", "/evidence/<int:evidence_id>/download", "/evidence/{evidence}/download",

@@ -146,6 +146,27 @@ def test_escalate(world):
     assert "Case escalated." in page
 
 
+@covers("cases.acknowledge_escalation")
+def test_acknowledge_an_escalation_from_the_home_page(world):
+    web, case = world["analyst"], world["case"]
+    ok(web, form_on(web, f"/cases/{case['id']}", testid="escalate-form").submit(web, {"reason": "CFO targeted."}))
+    manager = world["manager"]
+    form = form_on(manager, "/", testid="acknowledge-form")
+    page = ok(manager, form.submit(manager))
+    assert "Escalation acknowledged; it is on the case&#39;s timeline." in page
+    assert "Escalation acknowledged by mia" in manager.get(f"/cases/{case['id']}/timeline").get_data(as_text=True)
+
+
+@covers("cases.bulk")
+def test_bulk_tag_from_the_case_list(world):
+    web, case, other = world["manager"], world["case"], world["other"]
+    form = form_on(web, "/cases", testid="bulk-form")
+    page = ok(web, form.submit(web, {"cases": True, "action": "tag", "tag": "finance"}))
+    assert "2 cases changed, 0 already so, 0 refused." in page
+    for c in (case, other):
+        assert '<span class="tag">finance</span>' in web.get(f"/cases/{c['id']}").get_data(as_text=True)
+
+
 @covers("cases.link")
 def test_link_related_case_by_reference(world):
     web, case, other = world["analyst"], world["case"], world["other"]

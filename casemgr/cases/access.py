@@ -8,6 +8,8 @@
   anything belonging to a case, joined to `Case`) and `get_case_or_404` to load one.
 - Changing a case: managers any case; analysts a non-restricted case or one they are a member
   of; auditors never (they see it, so they get Forbidden, 403).
+- Acknowledging an escalation (on a case one sees): the manager it names; one that names no one
+  (to management, or to a team) any manager. There is no team membership to narrow it further.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from sqlalchemy.orm import Session
 from casemgr import fields
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
-from casemgr.cases.models import Case, case_members
+from casemgr.cases.models import Case, CaseEscalation, case_members
 from casemgr.errors import Forbidden, NotFound
 
+ADMIN_NO_CASES = ("admins run the instance and do not see case content, so no case is shown to an admin "
+                  "(whether or not it exists); analysts, managers and auditors work and review cases")
 SEE_ALL = frozenset({Role.MANAGER, Role.AUDITOR})
 EDITORS = frozenset({Role.ANALYST, Role.MANAGER})
 
@@ -70,6 +74,15 @@ def can_edit(actor: Actor, case: Case) -> bool:
     return not case.restricted or is_member(actor, case)
 
 
+def may_acknowledge(actor: Actor, escalation: CaseEscalation) -> bool:
+    """Whether `actor` is the escalation's recipient: the manager it names, else any manager."""
+    if actor.is_system:
+        return True
+    if actor.role != Role.MANAGER or actor.user is None:
+        return False
+    return escalation.to_user_id is None or escalation.to_user_id == actor.user.id
+
+
 def get_case_or_404(session: Session, actor: Actor, case_id: int, *, for_update: bool = False,
                     options: Sequence[Any] = ()) -> Case:
     """The case if `actor` may see it; NotFound otherwise (also when it exists but is hidden).
@@ -77,6 +90,9 @@ def get_case_or_404(session: Session, actor: Actor, case_id: int, *, for_update:
     `for_update` locks the row until the transaction ends (PostgreSQL; SQLite write
     transactions are serialized already).
     """
+    if not (sees_all(actor) or actor.role == Role.ANALYST):
+        # The same words for every id: an admin learns nothing about which cases exist.
+        raise NotFound(ADMIN_NO_CASES, field="id")
     if not 1 <= case_id <= fields.MAX_ID:  # no such id can exist, and PostgreSQL fails to bind one past INTEGER
         raise NotFound(f"case {case_id} does not exist")
     query = select(Case).where(Case.id == case_id, visible_filter(actor)).options(*options)

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import jsonify
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from casemgr.api import ApiBlueprint, Page, body, out, query
 from casemgr.cases import service
@@ -28,6 +28,8 @@ from casemgr.cases.models import (
     Tlp,
 )
 from casemgr.cases.schemas import (
+    BulkAction,
+    BulkKind,
     CaseQuery,
     CaseUpdate,
     EntryEdit,
@@ -79,6 +81,32 @@ class EscalationOut(BaseModel):
     to_user: str | None
     created_at: dt.datetime
     created_by: str
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+
+
+class PendingEscalationOut(EscalationOut):
+    """An escalation not acknowledged yet, with its case and whether the caller may acknowledge it."""
+
+    case: CaseRef
+    can_acknowledge: bool
+
+
+class BulkOutcomeOut(BaseModel):
+    case: str = Field(description="the case as selected (its reference, or its id when not found)")
+    case_id: int | None
+    outcome: str = Field(description="done, unchanged or refused")
+    message: str
+    status: int = Field(description="the status the same change made alone would have had")
+    field: str | None
+
+
+class BulkResultOut(BaseModel):
+    action: BulkKind
+    done: int
+    unchanged: int
+    refused: int
+    outcomes: list[BulkOutcomeOut]
 
 
 class RelatedOut(BaseModel):
@@ -179,7 +207,7 @@ def _ref(case: Case) -> dict[str, Any]:
 
 def _escalation(e: CaseEscalation) -> dict[str, Any]:
     return {**_fields(e, EscalationOut), "to_user": e.to_user.username if e.to_user else None,
-            "created_by": e.created_by_name}
+            "created_by": e.created_by_name, "acknowledged_by": e.acknowledged_by_name}
 
 
 def _detail(case_id: int) -> dict[str, Any]:
@@ -297,3 +325,34 @@ def link(case_id: int) -> Any:
     created: CaseLink = service.link_cases(db_session(), current_actor(), case_id, body(NewLink))
     return out(LinkOut, {"id": created.id, "kind": created.kind, "case": _ref(created.case),
                          "other_case": _ref(created.other_case)}), 201
+
+
+@bp.operation("/cases/bulk", "POST",
+              "Apply one action (assign, tag, resolve as a duplicate) to several cases, each under the rules of the "
+              "same change made alone; refused cases are left unchanged and reported with the reason",
+              body=BulkAction, response=BulkResultOut)
+def bulk() -> Any:
+    result = service.bulk_apply(db_session(), current_actor(), body(BulkAction))
+    outcomes = [{"case": str(o.reference), "case_id": o.case_id, "outcome": o.outcome, "message": o.message,
+                 "status": o.status, "field": o.field} for o in result.outcomes]
+    return out(BulkResultOut, {"action": result.action, "done": result.count("done"),
+                               "unchanged": result.count("unchanged"), "refused": result.count("refused"),
+                               "outcomes": outcomes})
+
+
+@bp.operation("/escalations", "GET",
+              "Escalations not acknowledged yet on open cases: to the calling manager (or to no one by name), "
+              "or of the calling analyst's cases", response=PendingEscalationOut, is_list=True)
+def pending_escalations() -> Any:
+    items, total = service.pending_escalations(db_session(), current_actor(), limit=200)
+    return jsonify({"items": [out(PendingEscalationOut, {**_escalation(p.escalation), "case": _ref(p.case),
+                                                         "can_acknowledge": p.can_acknowledge}) for p in items],
+                    "total": total, "page": 1, "per_page": 200})
+
+
+@bp.operation("/cases/<int:case_id>/escalations/<int:escalation_id>/acknowledge", "POST",
+              "Acknowledge an escalation (its recipient: the manager it names, else any manager); 409 when "
+              "acknowledged already", response=EscalationOut, errors=(409,))
+def acknowledge_escalation(case_id: int, escalation_id: int) -> Any:
+    escalation = service.acknowledge_escalation(db_session(), current_actor(), case_id, escalation_id)
+    return out(EscalationOut, _escalation(escalation))

@@ -55,7 +55,8 @@ def case() -> None:
 @click.option("--until", help="Created before (ISO 8601).")
 @click.option("-q", "--search", "q", help="Words to find in title, description and notes.")
 @click.option("--sort", default="-created", show_default=True,
-              help="created, updated, priority, occurred or reference; '-' for descending.")
+              help="created, updated, age, priority, occurred or reference; '-' for descending "
+                   "(-updated: last updated first; -age: oldest first).")
 @click.option("--page", default=1, show_default=True, type=int)
 @click.option("--per-page", default=50, show_default=True, type=int)
 @as_user
@@ -110,3 +111,34 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
         click.echo("\nTimeline:")
         for e in entries:
             click.echo(f"  {e.occurred_at.isoformat(timespec='minutes')}  {e.actor_name:<14} {e.summary}")
+
+
+@case.command("escalations")
+@as_user
+@pass_ctx
+@reports_errors
+def list_escalations(ctx: CliContext, as_username: str | None) -> None:
+    """List escalations not acknowledged yet on open cases (for --as: those waiting for that user)."""
+    with ctx.transaction() as s:
+        items, total = service.pending_escalations(s, _actor(ctx, s, as_username), limit=200)
+        for p in items:
+            e = p.escalation
+            to = e.to_user.username if e.to_user else (f"team {e.to_team}" if e.to_team else "management")
+            click.echo(f"{p.case.reference:<14} #{e.id:<6} {e.kind.value:<13} to {to:<16} "
+                       f"by {e.created_by_name} {e.created_at:%Y-%m-%d %H:%M}")
+    click.echo(f"{total} pending escalation(s)")
+
+
+@case.command("acknowledge")
+@click.argument("reference")
+@click.argument("escalation_id", type=int)
+@as_user
+@pass_ctx
+@reports_errors
+def acknowledge(ctx: CliContext, reference: str, escalation_id: int, as_username: str | None) -> None:
+    """Acknowledge escalation ESCALATION_ID of case REFERENCE (as --as USERNAME, its recipient)."""
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        e = service.acknowledge_escalation(s, actor, c.id, escalation_id)
+        click.echo(f"{c.reference}: escalation #{e.id} acknowledged by {e.acknowledged_by_name}")

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from werkzeug.datastructures import MultiDict
 
@@ -135,3 +136,41 @@ def priority_override(form: MultiDict[str, str]) -> dict[str, Any]:
     """The priority form: a fixed priority with its reason, or "" to follow the matrix again."""
     return {"version": form.get("version", ""), "priority_override": form.get("priority_override") or None,
             "priority_reason": form.get("priority_reason", "").strip() or None}
+
+
+BULK_FIELDS = ("action", "owner", "tag", "duplicate_of", "summary")
+CHIP_LABELS = {"q": "search", "state": "", "status": "status", "priority": "priority", "category": "category",
+               "subcategory": "subcategory", "owner": "owner", "team": "team", "tag": "tag", "tlp": "TLP",
+               "restricted": "restricted", "escalated": "escalated", "date_field": "date", "since": "from",
+               "until": "until"}
+
+
+def bulk(form: MultiDict[str, str]) -> dict[str, Any]:
+    """The bulk bar under the case list as BulkAction input: the ticked cases and the chosen action's field."""
+    data: dict[str, Any] = {"cases": [c for c in form.getlist("cases") if c.strip()]}
+    action = form.get("action", "")
+    data["action"] = action
+    needs = {"assign": "owner", "tag": "tag", "duplicate": "duplicate_of"}.get(action)
+    for name in BULK_FIELDS[1:]:
+        if name == needs or (name == "summary" and action == "duplicate"):
+            data[name] = form.get(name, "")
+    return data
+
+
+def back(form: MultiDict[str, str]) -> str:
+    """The case list's query string the bulk form was sent from (list parameters only), to go back to it."""
+    return urlencode([(k, v) for k, v in parse_qsl(form.get("back", "")[:2000]) if k in CaseQuery.model_fields])
+
+
+def active_filters(args: MultiDict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """The filters in use, as chips: (what it says, the list's arguments without it) for a remove link."""
+    current = filter_args(args)
+    chips: list[tuple[str, dict[str, Any]]] = []
+    for name, label in CHIP_LABELS.items():
+        value = current.get(name)
+        if not value or (name == "date_field" and not (current.get("since") or current.get("until"))):
+            continue
+        shown = ", ".join(value) if isinstance(value, list) else value
+        without = {k: v for k, v in current.items() if k not in {name, "page"}}
+        chips.append((f"{label}: {shown}" if label else shown, without))
+    return chips

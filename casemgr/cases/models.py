@@ -321,6 +321,8 @@ class TimelineRevision(Base):
 
 class CaseEscalation(Base):
     __tablename__ = "case_escalations"
+    # The home pages ask "which escalations to this manager are still pending?".
+    __table_args__ = (Index("ix_case_escalations_to_user_id_acknowledged_at", "to_user_id", "acknowledged_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -331,9 +333,17 @@ class CaseEscalation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_name: Mapped[str] = mapped_column(String(128))
+    # Who took the escalation in, and when: the recipient (or a manager) acknowledges it once.
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_by_name: Mapped[str | None] = mapped_column(String(128))
 
     case: Mapped[Case] = relationship(back_populates="escalations")
     to_user: Mapped[User | None] = relationship(foreign_keys=[to_user_id])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.acknowledged_at is None
 
 
 class CaseLink(Base):

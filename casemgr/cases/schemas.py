@@ -14,6 +14,7 @@ naming the field.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from typing import Annotated, Any
 
@@ -227,6 +228,33 @@ class NewLink(Command):
         default=None, description="duplicate_of: optional resolution summary")
 
 
+class BulkKind(enum.StrEnum):
+    """What a bulk action does to each selected case (the same service call as one by one)."""
+
+    ASSIGN = "assign"  # make `owner` the owner
+    TAG = "tag"  # add `tag`
+    DUPLICATE = "duplicate"  # resolve as a duplicate of `duplicate_of`
+
+
+class BulkAction(Command):
+    """One action applied to several cases, each under the rules of the same change made one by one."""
+
+    cases: list[CaseReference] = Field(max_length=100, description="the cases' references (or ids); at least one")
+    action: BulkKind
+    owner: Username | None = Field(default=None, description="assign: the new owner's username")
+    tag: Tag | None = Field(default=None, description="tag: the tag to add")
+    duplicate_of: CaseReference | None = Field(
+        default=None, description="duplicate: the surviving case's reference (or id)")
+    summary: Reason | None = Field(default=None, description="duplicate: optional resolution summary")
+
+    @field_validator("cases")
+    @classmethod
+    def _some(cls, value: list[int | str]) -> list[int | str]:
+        if not value:
+            raise ValueError("select at least one case")
+        return value
+
+
 def _csv(value: Any) -> Any:
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
@@ -264,7 +292,8 @@ class CaseQuery(Input):
     until: When | None = Field(default=None,
                                                                            description="exclusive, ISO 8601")
     sort: str = Field(default="-created",
-                      pattern="^-?(created|updated|priority|occurred|reference)$",
-                      description="created, updated, priority, occurred or reference; '-' for descending")
+                      pattern="^-?(created|updated|age|priority|occurred|reference)$",
+                      description="created, updated, age, priority, occurred or reference; '-' for descending "
+                                  "(age: youngest first, -age: oldest first)")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)

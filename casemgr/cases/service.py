@@ -47,9 +47,12 @@ from casemgr.cases.models import (
     TimelineEntry,
     TimelineRevision,
     Tlp,
+    case_members,
     priority_for,
 )
 from casemgr.cases.schemas import (
+    BulkAction,
+    BulkKind,
     CaseQuery,
     CaseUpdate,
     EntryEdit,
@@ -64,7 +67,7 @@ from casemgr.cases.schemas import (
 from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.db import utcnow
-from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 DETAIL_OPTIONS = (
     selectinload(Case.owner),
@@ -220,6 +223,7 @@ class CasePage:
 SORTS: dict[str, Any] = {
     "created": (Case.id,),
     "reference": (Case.id,),
+    "age": (Case.id,),
     "updated": (Case.updated_at, Case.id),
     "priority": (Case.priority, Case.id),
     "occurred": (Case.occurred_at, Case.id),
@@ -233,6 +237,8 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
     where = [access.visible_filter(actor), *_filters(session, query)]
     total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
     descending = query.sort.startswith("-")
+    if query.sort.lstrip("-") == "age":  # age grows as the creation time recedes: youngest first is newest first
+        descending = not descending
     columns = SORTS[query.sort.lstrip("-")]
     order: list[Any]
     if query.sort.lstrip("-") == "priority":
@@ -247,6 +253,14 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
         .limit(query.per_page).options(*LIST_OPTIONS)
     ).all()
     return CasePage(list(items), total, query.page, query.per_page)
+
+
+def list_notice(actor: Actor) -> str | None:
+    """What the case list says to one who sees no case by design (admins) instead of "0 cases match"."""
+    if access.sees_all(actor) or actor.role == Role.ANALYST:
+        return None
+    return ("Admins run the instance and do not see case content: no case is listed for an admin, however many "
+            "exist. Analysts, managers and auditors see the cases.")
 
 
 def _filters(session: Session, q: CaseQuery) -> list[Any]:
@@ -287,43 +301,123 @@ def _filters(session: Session, q: CaseQuery) -> list[Any]:
     return where
 
 
+# How long an open case may go without an update for its priority before the managers' home lists
+# it as overdue (a breach of what its priority asks for).
+PRIORITY_TARGETS: dict[Priority, dt.timedelta] = {
+    Priority.P1: dt.timedelta(hours=4), Priority.P2: dt.timedelta(hours=24), Priority.P3: dt.timedelta(days=3),
+    Priority.P4: dt.timedelta(days=7), Priority.P5: dt.timedelta(days=30),
+}
+
+
+@dataclass
+class Section:
+    """One list of cases on a home page: at most `limit` of them, how many there are in all, and
+    the case list's query that shows them all (None when the list cannot express it)."""
+
+    key: str
+    title: str
+    items: list[Case]
+    total: int
+    filters: dict[str, Any] | None
+    empty: str = "None."
+
+
+@dataclass
+class PendingEscalation:
+    escalation: CaseEscalation
+    case: Case
+    can_acknowledge: bool
+
+
 @dataclass
 class Dashboard:
-    """The home page's view of the cases `actor` may see (each list newest first, at most `limit`)."""
+    """The home page's case lists for one actor's role, counting only what the actor may see.
 
-    my_open: list[Case]
-    my_open_total: int
-    unassigned: list[Case]
-    unassigned_total: int
-    urgent: list[Case]  # open P1 and P2 cases
-    urgent_total: int
-    escalated: list[Case]  # open cases with an escalation
-    escalated_total: int
+    Analysts: escalations on their cases, their open cases, unassigned open cases to pick up.
+    Managers: escalations to them (or to no one by name), cases overdue for their priority, the
+    unassigned queue, open P1/P2 cases. Auditors: resolved and closed cases to review."""
+
+    sections: list[Section]
+    escalations: list[PendingEscalation]
+    escalations_total: int
+    escalations_title: str
     counts_by_state: dict[CaseStatus, int] = field(default_factory=dict)
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
 
 
 def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
-    """My open cases, unassigned open cases, open P1/P2 cases, escalated open cases and the
-    number of cases in each state, counting only what `actor` may see."""
+    """The case lists of `actor`'s home page (see Dashboard) and the number of cases in each state.
+    Raises Forbidden for admins, who see no case content."""
+    if not (access.sees_all(actor) or actor.role == Role.ANALYST):
+        raise Forbidden("admins run the instance and do not see case content")
     visible = access.visible_filter(actor)
     is_open = Case.status.in_(sorted(OPEN_STATUSES))
+    me = _user_id(actor)
+    username = actor.user.username if actor.user is not None else None
 
-    def section(*where: Any) -> tuple[list[Case], int]:
-        total = session.scalar(select(func.count(Case.id)).where(visible, is_open, *where)) or 0
-        items = session.scalars(select(Case).where(visible, is_open, *where).order_by(Case.id.desc())
+    def section(key: str, title: str, filters: dict[str, Any] | None, *where: Any, order: Any = None,
+                empty: str = "None.") -> Section:
+        total = session.scalar(select(func.count(Case.id)).where(visible, *where)) or 0
+        items = session.scalars(select(Case).where(visible, *where).order_by(*(order or [Case.id.desc()]))
                                 .limit(limit).options(*LIST_OPTIONS)).all()
-        return list(items), total
+        return Section(key, title, list(items), total, filters, empty)
 
-    mine: tuple[list[Case], int] = ([], 0)
-    if actor.user is not None:
-        mine = section(Case.owner_id == actor.user.id)
-    unassigned = section(Case.owner_id.is_(None))
-    urgent = section(Case.priority.in_([Priority.P1, Priority.P2]))
-    escalated = section(Case.last_escalated_at.is_not(None))
+    sections: list[Section] = []
+    if access.is_manager(actor):
+        now = utcnow()
+        overdue = or_(*(and_(Case.priority == p, Case.updated_at < now - target)
+                        for p, target in PRIORITY_TARGETS.items()))
+        sections += [
+            section("overdue", "Overdue for their priority (no update within P1 4 h, P2 24 h, P3 3 days, "
+                    "P4 7 days, P5 30 days)", {"state": "open", "sort": "updated"}, is_open, overdue,
+                    order=[Case.priority.asc(), Case.updated_at.asc()]),
+            section("queue", "Team queue: open cases no one owns, oldest first", {"state": "open", "owner": "none",
+                    "sort": "created"}, is_open, Case.owner_id.is_(None), order=[Case.id.asc()]),
+            section("urgent", "Open P1 and P2 cases", {"state": "open", "priority": ["P1", "P2"]}, is_open,
+                    Case.priority.in_([Priority.P1, Priority.P2])),
+        ]
+        title = "Escalations waiting for your acknowledgement"
+    elif actor.role == Role.ANALYST:
+        sections += [
+            section("mine", "My open cases", {"state": "open", "owner": username}, is_open, Case.owner_id == me),
+            section("unassigned", "Unassigned open cases to pick up", {"state": "open", "owner": "none"}, is_open,
+                    Case.owner_id.is_(None)),
+        ]
+        title = "My escalations and those of my cases, not yet acknowledged by a manager"
+    else:  # auditors
+        closed = Case.status.in_([CaseStatus.RESOLVED, CaseStatus.CLOSED])
+        sections.append(section("closed", "Recently resolved and closed cases to review", {"state": "closed",
+                                "sort": "-updated"}, closed, order=[Case.updated_at.desc(), Case.id.desc()]))
+        title = ""
+    escalations, escalations_total = pending_escalations(session, actor, limit=limit) if title else ([], 0)
     rows = session.execute(select(Case.status, func.count(Case.id)).where(visible).group_by(Case.status)).all()
     counts = {s: 0 for s in CaseStatus} | {status: n for status, n in rows}
-    return Dashboard(mine[0], mine[1], unassigned[0], unassigned[1], urgent[0], urgent[1], escalated[0],
-                     escalated[1], counts)
+    return Dashboard(sections, escalations, escalations_total, title, counts)
+
+
+def pending_escalations(session: Session, actor: Actor, *, limit: int = 50) -> tuple[list[PendingEscalation], int]:
+    """Escalations not acknowledged yet, on open cases `actor` may see, oldest first, and how many:
+    for a manager those to them or to no one by name; for an analyst those they raised, or on the
+    cases they own or are a member of. Each says whether `actor` may acknowledge it."""
+    where: list[Any] = [CaseEscalation.acknowledged_at.is_(None), access.visible_filter(actor),
+                        Case.status.in_(sorted(OPEN_STATUSES))]
+    me = _user_id(actor)
+    if actor.is_system:
+        pass
+    elif actor.role == Role.MANAGER:
+        where.append(or_(CaseEscalation.to_user_id.is_(None), CaseEscalation.to_user_id == me))
+    elif actor.role == Role.ANALYST:
+        member_of = select(case_members.c.case_id).where(case_members.c.user_id == me)
+        where.append(or_(CaseEscalation.created_by_id == me, Case.owner_id == me, Case.id.in_(member_of)))
+    else:
+        return [], 0
+    query = select(CaseEscalation, Case).join(Case, Case.id == CaseEscalation.case_id).where(*where)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(CaseEscalation.id).limit(limit)
+                           .options(selectinload(CaseEscalation.to_user))).all()
+    return [PendingEscalation(e, c, access.may_acknowledge(actor, e)) for e, c in rows], total
 
 
 def assignable_users(session: Session, actor: Actor) -> list[User]:
@@ -664,6 +758,40 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
     return escalation
 
 
+def acknowledge_escalation(session: Session, actor: Actor, case_id: int, escalation_id: int) -> CaseEscalation:
+    """Acknowledge an escalation of the case: who and when are kept on it, on the timeline and in
+    the audit log. Once only.
+
+    Raises NotFound (the case, or an escalation it does not have); Forbidden (not its recipient:
+    the manager it names, else any manager); Conflict (acknowledged already, saying by whom and when)."""
+    case = access.get_case_or_404(session, actor, case_id)
+    # Locked, so that two acknowledgements of one escalation are taken one after the other.
+    escalation = session.scalars(select(CaseEscalation).where(CaseEscalation.id == escalation_id,
+                                                              CaseEscalation.case_id == case.id)
+                                 .with_for_update().options(selectinload(CaseEscalation.to_user))).one_or_none()
+    if escalation is None:
+        raise NotFound(f"case {case.reference} has no escalation {escalation_id}", field="escalation")
+    if not access.may_acknowledge(actor, escalation):
+        recipient = escalation.to_user.username if escalation.to_user else "a manager"
+        raise Forbidden(f"only its recipient ({recipient}) may acknowledge this escalation", field="escalation")
+    if escalation.acknowledged_at is not None:
+        raise Conflict(f"this escalation was acknowledged already by {escalation.acknowledged_by_name} at "
+                       f"{escalation.acknowledged_at:%Y-%m-%d %H:%M} UTC", field="escalation",
+                       details={"acknowledged_at": escalation.acknowledged_at.isoformat(),
+                                "acknowledged_by": escalation.acknowledged_by_name})
+    now = utcnow()
+    escalation.acknowledged_at, escalation.acknowledged_by_id = now, _user_id(actor)
+    escalation.acknowledged_by_name = actor.name
+    raised = f"{escalation.kind} escalation by {escalation.created_by_name} of {escalation.created_at:%Y-%m-%d %H:%M}"
+    changes: dict[str, list[Any]] = {"acknowledged": [None, raised]}
+    _entry(session, actor, case, EntryKind.ESCALATION, f"Escalation acknowledged by {actor.name}", changes=changes,
+           at=now)
+    session.flush()
+    audit.record(session, actor, "case.escalation_acknowledge", "case", case.id,
+                 {"reference": case.reference, "escalation_id": escalation.id})
+    return escalation
+
+
 def add_note(session: Session, actor: Actor, case_id: int, cmd: NewNote) -> TimelineEntry:
     """Add a Markdown note to the case's timeline. Raises NotFound; Forbidden."""
     case = _load_for_change(session, actor, case_id, None, lock=False)
@@ -795,6 +923,102 @@ def link_cases(session: Session, actor: Actor, case_id: int, cmd: NewLink) -> Ca
     _audit(session, actor, "case.link", case, changes)
     session.flush()
     return link
+
+
+# ---------------------------------------------------------------- bulk actions
+
+
+@dataclass
+class BulkOutcome:
+    """What a bulk action did to one case: `done` (changed), `unchanged` (it was so already) or
+    `refused`, with the reason and the status the same change made alone would have had."""
+
+    given: int | str
+    reference: str
+    case_id: int | None
+    outcome: str
+    message: str
+    status: int = 200
+    field: str | None = None
+
+
+@dataclass
+class BulkResult:
+    action: BulkKind
+    outcomes: list[BulkOutcome]
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+
+def can_bulk(actor: Actor) -> bool:
+    """Whether `actor` may be offered bulk actions (analysts and managers; each case still decides)."""
+    return access.is_manager(actor) or actor.role == Role.ANALYST
+
+
+def bulk_apply(session: Session, actor: Actor, cmd: BulkAction) -> BulkResult:
+    """Apply one action (assign, tag, resolve as a duplicate) to each selected case through the same
+    service call as one by one: the same permission and state rules, timeline entries and audit records.
+
+    Per case, not all-or-nothing: each case runs in its own savepoint, so a refused case is left
+    exactly as it was and reported with the reason, while the others are changed (a manager who
+    tags twenty cases, two of them restricted, gets eighteen tagged and two reasons, rather than
+    nothing and a list to work through). All of it commits in the request's one transaction.
+
+    Raises Forbidden for roles that change no case; Invalid naming the field the action needs."""
+    _require_case_worker(actor)
+    needed = {BulkKind.ASSIGN: "owner", BulkKind.TAG: "tag", BulkKind.DUPLICATE: "duplicate_of"}[cmd.action]
+    if getattr(cmd, needed) is None:
+        what = {"owner": "the user who takes the cases", "tag": "the tag to add",
+                "duplicate_of": "the surviving case's reference"}[needed]
+        raise Invalid(f"{needed}: {what} is required to {cmd.action} cases", field=needed)
+    outcomes: list[BulkOutcome] = []
+    for given in dict.fromkeys(cmd.cases):
+        savepoint = session.begin_nested()
+        try:
+            case = _bulk_target(session, actor, given)
+            before = case.version
+            reference = case.reference
+            done = _bulk_one(session, actor, case, cmd)
+            changed = case.version != before
+        except DomainError as exc:
+            savepoint.rollback()
+            shown = given if isinstance(given, str) else f"case {given}"
+            outcomes.append(BulkOutcome(given, shown, None, "refused", exc.message, exc.status, exc.field))
+            continue
+        savepoint.commit()
+        outcomes.append(BulkOutcome(given, reference, case.id, "done" if changed else "unchanged",
+                                    done if changed else "already so; nothing to change"))
+    return BulkResult(cmd.action, outcomes)
+
+
+def _bulk_target(session: Session, actor: Actor, given: int | str) -> Case:
+    """A selected case, by id or reference; one the actor may not see is reported as not existing."""
+    case_id = given if isinstance(given, int) else session.scalar(select(Case.id).where(Case.reference == given))
+    if case_id is None:
+        raise NotFound(f"there is no case {given}", field="cases")
+    try:
+        return access.get_case_or_404(session, actor, case_id)
+    except NotFound:
+        raise NotFound(f"there is no case {given}", field="cases") from None
+
+
+def _bulk_one(session: Session, actor: Actor, case: Case, cmd: BulkAction) -> str:
+    """Make the one change on `case`; what was done, in words."""
+    if cmd.action == BulkKind.ASSIGN:
+        update_case(session, actor, case.id, CaseUpdate(version=case.version, owner=cmd.owner))
+        return f"assigned to {cmd.owner}"
+    if cmd.action == BulkKind.TAG:
+        update_case(session, actor, case.id, CaseUpdate(version=case.version,
+                                                        tags=[*case.tag_names, cast(str, cmd.tag)]))
+        return f"tagged {cmd.tag}"
+    survivor = cast(int | str, cmd.duplicate_of)
+    # The case page's resolve form, with resolution duplicate: the same states, checks and field names.
+    transition(session, actor, case.id, Transition(to=CaseStatus.RESOLVED, resolution=Resolution.DUPLICATE,
+                                                   summary=cmd.summary or f"Duplicate of {survivor}",
+                                                   duplicate_of=survivor))
+    kept = session.get(Case, case.duplicate_of_id) if case.duplicate_of_id is not None else None
+    return f"resolved as a duplicate of {kept.reference if kept else survivor}"
 
 
 # ---------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ casemgr/cases/forms.py; the placeholder tabs in casemgr/cases/tabs.py.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -16,6 +17,7 @@ from flask_login import login_required
 from casemgr.cases import access, forms, lifecycle, service, tabs
 from casemgr.cases.models import CaseStatus, EscalationKind, Level, LinkKind, Pap, Priority, Resolution, Source, Tlp
 from casemgr.cases.schemas import (
+    BulkAction,
     CaseQuery,
     CaseUpdate,
     EntryEdit,
@@ -27,6 +29,7 @@ from casemgr.cases.schemas import (
     Retraction,
     Transition,
 )
+from casemgr.db import utcnow
 from casemgr.errors import Conflict, DomainError
 from casemgr.fields import parse
 from casemgr.web import current_actor, db_session, form_data
@@ -54,9 +57,13 @@ def index() -> Any:
         q: CaseQuery = parse(CaseQuery, forms.query_args(request.args))
     except DomainError as exc:  # show the filters with the error, not an unfiltered list that looks filtered
         return render_template("cases/index.html", page=None, q=CaseQuery(), args=args, error=exc.message,
-                               error_field=exc.field), exc.status
-    page = service.list_cases(db_session(), current_actor(), q)
-    return render_template("cases/index.html", page=page, q=q, args=args)
+                               error_field=exc.field, chips=[], notice=None), exc.status
+    s, actor = db_session(), current_actor()
+    page = service.list_cases(s, actor, q)
+    users = service.assignable_users(s, actor) if service.can_bulk(actor) else []
+    return render_template("cases/index.html", page=page, q=q, args=args, can_bulk=service.can_bulk(actor),
+                           users=users, chips=forms.active_filters(request.args),
+                           notice=service.list_notice(actor))
 
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
@@ -209,6 +216,39 @@ def retract_entry(case_id: int, entry_id: int) -> Any:
         return service.retract_entry(s, actor, case, entry_id, cmd)
     return _act(case_id, action, Retraction, "Entry retracted; it stays on the timeline, struck through.",
                 page=_timeline_page, anchor=f"retract-{entry_id}")
+
+
+# ---------------------------------------------------------------- bulk actions and escalations (list, home)
+
+
+@bp.app_template_filter("age")
+def _age(since: dt.datetime) -> str:
+    """How long ago `since` was, as people say it: 40 min, 5 h, 3 d, 11 wk."""
+    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    for unit, size in (("wk", 7 * 24 * 60), ("d", 24 * 60), ("h", 60)):
+        if minutes >= size * (2 if unit == "wk" else 1):
+            return f"{minutes // size} {unit}"
+    return f"{minutes} min"
+
+
+@bp.post("/bulk")
+@login_required
+def bulk() -> Any:
+    try:
+        result = service.bulk_apply(db_session(), current_actor(), parse(BulkAction, forms.bulk(request.form)))
+    except DomainError as exc:  # nothing was changed: say why, with the list as it was
+        db_session().rollback()
+        return render_template("cases/bulk.html", result=None, error=exc.message, error_field=exc.field,
+                               back=forms.back(request.form)), exc.status
+    return render_template("cases/bulk.html", result=result, back=forms.back(request.form))
+
+
+@bp.post("/<int:case_id>/escalations/<int:escalation_id>/acknowledge")
+@login_required
+def acknowledge_escalation(case_id: int, escalation_id: int) -> Any:
+    service.acknowledge_escalation(db_session(), current_actor(), case_id, escalation_id)
+    flash("Escalation acknowledged; it is on the case's timeline.", "info")
+    return redirect(url_for("home.index", _anchor="escalations"))
 
 
 tabs.register(bp)

@@ -72,8 +72,8 @@ def test_analyst_opens_a_case_adds_a_note_and_moves_it_to_containment(page: Page
     for step in ("new → triage", "triage → investigating", "investigating → containment"):
         expect(timeline).to_contain_text(f"Moved: {step}")
     page.goto(f"{live_server}/")
-    expect(page.get_by_test_id("dashboard-mine").or_(page.get_by_test_id("dashboard-urgent")).first).to_contain_text(
-        "Ransomware on file server fs01")
+    # opened without an owner: on the analyst's home among the unassigned open cases to pick up
+    expect(page.get_by_test_id("dashboard-unassigned")).to_contain_text("Ransomware on file server fs01")
     assert problems == []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -55,6 +57,10 @@ def refs(response):
     ("sort=created", ["ransom", "phish", "scan"]),
     ("sort=priority", ["ransom", "phish", "scan"]),
     ("sort=-priority", ["scan", "phish", "ransom"]),
+    ("sort=-updated", ["scan", "phish", "ransom"]),  # the scan was resolved after all three were opened
+    ("sort=updated", ["ransom", "phish", "scan"]),
+    ("sort=age", ["scan", "phish", "ransom"]),  # youngest first
+    ("sort=-age", ["ransom", "phish", "scan"]),  # oldest first
 ])
 def test_filters_and_sorts(cases, query, expected):
     analyst, made = cases
@@ -130,3 +136,55 @@ def test_postgres_search_uses_the_gin_index(cases, db, is_postgres):
         s.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(r[0] for r in s.execute(text(f"EXPLAIN {inner}")))
     assert "ix_case_search_document" in plan, plan
+
+
+def test_an_unknown_sort_is_422_naming_it(cases):
+    analyst, _made = cases
+    r = analyst.get("/api/v1/cases?sort=size")
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["field"] == "sort"
+    assert error["message"].startswith("sort: is not in the accepted form (created, updated, age, priority")
+
+
+def test_the_list_page_is_compact_sortable_and_keeps_references_on_one_line(cases, app):
+    from tests.conftest import WebClient
+
+    analyst, made = cases
+    web = WebClient(app.test_client())
+    web.login(analyst.user.username)
+    html = web.get("/cases?state=open&priority=P1&priority=P2").get_data(as_text=True)
+    assert "<select name=\"status\" multiple" not in html
+    assert "multiple" not in html.split('data-testid="case-filters"')[1].split("</form>")[0]
+    assert 'type="checkbox" name="priority" value="P1" checked' in html
+    assert '<details class="more-filters" open>' in html  # a filter in use is shown, the rest stay folded
+    chips = html.split('data-testid="filter-chips"')[1].split("</ul>")[0]
+    assert "open" in chips
+    assert "priority: P1, P2" in chips
+    assert 'href="/cases?state=open"' in chips.replace("&amp;", "&")  # removing the priority chip
+    assert f'<td class="reference"><a href="/cases/{made["ransom"]["id"]}">{made["ransom"]["reference"]}</a>' in html
+    assert "td.reference" in web.get("/static/lists.css").get_data(as_text=True)  # white-space: nowrap
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    assert 'data-testid="sort-updated"' in head
+    assert 'data-testid="sort-age"' in head
+    assert re.search(r'href="/cases\?[^"]*sort=-age[^"]*" data-testid="sort-age"', head)
+    ages = re.findall(r'data-testid="age"><time [^>]*>([^<]+)</time>', html)
+    updated = re.findall(r'data-testid="updated"><time [^>]*>([^<]+)</time>', html)
+    assert len(ages) == len(updated) == 2
+    assert all(re.fullmatch(r"\d+ min", a) for a in ages), ages  # opened moments ago
+    assert all(re.fullmatch(r"\d+ min ago", u) for u in updated), updated
+    oldest = web.get("/cases?sort=-age").get_data(as_text=True)
+    assert [made[k]["reference"] for k in ("ransom", "phish", "scan")] == re.findall(
+        r'data-testid="case-row" data-reference="([^"]+)"', oldest)
+    assert "Age ▼" in oldest.split("<thead>")[1]
+
+
+def test_the_cli_lists_by_last_update(cases, run_cli):
+    _analyst, made = cases
+    result = run_cli("case", "list", "--sort", "-updated")
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.splitlines() if line.startswith("IR-")]
+    assert listed == [made[k]["reference"] for k in ("scan", "phish", "ransom")]
+    bad = run_cli("case", "list", "--sort", "size")
+    assert bad.exit_code != 0
+    assert "sort: is not in the accepted form" in bad.output
