@@ -1,7 +1,7 @@
 """escalation acknowledgement: who took an escalation in, and when
 
-Revision ID: 0008_escalation_ack
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 12:40:00.000000
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import casemgr.db
 
-revision = '0008_escalation_ack'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
