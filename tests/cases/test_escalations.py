@@ -45,6 +45,13 @@ def test_an_escalation_to_a_named_manager_waits_on_their_home_until_acknowledged
     ann, mia = people["ann"], people["mia"]
     case = open_case(ann, title="Exfiltration from the HR share")
     escalation = escalate(ann, case, to_user="mia")
+    mia_web = people["web"]("mia")
+
+    def state_on_case_page() -> str:
+        page = mia_web.get(f"/cases/{case['id']}").get_data(as_text=True)
+        return re.sub(r"\s+", " ", page.split('data-testid="escalation-state">')[1].split("</span>")[0])
+
+    assert state_on_case_page() == "(waiting for acknowledgement)"
     mia_home = people["web"]("mia").get("/").get_data(as_text=True)
     pending = pending_section(mia_home)
     assert case["reference"] in pending
@@ -67,6 +74,7 @@ def test_an_escalation_to_a_named_manager_waits_on_their_home_until_acknowledged
     assert again.status_code == 409
     assert again.get_json()["error"]["message"].startswith("this escalation was acknowledged already by mia at ")
 
+    assert re.fullmatch(r"\(acknowledged by mia \S.*\)", state_on_case_page())
     shown = mia.get(f"/api/v1/cases/{case['id']}").get_json()["escalations"][0]
     assert shown["acknowledged_by"] == "mia"
     timeline = [e["summary"] for e in mia.get(f"/api/v1/cases/{case['id']}/timeline").get_json()["items"]]
