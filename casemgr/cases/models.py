@@ -176,9 +176,6 @@ class Case(Base):
         Index("ix_cases_occurred_at", "occurred_at"),
         Index("ix_cases_detected_at", "detected_at"),
         Index("ix_cases_last_escalated_at", "last_escalated_at"),
-        # Open, unassigned (the home page's list, the triage filter): the count reads this index alone on
-        # PostgreSQL (`restricted` included for the visibility filter), not a heap page per case.
-        Index("ix_cases_owner_id_status_id", "owner_id", "status", "id", postgresql_include=["restricted"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
