@@ -119,21 +119,9 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "postgresql":
-        event.listen(engine, "connect", _plan_each_execution)
         event.listen(engine, "checkout", _replace_if_closed_by_server)
         event.listen(engine, "before_cursor_execute", _begin_before_writing)
     return engine
-
-
-def _plan_each_execution(dbapi_connection: Any, _record: Any) -> None:
-    """psycopg prepares a statement it has run five times on a connection. A ROLLBACK dropped them, so read
-    sessions, which ended in one, always had plans made for their own values; now that prepared statements
-    last, PostgreSQL would switch a search to a generic plan made for no word in particular (a common word
-    in a third of the cases then took half as long again). Prepared, but planned for each execution's
-    values, as before."""
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
-    dbapi_connection.commit()
 
 
 def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

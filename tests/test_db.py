@@ -109,8 +109,3 @@ def test_a_connection_the_server_ended_is_replaced_without_an_error(pg, user, da
     with pg.session(write=write) as s:  # the pool noticed the close and connected anew
         assert s.get(User, user.id).username == user.username
         assert s.execute(text("SELECT pg_backend_pid()")).scalar() != pid
-
-
-def test_statements_are_planned_for_their_own_values(pg):
-    with pg.session(write=False) as s:  # prepared statements last now: no generic plan for a search's words
-        assert s.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
