@@ -14,7 +14,8 @@ expensive: open cases, or restricted ones they are a member of):
 - the list page: casemgr.cases.service.list_cases with the default query (newest first, 50 per
   page, with the total count);
 - a filtered list: status + priority + category;
-- text searches through the same service call (`q`).
+- text searches through the same service call (`q`), and searches for a case reference (whole, and
+  its number alone, which names a case in every year).
 It prints the median and p95 of each in ms and as a ratio to the baseline's median, and whether
 the targets hold (list and filtered list p95 < 50 ms on SQLite; search p95 < 100 ms).
 
@@ -243,8 +244,12 @@ def workloads(db: Database, info: dict[str, Any]) -> Iterator[tuple[str, str, Ca
     yield "search", "q=domain controller isolated (3 words)", listing(CaseQuery(q="domain controller isolated"))
     with db.session(write=False) as s:  # a word that occurs in one note only: a hash prefix
         body = s.scalar(select(TimelineEntry.body).where(TimelineEntry.kind == "note").limit(1)) or ""
+        reference = s.scalar(select(Case.reference).where(Case.id == info["count"] // 2)) or "IR-2025-0001"
     rare = body.split("hash `")[1][:12] if "hash `" in body else "qakbot"
     yield "search", f"q={rare} (a hash prefix in one note)", listing(CaseQuery(q=rare))
+    yield "search", f"q={reference} (a case reference)", listing(CaseQuery(q=reference))
+    number = reference.rsplit("-", 1)[1]
+    yield "search", f"q={number} (a reference's number, any year)", listing(CaseQuery(q=number))
 
 
 def bench_backend(label: str, url: str, instance_dir: Path) -> list[tuple[str, str, str, list[float]]]:

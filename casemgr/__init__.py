@@ -95,7 +95,7 @@ def build_database(settings: Settings) -> Database:
 
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
-    from casemgr.auth.service import AUTH_KEY, AuthPolicy
+    from casemgr.auth.policy import AUTH_KEY, AuthPolicy
     from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
     from casemgr.signing import Signer

@@ -209,16 +209,18 @@ def _base_url(env: Mapping[str, str], name: str) -> str | None:
 
 def _domains(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma-separated list of domain names, normalized (lower-case A-labels)."""
+    items = [item.strip() for item in (env.get(name) or "").split(",") if item.strip()]
+    if not items:  # the usual case: no need to import the observable parsers (idna, email-validator)
+        return ()
     from casemgr.errors import Invalid
     from casemgr.indicators.observables import domain_name
 
     found: list[str] = []
-    for item in (env.get(name) or "").split(","):
-        if item.strip():
-            try:
-                found.append(domain_name(item.strip()))
-            except Invalid as exc:
-                raise ConfigError(name, exc.message) from None
+    for item in items:
+        try:
+            found.append(domain_name(item))
+        except Invalid as exc:
+            raise ConfigError(name, exc.message) from None
     return tuple(dict.fromkeys(found))
 
 

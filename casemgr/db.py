@@ -3,12 +3,24 @@
 SQLite serializes writers with BEGIN IMMEDIATE on write sessions so that a read-then-write
 transaction (the audit chain append) can never fail half-way with a stale snapshot; read
 sessions use a plain deferred BEGIN so that page views never queue behind writers.
+
+PostgreSQL: a read session costs its queries' round trips and no others. Its connection runs in
+autocommit, so a page view does not pay a BEGIN and a ROLLBACK around its SELECTs; under READ
+COMMITTED (the default, and ours) each statement of a transaction takes a snapshot of its own anyway,
+so the rows a read sees are the same. The first statement that writes, locks (FOR UPDATE), streams
+(a server-side cursor) or is not a plain SELECT opens a real transaction first, which the session's
+commit or rollback ends as before: a read session that records a sign-in's last use, or appends to
+the audit chain, does so atomically and holds its row locks to the end. A pooled connection is
+pinged (SELECT 1) only when its socket has something to read while it sits idle, which is how a
+server restart or an idle-session timeout shows (the server sends its farewell and closes); the
+pool then replaces it. A ping on every checkout cost a round trip per session.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import select
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -59,6 +72,7 @@ def utcnow() -> dt.datetime:
 
 
 WRITE_OPTION = "casemgr_write"
+READ_OPTION = "casemgr_read"
 
 # Every engine this process made: a forked child (a gunicorn worker) drops the pooled connections
 # it inherited without closing them (SQLAlchemy's fork recipe), so parent and child never talk to
@@ -103,7 +117,58 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "checkout", _replace_if_closed_by_server)
+        event.listen(engine, "before_cursor_execute", _begin_before_writing)
+    return engine
+
+
+def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Before a pooled connection is handed out: an idle connection's socket is readable only when
+    the server sent something unasked, in practice its notice that it ends the session (a restart,
+    pg_terminate_backend, idle_session_timeout) followed by the close. Only then is it pinged; a
+    failed ping makes the pool discard it and connect anew (DisconnectionError)."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        if not poller.poll(0):
+            return
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()  # end the transaction the driver opened for the ping
+    except Exception as exc:  # the connection is unusable, whatever the driver's exception says
+        raise DisconnectionError(f"connection closed by the server: {exc}") from exc
+
+
+def _begin_before_writing(conn: Any, cursor: Any, _statement: str, _parameters: Any, context: Any,
+                          _executemany: bool) -> None:
+    """On a read session's autocommit connection: open a transaction before the first statement that
+    needs one (see the module's docstring), so that writes, locks and server-side cursors in a read
+    session behave as in any other transaction."""
+    if not conn.get_execution_options().get(READ_OPTION):
+        return
+    dbapi_connection = cursor.connection
+    if dbapi_connection.info.transaction_status != _IDLE:
+        return  # in the transaction opened earlier
+    if _is_plain_select(context):
+        return
+    cursor.execute("BEGIN")
+
+
+def _is_plain_select(context: Any) -> bool:
+    from sqlalchemy.sql import Select
+
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    if not isinstance(statement, Select) or context.isinsert or context.isupdate or context.isdelete:
+        return False  # DML, DDL, SAVEPOINT, text(), exec_driver_sql: whatever it does, in a transaction
+    if statement._for_update_arg is not None:
+        return False
+    return not (context.execution_options.get("stream_results") or context.execution_options.get("yield_per"))
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
 
 
 class Database:
@@ -117,7 +182,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.info: dict[str, Any] = dict(info or {})
-        self._read = sessionmaker(bind=self.engine, expire_on_commit=False, info=self.info)
+        read_bind = self.engine
+        if self.engine.dialect.name == "postgresql":
+            read_bind = self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_OPTION: True})
+        self._read = sessionmaker(bind=read_bind, expire_on_commit=False, info=self.info)
         self._write = sessionmaker(
             bind=self.engine.execution_options(**{WRITE_OPTION: True}),
             expire_on_commit=False,

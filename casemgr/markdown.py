@@ -14,10 +14,13 @@ stored verbatim and shown as text.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
     "a", "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -29,6 +32,9 @@ URL_SCHEMES = {"http", "https", "mailto"}
 
 @lru_cache(maxsize=1)
 def _renderer() -> MarkdownIt:
+    # Imported on first use: `casemgr case list` and the other commands that render nothing skip it.
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
         ["table", "strikethrough"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -11,10 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
-from argon2 import PasswordHasher
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken
 from sqlalchemy import Select, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -32,35 +28,14 @@ from casemgr.auth.models import (
     TokenKind,
     User,
 )
+from casemgr.auth.policy import AUTH_KEY, AuthPolicy
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.db import utcnow
 from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
 
-AUTH_KEY = "casemgr.auth_policy"
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
 MFA_SETTING = "mfa_required_roles"
 TOUCH_EVERY = dt.timedelta(seconds=30)
-
-
-@dataclass(frozen=True)
-class AuthPolicy:
-    """Collaborator built from settings once by the factory."""
-
-    hasher: PasswordHasher
-    session_idle: dt.timedelta
-    session_max_age: dt.timedelta
-    max_failures: int
-    lockout: dt.timedelta
-    secret_key: str
-    # Sign-in attempts allowed per client address: (how many, per how many seconds), each enforced.
-    attempt_limits: tuple[tuple[int, int], ...] = ((20, 60),)
-
-    @property
-    def fernet(self) -> Fernet:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"casemgr totp secrets").derive(
-            self.secret_key.encode()
-        )
-        return Fernet(base64.urlsafe_b64encode(key))
 
 
 def policy_of(session: Session) -> AuthPolicy:

@@ -11,7 +11,6 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.cases import service
 from casemgr.cases.models import CaseStatus, Priority, Tlp
@@ -27,6 +26,8 @@ as_user = click.option("--as", "as_username", metavar="USERNAME",
 def _actor(ctx: CliContext, session: Session, username: str | None) -> Actor:
     if username is None:
         return ctx.actor()
+    from casemgr.auth import service as auth  # argon2, pyotp and the rest of sign-in: only for --as
+
     try:
         user = auth.get_user(session, username)
     except NotFound:

@@ -24,10 +24,23 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, Integer, case, column, false, or_, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    SelectBase,
+    String,
+    case,
+    cast,
+    column,
+    false,
+    literal,
+    select,
+    text,
+    union,
+)
 from sqlalchemy.orm import Session
 
-from casemgr.cases.models import Case
+from casemgr.cases.models import Case, CaseReferenceCounter
 
 MAX_TERMS = 12
 _WORD = re.compile(r"[^\W_]+")
@@ -50,8 +63,10 @@ def reference_match(query: str) -> ColumnElement[bool] | None:
     if found and (len(found[2]) >= 4 or not found[2].startswith("0")):
         return Case.reference == f"IR-{found[1]}-{int(found[2]):04d}"
     if _NUMBER.fullmatch(query):
-        # `_` matches one character: IR-<any year>-<the number as references write it>.
-        return Case.reference.like(f"IR-____-{int(query):04d}")
+        # IR-<any year>-<the number as references write it>: one lookup in the unique index per year that
+        # has references (a LIKE 'IR-____-0001' would read every reference).
+        return Case.reference.in_(select(literal("IR-") + cast(CaseReferenceCounter.year, String)
+                                         + f"-{int(query):04d}"))
     if _PREFIX.fullmatch(query):
         return Case.reference.like(f"{query.upper()}%")
     return None
@@ -68,20 +83,26 @@ def matching(session: Session, query: str) -> ColumnElement[bool]:
     whose reference `query` names or begins (`reference_match`)."""
     by_text = _text_matching(session, query)
     by_reference = reference_match(query)
-    return by_text if by_reference is None else or_(by_reference, by_text)
+    if by_reference is None:
+        return false() if by_text is None else Case.id.in_(by_text)
+    named = select(Case.id).where(by_reference).correlate(None)
+    # One set of ids out of two index lookups: `reference = … OR id IN (…)` made PostgreSQL test both on
+    # every case.
+    return Case.id.in_(named if by_text is None else union(named, by_text))
 
 
-def _text_matching(session: Session, query: str) -> ColumnElement[bool]:
+def _text_matching(session: Session, query: str) -> SelectBase | None:
+    """The ids of the cases whose text has every word of `query` (as a prefix), or None for no words."""
     words = terms(query)
     if not words:
-        return false()
+        return None
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # One document per case (title, description, notes, events): every word, as a prefix.
         ids = text("SELECT case_id FROM case_search WHERE document @@ to_tsquery('simple'::regconfig, :pg_fts)")
-        return Case.id.in_(ids.bindparams(pg_fts=" & ".join(f"{w}:*" for w in words)).columns(column("id", Integer)))
+        return ids.bindparams(pg_fts=" & ".join(f"{w}:*" for w in words)).columns(column("id", Integer))
     if dialect != "sqlite":  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"no full-text search for {dialect}")
     ids = text("SELECT rowid FROM cases_fts WHERE cases_fts MATCH :fts").bindparams(
         fts=" ".join(f'"{w}"*' for w in words))
-    return Case.id.in_(ids.columns(column("id", Integer)))
+    return ids.columns(column("id", Integer))
