@@ -1,4 +1,4 @@
-"""PostgreSQL's search table and list indexes (migration 0010): what a search finds after notes are
+"""PostgreSQL's search table and list indexes (migration 0009): what a search finds after notes are
 written several in one statement, and the plans of the counts that used to read every case."""
 
 from __future__ import annotations

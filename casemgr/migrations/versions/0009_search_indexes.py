@@ -1,8 +1,8 @@
 """search indexes (PostgreSQL): open and unassigned cases counted from one index; a case's search words
 written once per statement, not once per timeline row
 
-Revision ID: 0010_search_indexes
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 13:00:00.000000
 
 PostgreSQL kept `case_search` (migration 0002) with a row trigger on `case_timeline`: inserting a case's
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = '0010_search_indexes'
-down_revision = '0006'  # 0006_corrections.py's id; the merger relinks the chain
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
