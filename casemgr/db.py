@@ -153,7 +153,9 @@ def _begin_before_writing(conn: Any, cursor: Any, _statement: str, _parameters: 
         return  # in the transaction opened earlier
     if _is_plain_select(context):
         return
-    cursor.execute("BEGIN")
+    # On the connection, not on `cursor`: for a streamed query that is a server-side cursor, which would
+    # wrap the BEGIN in a DECLARE.
+    dbapi_connection.execute("BEGIN")
 
 
 def _is_plain_select(context: Any) -> bool:

@@ -78,6 +78,16 @@ def test_a_write_in_a_read_session_is_a_transaction(pg, user, tmp_path):
         assert s.get(User, user.id).display_name == "Kept"
 
 
+def test_a_streamed_query_in_a_read_session_runs_in_a_transaction(pg, user, make_user, tmp_path):
+    # A server-side cursor (what exports stream through) lives only inside a transaction.
+    make_user("analyst", "second")
+    with wire(pg, tmp_path / "trace") as sent, pg.session(write=False) as s:
+        names = list(s.scalars(select(User.username).order_by(User.username).execution_options(yield_per=1)))
+    assert names == ["reader", "second"]
+    assert sent[:2] == ["BEGIN", "DECLARE"]  # the cursor declared inside the transaction
+    assert sent[-2:] == ["CLOSE", "ROLLBACK"]
+
+
 def test_a_lock_taken_in_a_read_session_is_held_to_its_end(pg, user, database_url):
     other = create_engine(database_url)
     try:
