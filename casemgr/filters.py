@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import re
 from typing import Any
 
 from flask import Flask
@@ -56,7 +58,25 @@ def plural(count: Any, singular: str, many: str | None = None) -> str:
     return f"{number:,} {singular if number == 1 else (many or singular + 's')}"
 
 
+# A stored timestamp (what the services record in changes and summaries: isoformat() of an aware datetime).
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})")
+
+
+def timestamp(value: Any, *, seconds: bool = False) -> str | None:
+    """`2026-12-01T12:29:11.345451+00:00` as `2026-12-01 12:29 UTC`, as the pages show times (with the
+    seconds for the audit log); None when the value is no timestamp with a time zone."""
+    if not isinstance(value, str) or not _ISO_TIMESTAMP.fullmatch(value):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
+
+
 def _shown(value: Any) -> str:
+    if (moment := timestamp(value)) is not None:
+        return moment
     if value is True:
         return "yes"
     if value is False:

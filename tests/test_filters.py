@@ -40,6 +40,12 @@ def test_words_for_values_counts_and_changes():
     assert text_of(str(change("owner", ["ann", None]))) == "owner: cleared (was ann)"
     assert text_of(str(change("title", ["Old", "x" * 200]))) == "title: changed"
     assert "<script>" not in str(change("<script>", [None, "<script>"]))
+    assert text_of(str(change("acknowledged_at", [None, "2026-12-01T12:29:11.345451+00:00"]))) == (
+        "acknowledged at: set to 2026-12-01 12:29 UTC")
+    assert text_of(str(change("occurred_at", ["2026-11-30T23:10:00+01:00", "2026-11-30T22:15:00Z"]))) == (
+        "occurred at: 2026-11-30 22:10 UTC → 2026-11-30 22:15 UTC")
+    # text that only looks like a date stays as typed
+    assert text_of(str(change("tags", [None, ["2026-12-01"]]))) == "tags: set to 2026-12-01"
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from casemgr.audit.content import EntryView
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
 from casemgr.cases.models import Case
+from casemgr.filters import timestamp
 
 # Summary members that name the case an entry is about.
 CASE_KEYS = ("case_id", "case", "reference")
@@ -117,4 +118,4 @@ def words(value: Any) -> str:
         return ", ".join(words(v) for v in value)
     if isinstance(value, dict):
         return "; ".join(f"{label(str(k))}: {words(v)}" for k, v in value.items())
-    return str(value)
+    return timestamp(value, seconds=True) or str(value)
