@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:  # the audit log's words come from here too, in commands that load no Flask
+    from flask import Flask
 
 # Values whose words are not simply the value with spaces for underscores.
 LABELS: dict[str, str] = {"duplicate_of": "duplicate of", "duplicated_by": "duplicated by"}
