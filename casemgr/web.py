@@ -8,7 +8,7 @@ import logging
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
@@ -417,6 +417,42 @@ def form_data() -> dict[str, Any]:
     data = request.form.to_dict()
     data.pop("csrf_token", None)
     return data
+
+
+def form_action(call: Callable[[], T], *, page: Callable[..., Any], done: Callable[[T], Any],
+                keep_failures: bool = False, raise_statuses: Collection[int] = ()) -> Any:
+    """Run what a page's form asks for, the one way every view does it.
+
+    `call()` parses the form into a command and calls the service; `done(result)` is the reply to
+    success (usually `redirect_with`, or a page showing the result). A DomainError from `call`
+    re-renders the form's page, `page(exc.status, error=exc.message, error_field=exc.field)`, so the
+    user sees what was wrong and where, with their values (bind them into `page` with
+    functools.partial) and the error's status.
+
+    Before re-rendering, what the action flushed is rolled back: the page then shows the data as it
+    was, and on PostgreSQL a failed statement does not leave the transaction unusable for the page's
+    own queries. `keep_failures` commits instead, for an action whose failure is itself a record to
+    keep (a failed password check's count and audit entry); the service raises only after writing
+    nothing else. An error whose status is in `raise_statuses` is not shown on the form but on the
+    error page (e.g. 404: there is no page to show it on).
+    """
+    try:
+        result = call()
+    except DomainError as exc:
+        if exc.status in raise_statuses:
+            raise
+        if keep_failures:
+            commit_now()
+        else:
+            db_session().rollback()
+        return page(exc.status, error=exc.message, error_field=exc.field)
+    return done(result)
+
+
+def redirect_with(message: str, target: str, category: str = "info") -> Response:
+    """The reply to a form that worked: `message` flashed on the page at `target`."""
+    flash(message, category)
+    return redirect(target)  # type: ignore[return-value]
 
 
 def safe_next(target: str | None) -> str | None:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import login_required
 
 from casemgr.audit import export as exports
 from casemgr.audit import service
 from casemgr.audit.readable import ReadableEntry
 from casemgr.audit.schemas import AuditQuery, ExportRequest
-from casemgr.errors import DomainError
+from casemgr.auth.actor import Actor
 from casemgr.fields import parse
-from casemgr.web import commit_now, current_actor, db_session, form_data, stream_with_session
+from casemgr.web import (
+    commit_now,
+    current_actor,
+    db_session,
+    form_action,
+    form_data,
+    redirect_with,
+    stream_with_session,
+)
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -23,18 +32,25 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 def index() -> Any:
     args = {k: v for k, v in request.args.items() if k in AuditQuery.model_fields}
     actor = current_actor()
-    try:
+
+    def read() -> tuple[AuditQuery, list[ReadableEntry], int]:
         q: AuditQuery = parse(AuditQuery, args)
-        entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
-    except DomainError as exc:
-        service.require_reader(actor)  # the 403 comes before any hint about the filters
-        # Show the form with the error and no rows rather than an unfiltered log that looks filtered.
-        return render_template("audit/index.html", entries=[], object_urls=[], total=0, q=AuditQuery(), pages=1,
-                               args=args, error=exc.message, can_export=exports.may_export(actor)), exc.status
-    pages = max(1, -(-total // q.per_page))
-    return render_template("audit/index.html", entries=entries, object_urls=[_object_url(e) for e in entries],
-                           total=total, q=q, pages=pages, args=args, error=None,
-                           can_export=exports.may_export(actor))
+        return q, *service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+
+    def shown(found: tuple[AuditQuery, list[ReadableEntry], int]) -> Any:
+        q, entries, total = found
+        return render_template("audit/index.html", entries=entries, object_urls=[_object_url(e) for e in entries],
+                               total=total, q=q, pages=max(1, -(-total // q.per_page)), args=args, error=None,
+                               can_export=exports.may_export(actor))
+
+    return form_action(read, page=partial(_bad_filters, actor, args), done=shown)
+
+
+def _bad_filters(actor: Actor, args: dict[str, str], status: int, error: str, error_field: str | None) -> Any:
+    """The form with the error and no rows, rather than an unfiltered log that looks filtered."""
+    service.require_reader(actor)  # the 403 comes before any hint about the filters
+    return render_template("audit/index.html", entries=[], object_urls=[], total=0, q=AuditQuery(), pages=1,
+                           args=args, error=error, can_export=exports.may_export(actor)), status
 
 
 def _object_url(e: ReadableEntry) -> str | None:
@@ -76,5 +92,4 @@ def verify() -> Any:
 @login_required
 def checkpoint() -> Any:
     cp = service.checkpoint(db_session(), current_actor())
-    flash(f"Checkpoint signed at entry #{cp.entry_count}.", "info")
-    return redirect(url_for("audit.index"))
+    return redirect_with(f"Checkpoint signed at entry #{cp.entry_count}.", url_for("audit.index"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from functools import partial
 from typing import Any
 
 import qrcode
@@ -14,9 +15,18 @@ from casemgr.auth import service
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
-from casemgr.errors import DomainError, Forbidden
+from casemgr.errors import Forbidden
 from casemgr.fields import parse
-from casemgr.web import SESSION_KEY, commit_now, current_actor, db_session, form_data, safe_next
+from casemgr.web import (
+    SESSION_KEY,
+    commit_now,
+    current_actor,
+    db_session,
+    form_action,
+    form_data,
+    redirect_with,
+    safe_next,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -110,15 +120,13 @@ def change_password() -> Any:
     actor = current_actor()
     if _too_many_attempts(actor) is not None:
         return _account_page(429, error=TOO_MANY, error_field="current_password")
-    try:
-        ended = service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
-                                            current_session=session.get(SESSION_KEY))
-    except DomainError as exc:
-        commit_now()  # keep a failed check's count (nothing else was changed)
-        return _account_page(exc.status, error=exc.message, error_field=exc.field)
-    flash(f"Your password was changed; {ended} other session(s) of yours were signed out." if ended
-          else "Your password was changed.", "info")
-    return redirect(url_for("auth.account"))
+    return form_action(
+        lambda: service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
+                                            current_session=session.get(SESSION_KEY)),
+        page=_account_page, keep_failures=True,  # keep a failed check's count (nothing else was changed)
+        done=lambda ended: redirect_with(f"Your password was changed; {ended} other session(s) of yours were"
+                                         " signed out." if ended else "Your password was changed.",
+                                         url_for("auth.account")))
 
 
 @bp.route("/account/password/new", methods=["GET", "POST"])
@@ -131,25 +139,28 @@ def forced_password_change() -> Any:
         return render_template("auth/password_change.html")
     actor = current_actor()
     if _too_many_attempts(actor) is not None:
-        return render_template("auth/password_change.html", error=TOO_MANY, error_field="current_password"), 429
-    try:
-        service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
-                                    current_session=session.get(SESSION_KEY))
-    except DomainError as exc:
-        commit_now()  # keep a failed check's count (nothing else was changed)
-        return render_template("auth/password_change.html", error=exc.message, error_field=exc.field), exc.status
-    flash("Your password was changed.", "info")
-    return redirect(url_for("home.index"))
+        return _password_change_page(429, error=TOO_MANY, error_field="current_password")
+    return form_action(
+        lambda: service.change_own_password(db_session(), actor, parse(PasswordChange, form_data()),
+                                            current_session=session.get(SESSION_KEY)),
+        page=_password_change_page, keep_failures=True,  # keep a failed check's count (nothing else was changed)
+        done=lambda _ended: redirect_with("Your password was changed.", url_for("home.index")))
+
+
+def _password_change_page(status: int, **error: Any) -> Any:
+    return render_template("auth/password_change.html", **error), status
 
 
 @bp.post("/account/tokens")
 @login_required
 def create_token() -> Any:
     actor = current_actor()
-    try:
-        issued = service.create_token(db_session(), actor, actor.name, parse(NewToken, _token_form()))
-    except DomainError as exc:
-        return _account_page(exc.status, error=exc.message, error_field=exc.field)
+    return form_action(lambda: service.create_token(db_session(), actor, actor.name, parse(NewToken, _token_form())),
+                       page=_account_page, done=_new_token_page)
+
+
+def _new_token_page(issued: service.IssuedToken) -> Any:
+    """The account page with the new token's secret, shown this once."""
     return _account_page(201, new_token=issued.secret, new_token_name=issued.token.name)
 
 
@@ -176,28 +187,43 @@ def mfa_enroll() -> Any:
     if current_user.mfa_pending and actor.user is not None and actor.user.totp_enabled:
         return redirect(url_for("auth.mfa"))  # a sign-in waiting for its code may not touch the factor
     action = request.form.get("action") if request.method == "POST" else None
-    try:
-        if action == "begin":
-            uri = service.begin_totp_enrollment(s, actor)
-            return render_template("auth/enroll.html", qr=_qr_data_uri(uri), uri=uri)
-        if action == "confirm":
-            codes = service.confirm_totp_enrollment(s, actor, request.form.get("code", ""))
-            if SESSION_KEY in session:
-                service.mark_mfa_passed(s, session[SESSION_KEY])
-            return render_template("auth/enroll.html", recovery_codes=codes, enabled=True,
-                                   then=safe_next(session.pop("after_mfa", None)) or url_for("auth.account"))
-        if action == "recovery_codes":
-            codes = service.regenerate_recovery_codes(s, actor, request.form.get("password", ""))
-            return render_template("auth/enroll.html", recovery_codes=codes, then=url_for("auth.account"))
-        if action == "disable":
-            service.disable_totp(s, actor, request.form.get("password", ""))
-            flash("Two-factor authentication is off.", "info")
-            return redirect(url_for("auth.account"))
-    except DomainError as exc:
-        if action in {"confirm", "disable", "recovery_codes"}:
-            commit_now()  # keep a failed check's count
-        return render_template("auth/enroll.html", error=exc.message, pending=action == "confirm"), exc.status
-    return render_template("auth/enroll.html", required=current_user.mfa_pending)
+    step = ENROLL_STEPS.get(action or "")
+    if step is None:
+        return render_template("auth/enroll.html", required=current_user.mfa_pending)
+    return form_action(lambda: step(s, actor), page=partial(_enroll_refused, pending=action == "confirm"),
+                       done=lambda reply: reply,
+                       keep_failures=action in {"confirm", "disable", "recovery_codes"})  # a failed check's count
+
+
+def _enroll_begin(s: Any, actor: Actor) -> Any:
+    uri = service.begin_totp_enrollment(s, actor)
+    return render_template("auth/enroll.html", qr=_qr_data_uri(uri), uri=uri)
+
+
+def _enroll_confirm(s: Any, actor: Actor) -> Any:
+    codes = service.confirm_totp_enrollment(s, actor, request.form.get("code", ""))
+    if SESSION_KEY in session:
+        service.mark_mfa_passed(s, session[SESSION_KEY])
+    return render_template("auth/enroll.html", recovery_codes=codes, enabled=True,
+                           then=safe_next(session.pop("after_mfa", None)) or url_for("auth.account"))
+
+
+def _enroll_new_codes(s: Any, actor: Actor) -> Any:
+    codes = service.regenerate_recovery_codes(s, actor, request.form.get("password", ""))
+    return render_template("auth/enroll.html", recovery_codes=codes, then=url_for("auth.account"))
+
+
+def _enroll_disable(s: Any, actor: Actor) -> Any:
+    service.disable_totp(s, actor, request.form.get("password", ""))
+    return redirect_with("Two-factor authentication is off.", url_for("auth.account"))
+
+
+ENROLL_STEPS = {"begin": _enroll_begin, "confirm": _enroll_confirm, "recovery_codes": _enroll_new_codes,
+                "disable": _enroll_disable}
+
+
+def _enroll_refused(status: int, pending: bool, error: str, error_field: str | None) -> Any:
+    return render_template("auth/enroll.html", error=error, pending=pending), status
 
 
 def _qr_data_uri(uri: str) -> str:
@@ -230,12 +256,10 @@ def admin_users() -> Any:
 @bp.post("/admin/users")
 @login_required
 def admin_create_user() -> Any:
-    try:
-        user = service.create_user(db_session(), _admin(), parse(NewUser, form_data()))
-    except DomainError as exc:
-        return _users_page(exc.status, error=exc.message, error_field=exc.field, form=form_data())
-    flash(f"User {user.username} was created.", "info")
-    return redirect(url_for("auth.admin_users"))
+    return form_action(lambda: service.create_user(db_session(), _admin(), parse(NewUser, form_data())),
+                       page=partial(_users_page, form=form_data()),
+                       done=lambda user: redirect_with(f"User {user.username} was created.",
+                                                       url_for("auth.admin_users")))
 
 
 @bp.post("/admin/users/<username>")
@@ -244,12 +268,9 @@ def admin_update_user(username: str) -> Any:
     data = form_data()
     if "disabled" in data:
         data["disabled"] = data["disabled"] == "true"
-    try:
-        service.update_user(db_session(), _admin(), username, parse(UserUpdate, data))
-    except DomainError as exc:
-        return _users_page(exc.status, error=exc.message, error_field=exc.field)
-    flash(f"User {username} was updated.", "info")
-    return redirect(url_for("auth.admin_users"))
+    return form_action(lambda: service.update_user(db_session(), _admin(), username, parse(UserUpdate, data)),
+                       page=_users_page,
+                       done=lambda _user: redirect_with(f"User {username} was updated.", url_for("auth.admin_users")))
 
 
 @bp.post("/admin/users/<username>/unlock")
@@ -279,11 +300,8 @@ def admin_reset_mfa(username: str) -> Any:
 @bp.post("/admin/users/<username>/tokens")
 @login_required
 def admin_create_token(username: str) -> Any:
-    try:
-        issued = service.create_token(db_session(), _admin(), username, parse(NewToken, _token_form()))
-    except DomainError as exc:
-        return _users_page(exc.status, error=exc.message, error_field=exc.field)
-    return _account_page(201, new_token=issued.secret, new_token_name=issued.token.name)
+    return form_action(lambda: service.create_token(db_session(), _admin(), username, parse(NewToken, _token_form())),
+                       page=_users_page, done=_new_token_page)
 
 
 @bp.post("/admin/settings/mfa")

@@ -2,16 +2,17 @@
 
 Thin adapters: parse the form into a command, call casemgr.cases.service, then redirect, or
 re-render the page with the error naming the field (and its 4xx status; the request's
-transaction is rolled back, so nothing of a failed action is written). The form shapes are in
+transaction is rolled back, so nothing of a failed action is written): casemgr.web.form_action. The form shapes are in
 casemgr/cases/forms.py; the placeholder tabs in casemgr/cases/tabs.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
 
 from casemgr.cases import access, forms, lifecycle, service, tabs
@@ -30,9 +31,9 @@ from casemgr.cases.schemas import (
     Transition,
 )
 from casemgr.db import utcnow
-from casemgr.errors import Conflict, DomainError
+from casemgr.errors import Conflict
 from casemgr.fields import parse
-from casemgr.web import current_actor, db_session, form_data
+from casemgr.web import current_actor, db_session, form_action, form_data, redirect_with
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -53,17 +54,23 @@ def _choices() -> dict[str, Any]:
 @login_required
 def index() -> Any:
     args = forms.filter_args(request.args)
-    try:
-        q: CaseQuery = parse(CaseQuery, forms.query_args(request.args))
-    except DomainError as exc:  # show the filters with the error, not an unfiltered list that looks filtered
-        return render_template("cases/index.html", page=None, q=CaseQuery(), args=args, error=exc.message,
-                               error_field=exc.field, chips=[], notice=None), exc.status
+    return form_action(lambda: parse(CaseQuery, forms.query_args(request.args)),
+                       page=partial(_bad_filters, args=args), done=partial(_list, args=args))
+
+
+def _list(q: CaseQuery, args: dict[str, Any]) -> Any:
     s, actor = db_session(), current_actor()
     page = service.list_cases(s, actor, q)
     users = service.assignable_users(s, actor) if service.can_bulk(actor) else []
     return render_template("cases/index.html", page=page, q=q, args=args, can_bulk=service.can_bulk(actor),
                            users=users, chips=forms.active_filters(request.args),
                            notice=service.list_notice(actor))
+
+
+def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
+    """The filters with the error, not an unfiltered list that looks filtered."""
+    return render_template("cases/index.html", page=None, q=CaseQuery(), args=args, chips=[], notice=None,
+                           **error), status
 
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
@@ -76,13 +83,10 @@ def _create_form(status: int = 200, **extra: Any) -> Any:
 def create() -> Any:
     if request.method == "GET":
         return _create_form()
-    try:
-        case = service.create_case(db_session(), current_actor(), parse(NewCase, forms.new_case(request.form)))
-    except DomainError as exc:
-        db_session().rollback()
-        return _create_form(exc.status, values=request.form, error=exc.message, error_field=exc.field)
-    flash(f"Case {case.reference} opened.", "info")
-    return redirect(url_for("cases.detail", case_id=case.id))
+    return form_action(
+        lambda: service.create_case(db_session(), current_actor(), parse(NewCase, forms.new_case(request.form))),
+        page=partial(_create_form, values=request.form),
+        done=lambda case: redirect_with(f"Case {case.reference} opened.", url_for("cases.detail", case_id=case.id)))
 
 
 def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
@@ -101,18 +105,19 @@ def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
 def edit(case_id: int) -> Any:
     if request.method == "GET":
         return _edit_form(case_id)
-    try:
-        service.update_case(db_session(), current_actor(), case_id, parse(CaseUpdate, forms.case_update(request.form)))
-    except Conflict as exc:  # show the user's values against the current ones, based on the current version
-        db_session().rollback()
-        return _edit_form(case_id, exc.status, values=forms.submitted(request.form), error=exc.message,
-                          error_field=exc.field, conflict=True)
-    except DomainError as exc:
-        db_session().rollback()
-        return _edit_form(case_id, exc.status, values=forms.submitted(request.form), was=forms.was(request.form),
-                          version=request.form.get("version"), error=exc.message, error_field=exc.field)
-    flash("Case saved.", "info")
-    return redirect(url_for("cases.detail", case_id=case_id))
+    return form_action(
+        lambda: service.update_case(db_session(), current_actor(), case_id,
+                                    parse(CaseUpdate, forms.case_update(request.form))),
+        page=partial(_edit_refused, case_id),
+        done=lambda _case: redirect_with("Case saved.", url_for("cases.detail", case_id=case_id)))
+
+
+def _edit_refused(case_id: int, status: int, **error: Any) -> Any:
+    values = forms.submitted(request.form)
+    if status == Conflict.status:  # show the user's values against the current ones, based on the current version
+        return _edit_form(case_id, status, values=values, conflict=True, **error)
+    return _edit_form(case_id, status, values=values, was=forms.was(request.form),
+                      version=request.form.get("version"), **error)
 
 
 # ---------------------------------------------------------------- the case page
@@ -150,15 +155,11 @@ def timeline(case_id: int) -> Any:
 def _act(case_id: int, action: Any, model: type, done: str, *, page: Any, anchor: str,
          data: dict[str, Any] | None = None) -> Any:
     """Run one case action from a form; on error re-render `page` with the error and the form's values."""
-    try:
-        action(db_session(), current_actor(), case_id, parse(model, form_data() if data is None else data))
-    except DomainError as exc:
-        db_session().rollback()
-        return page(case_id, exc.status, error=exc.message, error_field=exc.field, form=form_data(),
-                    error_form=anchor)
-    flash(done, "info")
     target = "cases.timeline" if page is _timeline_page else "cases.detail"
-    return redirect(url_for(target, case_id=case_id, _anchor=anchor))
+    return form_action(
+        lambda: action(db_session(), current_actor(), case_id, parse(model, form_data() if data is None else data)),
+        page=partial(page, case_id, form=form_data(), error_form=anchor),
+        done=lambda _result: redirect_with(done, url_for(target, case_id=case_id, _anchor=anchor)))
 
 
 @bp.post("/<int:case_id>/transition")
@@ -234,21 +235,22 @@ def _age(since: dt.datetime) -> str:
 @bp.post("/bulk")
 @login_required
 def bulk() -> Any:
-    try:
-        result = service.bulk_apply(db_session(), current_actor(), parse(BulkAction, forms.bulk(request.form)))
-    except DomainError as exc:  # nothing was changed: say why, with the list as it was
-        db_session().rollback()
-        return render_template("cases/bulk.html", result=None, error=exc.message, error_field=exc.field,
-                               back=forms.back(request.form)), exc.status
-    return render_template("cases/bulk.html", result=result, back=forms.back(request.form))
+    return form_action(
+        lambda: service.bulk_apply(db_session(), current_actor(), parse(BulkAction, forms.bulk(request.form))),
+        page=_bulk_page, done=lambda result: _bulk_page(200, result=result))
+
+
+def _bulk_page(status: int, result: Any = None, **error: Any) -> Any:
+    """Each case's outcome; or, when nothing was changed, why, with the way back to the list as it was."""
+    return render_template("cases/bulk.html", result=result, back=forms.back(request.form), **error), status
 
 
 @bp.post("/<int:case_id>/escalations/<int:escalation_id>/acknowledge")
 @login_required
 def acknowledge_escalation(case_id: int, escalation_id: int) -> Any:
     service.acknowledge_escalation(db_session(), current_actor(), case_id, escalation_id)
-    flash("Escalation acknowledged; it is on the case's timeline.", "info")
-    return redirect(url_for("home.index", _anchor="escalations"))
+    return redirect_with("Escalation acknowledged; it is on the case's timeline.",
+                         url_for("home.index", _anchor="escalations"))
 
 
 tabs.register(bp)

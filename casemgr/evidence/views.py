@@ -9,6 +9,7 @@ authenticated; it checks the CSRF token from the X-CSRFToken header itself, afte
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -19,7 +20,7 @@ from wtforms import ValidationError
 from casemgr.auth.models import Role
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
-from casemgr.errors import DomainError, Forbidden
+from casemgr.errors import Forbidden
 from casemgr.evidence import export, service
 from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, upload_body, zip_response
 from casemgr.evidence.models import CustodyKind
@@ -32,7 +33,7 @@ from casemgr.evidence.schemas import (
     UploadOut,
 )
 from casemgr.fields import parse
-from casemgr.web import current_actor, db_session, form_data, long_request_actor
+from casemgr.web import current_actor, db_session, form_action, form_data, long_request_actor, redirect_with
 
 bp = Blueprint("evidence", __name__)
 API_OUT = UploadOut
@@ -92,12 +93,11 @@ def item(evidence_id: int) -> Any:
 @login_required
 @keeps_failures
 def download(evidence_id: int) -> Any:
-    try:
-        purpose = parse(Purpose, form_data()).purpose
-    except DomainError as exc:
-        return _item_page(evidence_id, exc.status, error=exc.message, error_field=exc.field, error_form="download")
-    content = service.open_content(db_session(), current_actor(), evidence_id, purpose, kind=CustodyKind.DOWNLOADED)
-    return content_response(content)
+    # Only the purpose is shown on the form: a refused download (and an integrity failure) is the error page's.
+    return form_action(lambda: parse(Purpose, form_data()).purpose,
+                       page=partial(_item_page, evidence_id, error_form="download"),
+                       done=lambda purpose: content_response(service.open_content(
+                           db_session(), current_actor(), evidence_id, purpose, kind=CustodyKind.DOWNLOADED)))
 
 
 @bp.post("/evidence/<int:evidence_id>/verify")
@@ -124,32 +124,27 @@ ACTIONS: dict[str, tuple[Any, Any, str]] = {
 def custody_action(evidence_id: int, action: str) -> Any:
     fn, model, done = ACTIONS[action]
     data = form_data()
-    try:
-        fn(db_session(), current_actor(), evidence_id, parse(model, data))
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        db_session().rollback()
-        return _item_page(evidence_id, exc.status, error=exc.message, error_field=exc.field, error_form=action,
-                          form=data)
-    flash(done, "success")
-    return redirect(url_for("evidence.item", evidence_id=evidence_id))
+    return _on_item(evidence_id, lambda: fn(db_session(), current_actor(), evidence_id, parse(model, data)), done,
+                    form=data, which=action)
 
 
 @bp.post("/evidence/<int:evidence_id>/provenance")
 @login_required
 def correct_provenance(evidence_id: int) -> Any:
     data = form_data()
-    try:
-        service.correct_provenance(db_session(), current_actor(), evidence_id, parse(ProvenanceCorrection, data))
-    except DomainError as exc:
-        if exc.status == 404:
-            raise
-        db_session().rollback()
-        return _item_page(evidence_id, exc.status, error=exc.message, error_field=exc.field, error_form="provenance",
-                          form=data)
-    flash("Provenance corrected; the earlier values are kept in the chain of custody.", "success")
-    return redirect(url_for("evidence.item", evidence_id=evidence_id))
+    return _on_item(evidence_id, lambda: service.correct_provenance(db_session(), current_actor(), evidence_id,
+                                                                    parse(ProvenanceCorrection, data)),
+                    "Provenance corrected; the earlier values are kept in the chain of custody.",
+                    form=data, which="provenance")
+
+
+def _on_item(evidence_id: int, call: Any, done: str, *, form: dict[str, Any], which: str) -> Any:
+    """Run a custody form of an item's page: `done` flashed on the page, or the error in the form `which`
+    (a hidden item, 404, on the error page)."""
+    return form_action(call, page=partial(_item_page, evidence_id, error_form=which, form=form),
+                       done=lambda _result: redirect_with(done, url_for("evidence.item", evidence_id=evidence_id),
+                                                          "success"),
+                       raise_statuses={404})
 
 
 @bp.post("/cases/<int:case_id>/evidence/export")

@@ -10,6 +10,7 @@ and any left behind are removed after a day.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -28,7 +29,7 @@ from flask_login import login_required
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.cases.models import Tlp
-from casemgr.errors import DomainError, Invalid
+from casemgr.errors import Invalid
 from casemgr.fields import parse
 from casemgr.indicators import corrections, imports, red, service, sharing
 from casemgr.indicators.observables import ObservableType
@@ -43,7 +44,16 @@ from casemgr.indicators.schemas import (
 )
 from casemgr.indicators.schemas import SearchQuery as SearchForm
 from casemgr.indicators.staging import StagedUploads, tickets
-from casemgr.web import BodyLimit, current_actor, db_session, form_data, larger_body, stream_with_session
+from casemgr.web import (
+    BodyLimit,
+    current_actor,
+    db_session,
+    form_action,
+    form_data,
+    larger_body,
+    redirect_with,
+    stream_with_session,
+)
 
 bp = Blueprint("indicators", __name__)
 UPLOADS_KEY = "stix_uploads"  # in the session: the tickets of uploads waiting for confirmation, oldest first
@@ -60,11 +70,11 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
                            form=extra.pop("form", {}), **extra), status
 
 
-def _rollback_and(case_id: int, exc: DomainError, form: dict[str, Any], which: str) -> Any:
-    if exc.status in {403, 404}:
-        raise exc
-    db_session().rollback()
-    return tab(case_id, exc.status, error=exc.message, error_field=exc.field, error_form=which, form=form)
+def _on_tab(case_id: int, call: Any, done: Any, *, form: dict[str, Any], which: str) -> Any:
+    """Run a form of the Indicators tab; an error is shown in the form `which` (a case hidden from the
+    user, or one they may not change, goes to the error page)."""
+    return form_action(call, page=partial(tab, case_id, error_form=which, form=form), done=done,
+                       raise_statuses={403, 404})
 
 
 @bp.post("/cases/<int:case_id>/indicators/add")
@@ -72,48 +82,51 @@ def _rollback_and(case_id: int, exc: DomainError, form: dict[str, Any], which: s
 def add(case_id: int) -> Any:
     data = form_data()
     which = "pattern" if "pattern" in data else "value"
-    try:
-        captured = service.add_indicator(db_session(), current_actor(), case_id, parse(NewIndicator, data))
-    except DomainError as exc:
-        return _rollback_and(case_id, exc, data, which)
-    what = captured.indicator.value or captured.indicator.pattern
-    flash(f"Indicator added: {what}" if captured.created else f"Already on the case: {what} (sighting counted)",
-          "success")
-    if captured.known_benign:
-        flash(f"Known-benign: {captured.known_benign}", "warning")
-    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+    def done(captured: service.Captured) -> Any:
+        what = captured.indicator.value or captured.indicator.pattern
+        flash(f"Indicator added: {what}" if captured.created else f"Already on the case: {what} (sighting counted)",
+              "success")
+        if captured.known_benign:
+            flash(f"Known-benign: {captured.known_benign}", "warning")
+        return redirect(url_for("cases.indicators_tab", case_id=case_id))
+
+    return _on_tab(case_id, lambda: service.add_indicator(db_session(), current_actor(), case_id,
+                                                          parse(NewIndicator, data)),
+                   done, form=data, which=which)
 
 
 @bp.post("/cases/<int:case_id>/indicators/extract")
 @login_required
 def extract(case_id: int) -> Any:
     data = form_data()
-    try:
-        candidates = service.extract_candidates(db_session(), current_actor(), case_id,
-                                                parse(ExtractText, data).text)
-    except DomainError as exc:
-        return _rollback_and(case_id, exc, data, "extract")
-    case = cases_service.get_case(db_session(), current_actor(), case_id)
-    return render_template("indicators/review.html", case=case, active_tab="indicators", candidates=candidates)
+
+    def review(candidates: list[service.Candidate]) -> Any:
+        case = cases_service.get_case(db_session(), current_actor(), case_id)
+        return render_template("indicators/review.html", case=case, active_tab="indicators", candidates=candidates)
+
+    return _on_tab(case_id, lambda: service.extract_candidates(db_session(), current_actor(), case_id,
+                                                               parse(ExtractText, data).text),
+                   review, form=data, which="extract")
 
 
 @bp.post("/cases/<int:case_id>/indicators/accept")
 @login_required
 def accept(case_id: int) -> Any:
-    try:
+    def call() -> list[service.Captured]:
         cmd = parse(AcceptCandidates, {"items": _candidates(request.form.getlist("item"))})
-        results = service.add_candidates(db_session(), current_actor(), case_id, cmd)
-    except DomainError as exc:
-        if exc.field == "items" and not request.form.getlist("item"):
-            exc = Invalid("tick at least one value to add", field="items")
-        return _rollback_and(case_id, exc, {}, "extract")
-    flash(f"{sum(r.created for r in results)} indicator(s) added, "
-          f"{sum(not r.created for r in results)} already on the case (sighting counted).", "success")
-    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+        return service.add_candidates(db_session(), current_actor(), case_id, cmd)
+
+    return _on_tab(case_id, call, lambda results: redirect_with(
+        f"{sum(r.created for r in results)} indicator(s) added, "
+        f"{sum(not r.created for r in results)} already on the case (sighting counted).",
+        url_for("cases.indicators_tab", case_id=case_id), "success"), form={}, which="extract")
 
 
 def _candidates(items: list[str]) -> list[object]:
     """The ticked review rows, each a JSON object the review page wrote. Raises Invalid(field="items")."""
+    if not items:
+        raise Invalid("tick at least one value to add", field="items")
     decoded = []
     for number, item in enumerate(items, start=1):
         try:
@@ -137,20 +150,24 @@ def _staged() -> StagedUploads:
 def upload(case_id: int) -> Any:
     file = request.files.get("bundle")
     s, actor = db_session(), current_actor()
-    if file is None or not file.filename:
-        return _rollback_and(case_id, Invalid("choose a STIX 2.1 bundle file (.json)", field="bundle"), {}, "upload")
-    data = file.stream.read(service.settings_of(s).max_bundle_bytes + 1)  # the import refuses anything longer
-    try:
-        report = imports.import_bundle(s, actor, case_id, data, partial=True, dry_run=True)
-    except DomainError as exc:
-        return _rollback_and(case_id, exc, {}, "upload")
-    staged = _staged()
-    waiting = staged.keep_newest(tickets(session.get(UPLOADS_KEY)))
-    ticket = staged.stage(data, case_id)
-    session[UPLOADS_KEY] = [t.to_session() for t in [*waiting, ticket]]
-    case = cases_service.get_case(s, actor, case_id)
-    return render_template("indicators/import_summary.html", case=case, active_tab="indicators", report=report,
-                           token=ticket.token, filename=file.filename)
+
+    def check() -> tuple[imports.ImportReport, bytes]:
+        if file is None or not file.filename:
+            raise Invalid("choose a STIX 2.1 bundle file (.json)", field="bundle")
+        data = file.stream.read(service.settings_of(s).max_bundle_bytes + 1)  # the import refuses anything longer
+        return imports.import_bundle(s, actor, case_id, data, partial=True, dry_run=True), data
+
+    def summary(checked: tuple[imports.ImportReport, bytes]) -> Any:
+        report, data = checked
+        staged = _staged()
+        waiting = staged.keep_newest(tickets(session.get(UPLOADS_KEY)))
+        ticket = staged.stage(data, case_id)
+        session[UPLOADS_KEY] = [t.to_session() for t in [*waiting, ticket]]
+        case = cases_service.get_case(s, actor, case_id)
+        return render_template("indicators/import_summary.html", case=case, active_tab="indicators", report=report,
+                               token=ticket.token, filename=file.filename if file else "")
+
+    return _on_tab(case_id, check, summary, form={}, which="upload")
 
 
 @bp.post("/cases/<int:case_id>/stix/confirm")
@@ -161,22 +178,24 @@ def confirm(case_id: int) -> Any:
     ticket = next((t for t in waiting if t.token == token), None)
     staged = _staged()
     data = staged.take(ticket, case_id) if ticket is not None else None
-    if data is None:
-        return _rollback_and(case_id, Invalid("this upload is no longer waiting; upload the file again",
-                                              field="bundle"), {}, "upload")
-    partial = request.form.get("partial") == "on"
-    try:
-        report = imports.import_bundle(db_session(), current_actor(), case_id, data, partial=partial)
-    except DomainError as exc:
-        return _rollback_and(case_id, exc, {}, "upload")
-    staged.discard(token)
-    session[UPLOADS_KEY] = [t.to_session() for t in waiting if t.token != token]
-    conversion = report.conversion
-    converted = f", converted from STIX {conversion.converted_from}" if conversion.converted_from else ""
-    mapped = f", {len(conversion.markings)} TLP marking(s) mapped to TLP 2.0" if conversion.markings else ""
-    flash(f"Imported {report.stored} object(s) ({sum(report.added.values())} new){converted}{mapped}; "
-          f"{sum(report.duplicates.values())} duplicate(s), {len(report.rejected)} rejected.", "success")
-    return redirect(url_for("cases.indicators_tab", case_id=case_id))
+    keep_valid = request.form.get("partial") == "on"
+
+    def call() -> imports.ImportReport:
+        if data is None:
+            raise Invalid("this upload is no longer waiting; upload the file again", field="bundle")
+        return imports.import_bundle(db_session(), current_actor(), case_id, data, partial=keep_valid)
+
+    def done(report: imports.ImportReport) -> Any:
+        staged.discard(token)
+        session[UPLOADS_KEY] = [t.to_session() for t in waiting if t.token != token]
+        conversion = report.conversion
+        converted = f", converted from STIX {conversion.converted_from}" if conversion.converted_from else ""
+        mapped = f", {len(conversion.markings)} TLP marking(s) mapped to TLP 2.0" if conversion.markings else ""
+        return redirect_with(f"Imported {report.stored} object(s) ({sum(report.added.values())} new){converted}"
+                             f"{mapped}; {sum(report.duplicates.values())} duplicate(s), {len(report.rejected)}"
+                             " rejected.", url_for("cases.indicators_tab", case_id=case_id), "success")
+
+    return _on_tab(case_id, call, done, form={}, which="upload")
 
 
 @bp.get("/cases/<int:case_id>/stix/export")
@@ -219,50 +238,51 @@ def object_page(case_id: int, object_id: str, status: int = 200, **extra: Any) -
 @login_required
 def revoke(case_id: int, object_id: str) -> Any:
     data = form_data()
-    try:
-        done = corrections.revoke(db_session(), current_actor(), case_id, object_id, parse(Revocation, data))
-    except DomainError as exc:
-        return _object_error(case_id, object_id, exc, data, "revoke")
-    flash(f"Revoked: {done.obj.name or done.obj.stix_id}", "success")
-    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+    return _on_object(case_id, object_id, lambda: corrections.revoke(db_session(), current_actor(), case_id,
+                                                                     object_id, parse(Revocation, data)),
+                      lambda done: redirect_with(f"Revoked: {done.obj.name or done.obj.stix_id}",
+                                                 url_for("indicators.object_page", case_id=case_id,
+                                                         object_id=object_id), "success"),
+                      form=data, which="revoke")
 
 
 @bp.post("/cases/<int:case_id>/stix/objects/<string:object_id>/tlp")
 @login_required
 def change_tlp(case_id: int, object_id: str) -> Any:
     data = form_data()
-    try:
-        done = corrections.change_tlp(db_session(), current_actor(), case_id, object_id, parse(TlpChange, data))
-    except DomainError as exc:
-        return _object_error(case_id, object_id, exc, data, "tlp")
-    if not done.visible:  # marked RED by someone who is no member: it is theirs no more to see
-        flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}; only the case's members and "
-              "managers see it", "success")
-        return redirect(url_for("cases.indicators_tab", case_id=case_id))
-    flash(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}", "success")
-    return redirect(url_for("indicators.object_page", case_id=case_id, object_id=object_id))
+
+    def marked(done: corrections.Corrected) -> Any:
+        if not done.visible:  # marked RED by someone who is no member: it is theirs no more to see
+            return redirect_with(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}; only the"
+                                 " case's members and managers see it",
+                                 url_for("cases.indicators_tab", case_id=case_id), "success")
+        return redirect_with(f"Now marked {done.marking.label}: {done.obj.name or done.obj.stix_id}",
+                             url_for("indicators.object_page", case_id=case_id, object_id=object_id), "success")
+
+    return _on_object(case_id, object_id, lambda: corrections.change_tlp(db_session(), current_actor(), case_id,
+                                                                         object_id, parse(TlpChange, data)),
+                      marked, form=data, which="tlp")
 
 
-def _object_error(case_id: int, object_id: str, exc: DomainError, form: dict[str, Any], which: str) -> Any:
-    if exc.status in {403, 404}:
-        raise exc
-    db_session().rollback()
-    return object_page(case_id, object_id, exc.status, error=exc.message, error_field=exc.field, error_form=which,
-                       form=form)
+def _on_object(case_id: int, object_id: str, call: Any, done: Any, *, form: dict[str, Any], which: str) -> Any:
+    """Run a form of a STIX object's page; an error is shown in the form `which` (403 and 404 on the error page)."""
+    return form_action(call, page=partial(object_page, case_id, object_id, error_form=which, form=form), done=done,
+                       raise_statuses={403, 404})
 
 
 @bp.get("/indicators/search")
 @login_required
 def search() -> Any:
     raw = request.args.to_dict()
-    result, error, field = None, None, None
-    if raw.get("value", "").strip():
-        try:
-            result = service.search(db_session(), current_actor(), parse(SearchForm, raw))
-        except DomainError as exc:
-            error, field = exc.message, exc.field
-    return render_template("indicators/search.html", result=result, value=raw.get("value", ""), error=error,
-                           error_field=field), 422 if error else 200
+    if not raw.get("value", "").strip():
+        return _search_page(200)
+    return form_action(lambda: service.search(db_session(), current_actor(), parse(SearchForm, raw)),
+                       page=_search_page, done=lambda result: _search_page(200, result=result))
+
+
+def _search_page(status: int, result: service.SearchResult | None = None, **error: Any) -> Any:
+    return render_template("indicators/search.html", result=result, value=request.args.get("value", ""),
+                           **error), status
 
 
 def register(app: Flask) -> None:
