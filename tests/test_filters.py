@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from casemgr.evidence.keyring import KEYRING_FILE, Keyring
-from casemgr.filters import change, filesize, label, plural
+from casemgr.filters import change, filesize, label, plural, words
 from tests.evidence.conftest import multipart
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "casemgr" / "templates"
@@ -46,6 +46,21 @@ def test_words_for_values_counts_and_changes():
         "occurred at: 2026-11-30 22:10 UTC → 2026-11-30 22:15 UTC")
     # text that only looks like a date stays as typed
     assert text_of(str(change("tags", [None, ["2026-12-01"]]))) == "tags: set to 2026-12-01"
+
+
+def test_one_wording_for_every_stored_value():
+    """The timeline's changes and the audit log's summaries both read values through `words`."""
+    assert words("user_report", field="source") == "user report"  # a code: its label
+    assert words("ann_smith", field="owner") == "ann_smith"  # text: as typed
+    assert text_of(str(change("owner", [None, "ann_smith"]))) == "owner: set to ann_smith"
+    assert text_of(str(change("resolution", [None, "false_positive"]))) == "resolution: set to false positive"
+    assert (words(None), words(""), words([]), words(True), words(False)) == ("—", "—", "—", "yes", "no")
+    assert words(["a", "b"]) == "a, b"
+    assert words({"tlp": "amber", "time_reason": "late"}) == "TLP: amber; time reason: late"
+    moment = "2026-12-01T12:29:11.345451+00:00"
+    assert (words(moment), words(moment, seconds=True)) == ("2026-12-01 12:29 UTC", "2026-12-01 12:29:11 UTC")
+    assert (words(1536), words(1536, field="size"), words(1, field="size")) == ("1536", "1.5 KiB (1,536 bytes)",
+                                                                              "1 byte")
 
 
 @pytest.fixture

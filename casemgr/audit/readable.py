@@ -21,7 +21,7 @@ from casemgr.audit.content import EntryView
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
 from casemgr.cases.models import Case
-from casemgr.filters import timestamp
+from casemgr.filters import field_label, words
 
 # Summary members that name the case an entry is about.
 CASE_KEYS = ("case_id", "case", "reference")
@@ -87,35 +87,20 @@ def _case_named(entry: EntryView) -> tuple[int | None, str | None]:
 
 
 def summary_fields(summary: dict[str, Any]) -> list[tuple[str, str]]:
-    """The summary as (label, words): a change as 'from → to', lists joined, yes/no, '—' for nothing."""
+    """The summary as (label, words), worded as the pages word them (casemgr.filters.words, with seconds):
+    a change as 'from → to', lists joined, yes/no, '—' for nothing."""
     fields: list[tuple[str, str]] = []
     for key, value in summary.items():
         if key == "changes" and isinstance(value, dict):
-            fields.extend((label(name), _change(change)) for name, change in value.items())
+            fields.extend((field_label(name), _change(name, change)) for name, change in value.items())
         elif key in _NAMED and isinstance(value, list):
-            fields.append((_NAMED[key], ", ".join(label(str(v)) for v in value)))
+            fields.append((_NAMED[key], ", ".join(field_label(str(v)) for v in value)))
         else:
-            fields.append((label(key), words(value)))
+            fields.append((field_label(key), words(value, field=key, seconds=True)))
     return fields
 
 
-def _change(change: Any) -> str:
+def _change(name: str, change: Any) -> str:
     if isinstance(change, list) and len(change) == 2:  # noqa: PLR2004 - [from, to]
-        return f"{words(change[0])} → {words(change[1])}"
-    return words(change)
-
-
-def label(key: str) -> str:
-    return key.replace("_", " ")
-
-
-def words(value: Any) -> str:
-    if value is None or value in ("", []):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(words(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{label(str(k))}: {words(v)}" for k, v in value.items())
-    return timestamp(value, seconds=True) or str(value)
+        return " → ".join(words(side, field=name, seconds=True) for side in change)
+    return words(change, field=name, seconds=True)

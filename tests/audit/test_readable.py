@@ -60,6 +60,20 @@ def test_entries_read_as_fields_not_json(login, cases):
     assert "<b>restricted</b>: no" in cell(created, "audit-details")
 
 
+def test_values_read_as_the_case_pages_word_them(login, db):
+    with db.transaction() as s:
+        audit.record(s, Actor.system("ops"), "test.words", "thing", 2, {
+            "owner": "ann_smith", "source": "user_report", "size": 52428800,
+            "changes": {"resolution": [None, "false_positive"], "tlp": ["amber", "red"]}})
+    html = page(login("auditor"), action="test.words").get_data(as_text=True)
+    details = cell(rows(html)[0], "audit-details")
+    assert "<b>owner</b>: ann_smith" in details  # text as typed
+    assert "<b>source</b>: user report" in details  # a code as its label, as on the case page
+    assert "<b>resolution</b>: — → false positive" in details
+    assert "<b>TLP</b>: amber → red" in details
+    assert "<b>size</b>: 50 MiB (52,428,800 bytes)" in details
+
+
 def test_auditors_see_the_case_linked(login, cases):
     first = cases["first"]
     html = page(login("auditor"), per_page="200").get_data(as_text=True)
