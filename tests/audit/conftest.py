@@ -59,3 +59,11 @@ class Tamper:
 @pytest.fixture
 def tamper(db: Database) -> Tamper:
     return Tamper(db)
+
+
+@pytest.fixture
+def published_key(run_cli: Any) -> str:
+    """The instance's public key as its operator publishes it."""
+    result = run_cli("keys", "public")
+    assert result.exit_code == 0
+    return result.stdout

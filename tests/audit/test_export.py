@@ -19,14 +19,6 @@ from tests.forms import form_on
 
 
 @pytest.fixture
-def published_key(run_cli) -> str:
-    """The instance's public key as its operator publishes it."""
-    result = run_cli("keys", "public")
-    assert result.exit_code == 0
-    return result.stdout
-
-
-@pytest.fixture
 def logged(db) -> dict[str, Any]:
     """Entries by two operators, one named like a formula, with a value that a spreadsheet would run."""
     seqs: dict[str, list[int]] = {"ops-a": [], "=1+2": []}
