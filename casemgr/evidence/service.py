@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -580,7 +581,8 @@ def gc(session: Session, actor: Actor, *, delete: bool, min_age: dt.timedelta) -
     # Uploads in progress first, then the records: one that commits in between is seen by the query.
     on_disk = [i for i in store.ids() if not store.being_written(i)]
     referenced = set(session.scalars(select(EvidenceItem.object_id).where(EvidenceItem.object_id.in_(on_disk))))
-    cutoff = (clock(session).now() - min_age).timestamp()
+    # Modification times are the file system's, so they are compared with the machine's time, not the clock.
+    cutoff = time.time() - min_age.total_seconds()
     report = GcReport(orphans=[i for i in on_disk if i not in referenced
                                and store.path_for(i).stat().st_mtime <= cutoff],
                       stale_temp=store.stale_temp_files(), foreign=store.foreign_entries())
