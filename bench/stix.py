@@ -39,7 +39,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bench.audit import instance, postgres_database, settle_after_bulk_load
-from casemgr import build_database, migrate
+from casemgr import build_database, collaborators, migrate
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
@@ -55,7 +55,6 @@ from casemgr.indicators import service as indicators
 from casemgr.indicators.models import StixObject
 from casemgr.indicators.observables import normalize
 from casemgr.indicators.schemas import SearchQuery
-from casemgr.indicators.service import SETTINGS_KEY
 
 INDICATORS = int(os.environ.get("CASEMGR_BENCH_INDICATORS", "50000"))
 LOOKUP_ROWS = int(os.environ.get("CASEMGR_BENCH_LOOKUP_ROWS", "1000000"))
@@ -283,7 +282,7 @@ def _bench_backend(label: str, url: str, databases: Databases, instance_dir: Pat
         export_seconds, size = time_export(db, case_id, instance_dir / "export.json")
         if parse_seconds is None:
             parse_seconds = time_parse(data, objects)
-        workers = db.info[SETTINGS_KEY].import_workers
+        workers = collaborators.settings(db).import_workers
         print(f"   {label}: import {objects:,} objects in {seconds:.1f} s = {objects / seconds:,.0f} objects/s; "
               f"ratio import/parse {seconds / parse_seconds:.2f} (target <= 1.0); stored {report.stored:,}; "
               f"{workers} validation worker process(es); peak RSS +{memory.own_mib:.0f} MiB here and "

@@ -14,15 +14,17 @@ from casemgr.config import ConfigError, Settings
 if TYPE_CHECKING:  # Flask and SQLAlchemy are imported when an app is built: `casemgr --help` needs neither
     from flask import Flask
 
+    from casemgr.clock import Clock
     from casemgr.db import Database
 
 PACKAGE_DIR = Path(__file__).parent
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app from settings (default: the environment). Wiring only: no migration, no seeding,
     and no database query: whatever the factory opened, a server's master process would hand on to
-    every worker it forks. The checks that read the database are `check_before_serving`."""
+    every worker it forks. The checks that read the database are `check_before_serving`.
+    `clock`: where services read the time (default: the system clock; tests pass a ManualClock)."""
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    db = build_database(settings)
+    db = build_database(settings, clock=clock)
     web.init_web(app, db)
     filters.register(app)
     app.register_blueprint(home.bp)
@@ -80,22 +82,25 @@ def check_before_serving(app: Flask) -> None:
 
     Raises ConfigError naming the missing key, or the database being unusable.
     """
-    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
+    from casemgr import collaborators
+    from casemgr.evidence.vault import check_master_keys
 
     db: Database = app.extensions["casemgr.db"]
     try:
-        check_master_keys(db, db.info[VAULT_KEY])
+        check_master_keys(db, collaborators.vault(db))
     finally:
         db.dispose()
 
 
-def build_database(settings: Settings) -> Database:
-    """The database with the collaborators every service session carries."""
+def build_database(settings: Settings, *, clock: Clock | None = None) -> Database:
+    """The database with the collaborators every service session carries (see casemgr.collaborators)."""
     from limits import parse_many
 
     from casemgr.audit.service import AuditTrail
     from casemgr.auth import passwords
-    from casemgr.auth.policy import AUTH_KEY, AuthPolicy
+    from casemgr.auth.policy import AuthPolicy
+    from casemgr.clock import SystemClock
+    from casemgr.collaborators import AUTH_POLICY, CLOCK, SETTINGS
     from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
     from casemgr.signing import Signer
@@ -106,7 +111,7 @@ def build_database(settings: Settings) -> Database:
     db = Database(settings.database_url)
     trail = AuditTrail(signer, settings.audit_checkpoint_every, _audit_stream(settings))
     trail.install(db.info, [db._read, db._write])
-    db.info[AUTH_KEY] = AuthPolicy(
+    AUTH_POLICY.install(db.info, AuthPolicy(
         hasher=passwords.make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib,
                                      settings.argon2_parallelism),
         session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
@@ -115,8 +120,9 @@ def build_database(settings: Settings) -> Database:
         lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
         secret_key=settings.secret_key,
         attempt_limits=tuple((limit.amount, limit.get_expiry()) for limit in parse_many(settings.login_rate_limit)),
-    )
-    db.info["casemgr.settings"] = settings
+    ))
+    SETTINGS.install(db.info, settings)
+    CLOCK.install(db.info, clock or SystemClock())
     EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)
     return db
 

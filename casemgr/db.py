@@ -68,6 +68,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 def utcnow() -> dt.datetime:
+    """The column defaults at insert. Services read the time from the session's clock instead
+    (`casemgr.collaborators.clock`), and set the timestamps their rules compare."""
     return dt.datetime.now(dt.UTC)
 
 

@@ -38,6 +38,7 @@ from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.auth.schemas import NewToken, NewUser
+from casemgr.clock import ManualClock
 from casemgr.config import Settings, generate_secret_key
 from casemgr.db import Base, Database
 from casemgr.signing import Signer
@@ -114,11 +115,21 @@ def _wipe(url: str) -> None:
 
 
 @pytest.fixture
-def make_app(settings: Settings) -> Iterator[Callable[..., Flask]]:
+def clock() -> ManualClock:
+    """A clock that stands still until the test moves it (`clock.advance(minutes=31)`). A test that asks
+    for it gets apps (`app`, `make_app`) whose services read the time from it: time passes by moving the
+    clock, not by editing timestamps in rows."""
+    return ManualClock()
+
+
+@pytest.fixture
+def make_app(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Callable[..., Flask]]:
     built: list[Flask] = []
+    # Only the tests that ask for `clock` get it: everywhere else time runs as in production.
+    clock = request.getfixturevalue("clock") if "clock" in request.fixturenames else None
 
     def build(**overrides: Any) -> Flask:
-        app = create_app(replace(settings, **overrides) if overrides else settings)
+        app = create_app(replace(settings, **overrides) if overrides else settings, clock=clock)
         app.config["TESTING"] = True
         built.append(app)
         return app

@@ -18,6 +18,7 @@ entry as recorded, which admins may not read (casemgr/audit/content.py).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from casemgr.audit.content import reads_content
 from casemgr.audit.models import AuditCheckpoint, AuditEntry
 from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case
-from casemgr.db import utcnow
+from casemgr.collaborators import audit_trail, clock
 from casemgr.errors import Forbidden
 
 FORMAT_VERSION = 1
@@ -67,6 +68,7 @@ class ExportPlan:
     checkpoint: SignedCheckpoint
     case_id: int | None  # the case filter, resolved once for the actor who asked
     flt: service.AuditFilter
+    exported_at: dt.datetime
 
     @property
     def filename(self) -> str:
@@ -105,7 +107,7 @@ def start_export(session: Session, actor: Actor, flt: service.AuditFilter, fmt: 
     recorded = {"format": fmt, "filters": {k: v for k, v in filters.items() if k != "case"}, "first_seq": first,
                 "last_seq": last, "entries": matching} | ({"case_id": case_id} if case_id is not None else {})
     service.record(session, actor, "audit.export", "audit", None, recorded)
-    trail = service.trail_of(session)
+    trail = audit_trail(session)
     checkpoint = session.scalars(
         select(AuditCheckpoint).where(AuditCheckpoint.entry_count >= (last or 0),
                                       AuditCheckpoint.key_id == trail.signer.key_id)
@@ -116,6 +118,7 @@ def start_export(session: Session, actor: Actor, flt: service.AuditFilter, fmt: 
     signed = service.checkpoint_message(checkpoint.entry_count, checkpoint.head_hash, created, checkpoint.key_id)
     return ExportPlan(
         format=fmt, filters=filters, first_seq=first, last_seq=last, matching=matching, case_id=case_id, flt=flt,
+        exported_at=clock(session).now(),
         checkpoint=SignedCheckpoint(
             id=checkpoint.id, entry_count=checkpoint.entry_count, head_hash=checkpoint.head_hash,
             created_at=json.loads(signed)["created_at"], key_id=checkpoint.key_id, signature=checkpoint.signature,
@@ -158,7 +161,7 @@ class _Jsonl:
     entry (U+2028 and the like) is taken for a line break by any reader."""
 
     def start(self, plan: ExportPlan) -> str:
-        return _line({"type": "export", "format_version": FORMAT_VERSION, "exported_at": utcnow().isoformat(),
+        return _line({"type": "export", "format_version": FORMAT_VERSION, "exported_at": plan.exported_at.isoformat(),
                       "filters": plan.filters, "first_seq": plan.first_seq, "last_seq": plan.last_seq,
                       "matching": plan.matching, "checkpoint_entry_count": plan.checkpoint.entry_count})
 

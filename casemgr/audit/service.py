@@ -33,13 +33,12 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.cases import access
 from casemgr.cases.models import Case
-from casemgr.db import utcnow
+from casemgr.collaborators import AUDIT_TRAIL, audit_trail, clock
 from casemgr.errors import Forbidden, NotFound
 from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
-TRAIL_KEY = "casemgr.audit_trail"
 _PENDING_KEY = "casemgr.audit_pending"
 _HELD_KEY = "casemgr.audit_head_held"
 READERS = {Role.AUDITOR, Role.ADMIN}
@@ -54,7 +53,7 @@ class AuditTrail:
         self.stream = stream
 
     def install(self, info: dict[str, Any], session_factories: list[Any]) -> None:
-        info[TRAIL_KEY] = self
+        AUDIT_TRAIL.install(info, self)
         for factory in session_factories:
             event.listen(factory, "after_transaction_end", _forget_head)
         if self.stream is not None:
@@ -89,13 +88,6 @@ def _drop_pending(session: Session) -> None:
     pending = session.info.get(_PENDING_KEY)
     if pending:
         session.info[_PENDING_KEY] = [entry for entry in pending if inspect(entry).persistent]
-
-
-def trail_of(session: Session) -> AuditTrail:
-    trail = session.info.get(TRAIL_KEY)
-    if trail is None:
-        raise RuntimeError("session was not created by casemgr.db.Database with an audit trail installed")
-    return trail
 
 
 def canonical_entry(entry: AuditEntry) -> bytes:
@@ -154,11 +146,11 @@ def _lock_head(session: Session) -> AuditHead:
 def record(session: Session, actor: Actor, action: str, object_type: str, object_id: object | None,  # noqa: PLR0917
            summary: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry for `action` on an object. Call it in the transaction that makes the change."""
-    trail = trail_of(session)
+    trail = audit_trail(session)
     head = _lock_head(session)
     entry = AuditEntry(
         seq=head.seq + 1,
-        occurred_at=utcnow(),
+        occurred_at=clock(session).now(),
         actor_type=actor.kind,
         actor_id=actor.user.id if actor.user is not None else None,
         actor_name=actor.name,
@@ -196,7 +188,7 @@ def checkpoint_message(entry_count: int, head_hash: str, created_at: dt.datetime
 
 
 def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> AuditCheckpoint:
-    created = utcnow()
+    created = clock(session).now()
     message = checkpoint_message(head.seq, head.hash, created, trail.signer.key_id)
     checkpoint = AuditCheckpoint(
         created_at=created,
@@ -212,7 +204,7 @@ def _write_checkpoint(session: Session, trail: AuditTrail, head: AuditHead) -> A
 
 def sign_head(session: Session) -> AuditCheckpoint:
     """Sign a checkpoint of the chain head as it is in this transaction (whoever asked is audited by them)."""
-    return _write_checkpoint(session, trail_of(session), _lock_head(session))
+    return _write_checkpoint(session, audit_trail(session), _lock_head(session))
 
 
 def checkpoint(session: Session, actor: Actor) -> AuditCheckpoint:
@@ -246,7 +238,7 @@ class ChainReport:
 def verify_chain(session: Session, actor: Actor, *, batch: int = 2000) -> ChainReport:
     """Walk the whole chain and every checkpoint. Raises Forbidden for roles that may not."""
     require_reader(actor)
-    trail = trail_of(session)
+    trail = audit_trail(session)
     # Read the checkpoints and the head before the entries: appends committed meanwhile only
     # extend the chain, so a live system never looks broken while it is being verified.
     checkpoints = session.scalars(

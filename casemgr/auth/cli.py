@@ -10,7 +10,7 @@ from casemgr.auth import service
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
 from casemgr.cli import CliContext, pass_ctx, reports_errors
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.fields import parse
 
 
@@ -43,8 +43,8 @@ def create_user(ctx: CliContext, username: str, role: str, display_name: str, pa
 @reports_errors
 def list_users(ctx: CliContext) -> None:
     """List users with their role and state (and whether locked or due to change their password)."""
-    now = utcnow()
     with ctx.transaction() as s:
+        now = clock(s).now()
         for u in service.list_users(s, ctx.actor()):
             state = "disabled" if u.is_disabled else "active"
             mfa = "totp" if u.totp_enabled else "-"

@@ -16,7 +16,7 @@ from casemgr.audit.models import AuditCheckpoint, AuditEntry
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import ApiToken, Role, User
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 
 EXPIRING_WITHIN = dt.timedelta(days=7)
 
@@ -38,7 +38,7 @@ def admin_overview(session: Session, actor: Actor) -> AdminOverview:
     (database, audit log). Raises Forbidden for non-admins."""
     users = auth.list_users(session, actor)  # Forbidden for everyone but admins
     tokens = auth.all_tokens(session, actor)
-    now = utcnow()
+    now = clock(session).now()
     active = [t for t in tokens if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)]
     by_role = {r: 0 for r in Role}
     for u in users:

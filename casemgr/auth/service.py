@@ -28,18 +28,14 @@ from casemgr.auth.models import (
     TokenKind,
     User,
 )
-from casemgr.auth.policy import AUTH_KEY, AuthPolicy
+from casemgr.auth.policy import AuthPolicy
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
-from casemgr.db import utcnow
+from casemgr.collaborators import auth_policy, clock
 from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
 MFA_SETTING = "mfa_required_roles"
 TOUCH_EVERY = dt.timedelta(seconds=30)
-
-
-def policy_of(session: Session) -> AuthPolicy:
-    return session.info[AUTH_KEY]
 
 
 def _sha256(raw: str) -> str:
@@ -68,12 +64,15 @@ def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_pas
     passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
+    now = clock(session).now()
     user = User(
         username=cmd.username,
         display_name=cmd.display_name,
         role=cmd.role,
-        password_hash=policy_of(session).hasher.hash(cmd.password),
+        password_hash=auth_policy(session).hasher.hash(cmd.password),
         must_change_password=must_change_password,
+        created_at=now,
+        password_changed_at=now,
     )
     session.add(user)
     session.flush()
@@ -121,7 +120,7 @@ def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) 
                 raise Conflict("you cannot disable your own account", field="disabled")
             if user.role is Role.ADMIN and _would_leave_no_admin(session, user):
                 raise Conflict("this is the last active admin; create another admin first", field="disabled")
-            user.disabled_at = utcnow()
+            user.disabled_at = clock(session).now()
             _end_all_sessions(session, user)
         else:
             user.disabled_at = None
@@ -145,7 +144,7 @@ def _would_leave_no_admin(session: Session, user: User) -> bool:
 
 def _end_all_sessions(session: Session, user: User, keep: str | None = None) -> int:
     """End the user's browser sessions (but the one with cookie value `keep`); returns how many."""
-    now = utcnow()
+    now = clock(session).now()
     query = select(LoginSession).where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
     if keep is not None:
         query = query.where(LoginSession.token_hash != _sha256(keep))
@@ -170,8 +169,8 @@ def reset_password(session: Session, actor: Actor, username: str, new_password: 
     user = get_user(session, username)
     password = new_password if new_password is not None else secrets.token_urlsafe(15)
     passwords.check_policy(password, [user.username, user.display_name])
-    user.password_hash = policy_of(session).hasher.hash(password)
-    user.password_changed_at = utcnow()
+    user.password_hash = auth_policy(session).hasher.hash(password)
+    user.password_changed_at = clock(session).now()
     user.must_change_password = True
     user.failed_logins, user.locked_until = 0, None
     ended = _end_all_sessions(session, user)
@@ -184,7 +183,7 @@ def unlock_user(session: Session, actor: Actor, username: str) -> User:
     """Lift a lockout after failed sign-ins at once. Raises Forbidden, NotFound."""
     _require_admin(actor)
     user = get_user(session, username)
-    was_locked = user.locked_until is not None and user.locked_until > utcnow()
+    was_locked = user.locked_until is not None and user.locked_until > clock(session).now()
     user.failed_logins, user.locked_until = 0, None
     audit.record(session, actor, "user.unlock", "user", user.id, {"username": user.username, "was_locked": was_locked})
     return user
@@ -215,11 +214,11 @@ def change_own_password(session: Session, actor: Actor, cmd: PasswordChange, *,
     session `current_session`, if given); returns how many were ended. A wrong current password
     counts towards the lockout like a failed sign-in. Raises Invalid, Locked."""
     user = _require_user(actor)
-    policy = policy_of(session)
+    policy = auth_policy(session)
     _check_own_password(session, actor, user, cmd.current_password, "current_password")
     passwords.check_policy(cmd.new_password, [user.username, user.display_name], field="new_password")
     user.password_hash = policy.hasher.hash(cmd.new_password)
-    user.password_changed_at = utcnow()
+    user.password_changed_at = clock(session).now()
     user.must_change_password = False
     ended = _end_all_sessions(session, user, keep=current_session)
     audit.record(session, actor, "user.password_change", "user", user.id, {"sessions_ended": ended})
@@ -230,10 +229,10 @@ def _check_own_password(session: Session, actor: Actor, user: User, password: st
     """Confirm a signed-in user's password, counted like a sign-in: a wrong one is a failure towards
     the lockout, and a locked account is refused. The caller commits the count (the view does, on
     error). Raises Invalid, Locked."""
-    now = utcnow()
+    now = clock(session).now()
     if user.locked_until is not None and user.locked_until > now:
         raise Locked(_locked_message(user.locked_until, now), field=field)
-    if passwords.verify(policy_of(session).hasher, user.password_hash, password):
+    if passwords.verify(auth_policy(session).hasher, user.password_hash, password):
         user.failed_logins = 0
         return
     audit.record(session, actor, "auth.password_check_failed", "user", user.id,
@@ -271,9 +270,9 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
 
     Returns a LoginResult rather than raising so that the failure count is committed.
     """
-    policy = policy_of(session)
+    policy = auth_policy(session)
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    now = utcnow()
+    now = clock(session).now()
     if user is None:
         return _unknown_name(session, actor, username, password, now)
     if user.locked_until is not None and user.locked_until > now:
@@ -302,7 +301,7 @@ def authenticate(session: Session, actor: Actor, username: str, password: str) -
 
 def _count_failure(session: Session, actor: Actor, user: User, now: dt.datetime) -> bool:
     """Count a failed password or second-factor check; lock the account (audited) at the limit."""
-    policy = policy_of(session)
+    policy = auth_policy(session)
     user.failed_logins += 1
     if user.failed_logins < policy.max_failures:
         return False
@@ -320,7 +319,7 @@ def _unknown_name(session: Session, actor: Actor, username: str, password: str, 
     An unknown name may be a password typed into the wrong box: only a keyed digest of it is kept
     (in the audit log and the failure count), which still shows repeated attempts at the same name.
     """
-    policy = policy_of(session)
+    policy = auth_policy(session)
     digest = _name_digest(policy, username)
     counter = session.get(LoginThrottle, f"name:{digest}", with_for_update=True, populate_existing=True)
     if counter is not None and counter.locked_until is not None and counter.locked_until > now:
@@ -368,8 +367,8 @@ def count_sign_in_attempt(session: Session, actor: Actor) -> int | None:
     that the limit holds across worker processes and hosts. Returns None while within the limits, else
     the seconds until the next attempt is allowed. Call it before any password work, and commit it
     whatever the outcome of the attempt."""
-    policy = policy_of(session)
-    now = int(utcnow().timestamp())
+    policy = auth_policy(session)
+    now = int(clock(session).now().timestamp())
     address = actor.source_ip or "unknown"
     wait: int | None = None
     for amount, seconds in policy.attempt_limits:
@@ -405,8 +404,9 @@ def start_session(session: Session, actor: Actor, user: User, *, user_agent: str
     """
     raw = secrets.token_urlsafe(32)
     needs_mfa = mfa_required(session, user)
+    now = clock(session).now()
     session.add(LoginSession(
-        token_hash=_sha256(raw), user_id=user.id, mfa_passed=False,
+        token_hash=_sha256(raw), user_id=user.id, mfa_passed=False, created_at=now, last_seen_at=now,
         source_ip=actor.source_ip, user_agent=(user_agent or "")[:256],
     ))
     session.flush()
@@ -423,8 +423,8 @@ def find_session(session: Session, raw: str) -> LoginSession | None:
     login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(raw)))
     if login is None or login.ended_at is not None:
         return None
-    policy = policy_of(session)
-    now = utcnow()
+    policy = auth_policy(session)
+    now = clock(session).now()
     if now - login.last_seen_at > policy.session_idle or now - login.created_at > policy.session_max_age:
         login.ended_at = now
         return None
@@ -439,7 +439,7 @@ def end_session(session: Session, actor: Actor, raw: str) -> None:
     """Log out: end the session with this cookie value."""
     login = session.scalar(select(LoginSession).where(LoginSession.token_hash == _sha256(raw)))
     if login is not None and login.ended_at is None:
-        login.ended_at = utcnow()
+        login.ended_at = clock(session).now()
         audit.record(session, actor, "auth.logout", "user", login.user_id, {})
 
 
@@ -455,7 +455,7 @@ def _totp(session: Session, user: User) -> pyotp.TOTP | None:
     if not user.totp_secret:
         return None
     try:
-        secret = policy_of(session).fernet.decrypt(user.totp_secret.encode()).decode()
+        secret = auth_policy(session).fernet.decrypt(user.totp_secret.encode()).decode()
     except InvalidToken:
         return None
     return pyotp.TOTP(secret)
@@ -465,7 +465,7 @@ def check_totp(session: Session, actor: Actor, user: User, code: str) -> bool:
     """Check a code from the user's authenticator; a code is accepted once only (no replay)."""
     totp = _totp(session, user)
     code = code.strip().replace(" ", "")
-    now = utcnow()
+    now = clock(session).now()
     if totp is None or not code.isdigit():
         return False
     for drift in (0, -1, 1):
@@ -484,7 +484,7 @@ def second_factor_login(session: Session, actor: Actor, raw_session: str, code: 
     """Finish a sign-in with a TOTP code. Each code counts towards the address's attempt limit, and a wrong
     one towards the account's lockout, like passwords; over either, the half-open session is ended."""
     user = _require_user(actor)
-    now = utcnow()
+    now = clock(session).now()
     try:
         _refuse_over_limit(session, actor, "code")
     except Locked as exc:
@@ -513,7 +513,7 @@ def _second_factor_ok(session: Session, actor: Actor, user: User, code: str) -> 
     if found is None or not user.totp_enabled:
         audit.record(session, actor, "auth.mfa_failed", "user", user.id, {"username": user.username})
         return False
-    found.used_at = utcnow()
+    found.used_at = clock(session).now()
     session.flush()
     remaining = session.scalar(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
@@ -534,11 +534,11 @@ def _issue_recovery_codes(session: Session, user: User) -> list[str]:
     """Replace the user's recovery codes with RECOVERY_CODES new ones; returns them (shown once, stored
     hashed). 16 random characters (80 bits) each: SHA-256 is enough for so much entropy."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    codes = []
+    codes, now = [], clock(session).now()
     for _ in range(RECOVERY_CODES):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))
         codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
-        session.add(RecoveryCode(user_id=user.id, code_hash=_sha256(raw)))
+        session.add(RecoveryCode(user_id=user.id, code_hash=_sha256(raw), created_at=now))
     session.flush()
     session.expire(user, ["recovery_codes"])
     return codes
@@ -571,7 +571,7 @@ def begin_totp_enrollment(session: Session, actor: Actor) -> str:
         raise Conflict("an authenticator is already set up; turn it off with your password first",
                        field="action")
     secret = pyotp.random_base32()
-    user.totp_secret = policy_of(session).fernet.encrypt(secret.encode()).decode()
+    user.totp_secret = auth_policy(session).fernet.encrypt(secret.encode()).decode()
     user.totp_enabled = False
     user.totp_last_counter = None
     session.flush()
@@ -616,9 +616,9 @@ def write_setting(session: Session, actor: Actor, key: str, value: object, *, ac
         raise Forbidden("only admins change instance settings")
     setting = session.get(InstanceSetting, key)
     if setting is None:
-        session.add(InstanceSetting(key=key, value=value))
+        session.add(InstanceSetting(key=key, value=value, updated_at=clock(session).now()))
     else:
-        setting.value, setting.updated_at = value, utcnow()
+        setting.value, setting.updated_at = value, clock(session).now()
     session.flush()
     audit.record(session, actor, action, "setting", key, summary)
 
@@ -666,9 +666,9 @@ def create_token(session: Session, actor: Actor, username: str, cmd: NewToken) -
     if owner.is_disabled:
         raise Conflict(f"{owner.username} is disabled", field="username")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
+    now = clock(session).now()
     token = ApiToken(
-        user_id=owner.id, name=cmd.name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_sha256(raw),
+        user_id=owner.id, name=cmd.name, prefix=raw[: len(TOKEN_PREFIX) + 6], token_hash=_sha256(raw), created_at=now,
         created_by_id=actor.user.id if actor.user else None, kind=kind, issued_by=issued_by,
         expires_at=now + dt.timedelta(days=cmd.expires_days) if cmd.expires_days else None,
     )
@@ -713,7 +713,7 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
         raise NotFound(f"no token with id {token_id}", field="token_id")
     if token.revoked_at is not None:
         raise Conflict("this token is already revoked", field="token_id")
-    token.revoked_at = utcnow()
+    token.revoked_at = clock(session).now()
     audit.record(session, actor, "token.revoke", "token", token.id, {"owner": token.user.username,
                                                                     "name": token.name})
     return token
@@ -724,7 +724,7 @@ def find_token(session: Session, raw: str) -> ApiToken | None:
     if not raw.startswith(TOKEN_PREFIX):
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha256(raw)))
-    now = utcnow()
+    now = clock(session).now()
     if token is None or not token.is_usable(now) or token.user.is_disabled:
         return None
     if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:

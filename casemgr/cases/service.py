@@ -66,7 +66,7 @@ from casemgr.cases.schemas import (
 )
 from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 DETAIL_OPTIONS = (
@@ -366,7 +366,7 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
 
     sections: list[Section] = []
     if access.is_manager(actor):
-        now = utcnow()
+        now = clock(session).now()
         overdue = or_(*(and_(Case.priority == p, Case.updated_at < now - target)
                         for p, target in PRIORITY_TARGETS.items()))
         sections += [
@@ -439,7 +439,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     _require_case_worker(actor)
     taxonomy().check(cmd.category, cmd.subcategory)
     _check_incident_times(cmd.occurred_at, cmd.detected_at)
-    now = utcnow()
+    now = clock(session).now()
     owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
     if owner is not None and not access.is_manager(actor) and owner.id != _user_id(actor):
         raise Forbidden("analysts may only make themselves the owner; a manager assigns others", field="owner")
@@ -536,7 +536,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     _apply_assignment(session, actor, case, cmd, fields=fields, changes=changes)
     if not changes:
         return case
-    case.updated_at = utcnow()
+    case.updated_at = clock(session).now()
     _flush(session, case)
     summary = "Changed " + ", ".join(sorted(changes))
     if cmd.time_reason and lifecycle_times:
@@ -664,7 +664,7 @@ def transition(session: Session, actor: Actor, case_id: int, cmd: Transition) ->
 def _move(session: Session, actor: Actor, case: Case, target: CaseStatus, cmd: Transition, *,
           duplicate_of: Case | None = None) -> None:
     source = case.status
-    now = utcnow()
+    now = clock(session).now()
     changes: dict[str, list[Any]] = {}
     if duplicate_of is not None:
         case.duplicate_of_id = duplicate_of.id
@@ -710,7 +710,7 @@ def _mark_duplicate(session: Session, actor: Actor, case: Case, survivor: Case, 
     if session.scalar(select(CaseLink.id).where(CaseLink.case_id == case.id, CaseLink.other_case_id == survivor.id,
                                                 CaseLink.kind == LinkKind.DUPLICATE_OF)) is None:
         session.add(CaseLink(case_id=case.id, other_case_id=survivor.id, kind=LinkKind.DUPLICATE_OF,
-                             created_by_id=_user_id(actor)))
+                             created_at=clock(session).now(), created_by_id=_user_id(actor)))
     _move(session, actor, case, CaseStatus.RESOLVED, cmd, duplicate_of=survivor)
 
 
@@ -744,7 +744,7 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
                 raise Invalid(f"to_user: {to_user.username} is not a manager", field="to_user")
         target = f"manager {to_user.username}" if to_user else "management"
         summary = f"Escalated ({cmd.kind}) to {target}"
-    now = utcnow()
+    now = clock(session).now()
     escalation = CaseEscalation(case=case, kind=cmd.kind, reason=cmd.reason, to_team=cmd.to_team, to_user=to_user,
                                 created_at=now, created_by_id=_user_id(actor), created_by_name=actor.name)
     session.add(escalation)
@@ -779,7 +779,7 @@ def acknowledge_escalation(session: Session, actor: Actor, case_id: int, escalat
                        f"{escalation.acknowledged_at:%Y-%m-%d %H:%M} UTC", field="escalation",
                        details={"acknowledged_at": escalation.acknowledged_at.isoformat(),
                                 "acknowledged_by": escalation.acknowledged_by_name})
-    now = utcnow()
+    now = clock(session).now()
     escalation.acknowledged_at, escalation.acknowledged_by_id = now, _user_id(actor)
     escalation.acknowledged_by_name = actor.name
     raised = f"{escalation.kind} escalation by {escalation.created_by_name} of {escalation.created_at:%Y-%m-%d %H:%M}"
@@ -807,7 +807,7 @@ def add_event(session: Session, actor: Actor, case_id: int, cmd: NewEvent) -> Ti
 
     Raises NotFound; Forbidden; Invalid naming occurred_at when it is in the future."""
     case = _load_for_change(session, actor, case_id, None, lock=False)
-    _check_not_future(cmd.occurred_at, "occurred_at")
+    _check_not_future(session, cmd.occurred_at, "occurred_at")
     entry = _entry(session, actor, case, EntryKind.EVENT, cmd.summary, body=cmd.body, at=cmd.occurred_at)
     session.flush()
     audit.record(session, actor, "case.event", "case", case.id,
@@ -840,7 +840,7 @@ def edit_entry(session: Session, actor: Actor, case_id: int, entry_id: int, cmd:
     # The form shows the time to the second: the same time sent back (without its microseconds) is no change.
     if cmd.occurred_at is not None and cmd.occurred_at not in {entry.occurred_at,
                                                                entry.occurred_at.replace(microsecond=0)}:
-        _check_not_future(cmd.occurred_at, "occurred_at")
+        _check_not_future(session, cmd.occurred_at, "occurred_at")
         new_time = cmd.occurred_at
     text_changed = sorted(name for name, old, new in (("body", entry.body, new_body),
                                                        ("summary", entry.summary, new_summary)) if old != new)
@@ -850,7 +850,7 @@ def edit_entry(session: Session, actor: Actor, case_id: int, entry_id: int, cmd:
     if not text_changed and not changes:
         name = "body" if "body" in sent or not sent else sorted(sent)[0]
         raise Invalid(f"{name}: nothing changed; change the text before saving", field=name)
-    now = utcnow()
+    now = clock(session).now()
     session.add(TimelineRevision(entry=entry, summary=entry.summary, body=entry.body, occurred_at=entry.occurred_at,
                                  written_at=entry.edited_at or entry.recorded_at,
                                  written_by_name=entry.edited_by_name or entry.actor_name,
@@ -871,7 +871,7 @@ def retract_entry(session: Session, actor: Actor, case_id: int, entry_id: int, c
     Raises NotFound (case or entry); Forbidden (not the author nor a manager); Conflict (retracted
     already, or an automatic entry)."""
     case, entry = _entry_for_correction(session, actor, case_id, entry_id, "retract")
-    entry.retracted_at, entry.retracted_by_name, entry.retraction_reason = utcnow(), actor.name, cmd.reason
+    entry.retracted_at, entry.retracted_by_name, entry.retraction_reason = clock(session).now(), actor.name, cmd.reason
     session.flush()
     audit.record(session, actor, "case.entry_retract", "case", case.id, without_content(
         {"reference": case.reference, "entry_id": entry.id, "kind": entry.kind.value, "reason": cmd.reason}))
@@ -916,7 +916,8 @@ def link_cases(session: Session, actor: Actor, case_id: int, cmd: NewLink) -> Ca
                and_(CaseLink.case_id == other.id, CaseLink.other_case_id == case.id))
     if session.scalar(select(CaseLink.id).where(pair, CaseLink.kind == LinkKind.RELATED)) is not None:
         raise Conflict(f"{case.reference} and {other.reference} are linked already", field="case")
-    link = CaseLink(case_id=case.id, other_case_id=other.id, kind=LinkKind.RELATED, created_by_id=_user_id(actor))
+    link = CaseLink(case_id=case.id, other_case_id=other.id, kind=LinkKind.RELATED, created_at=clock(session).now(),
+                    created_by_id=_user_id(actor))
     session.add(link)
     changes: dict[str, list[Any]] = {"related": [None, other.reference]}
     _entry(session, actor, case, EntryKind.LINK, f"Linked to {other.reference} as related", changes=changes)
@@ -1096,8 +1097,8 @@ def _check_incident_times(occurred: dt.datetime | None, detected: dt.datetime | 
         raise Invalid("detected_at: the incident cannot be detected before it occurred", field="detected_at")
 
 
-def _check_not_future(when: dt.datetime, field_name: str) -> None:
-    if when > utcnow() + CLOCK_SKEW:
+def _check_not_future(session: Session, when: dt.datetime, field_name: str) -> None:
+    if when > clock(session).now() + CLOCK_SKEW:
         raise Invalid(f"{field_name}: {when:%Y-%m-%d %H:%M} UTC is in the future; give the time it happened "
                       f"(at most {CLOCK_SKEW.seconds // 60} minutes ahead of the server's clock)", field=field_name)
 
@@ -1124,7 +1125,7 @@ def _set(case: Case, name: str, value: Any, changes: dict[str, list[Any]]) -> No
 def _entry(session: Session, actor: Actor, case: Case, kind: EntryKind, summary: str, *,
            changes: dict[str, list[Any]] | None = None, body: str | None = None,
            at: dt.datetime | None = None) -> TimelineEntry:
-    now = utcnow()
+    now = clock(session).now()
     entry = TimelineEntry(case_id=case.id, kind=kind, occurred_at=at or now, recorded_at=now,
                           actor_id=_user_id(actor), actor_name=actor.name, summary=summary[:500],
                           changes=changes or None, body=body)

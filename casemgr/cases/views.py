@@ -30,10 +30,10 @@ from casemgr.cases.schemas import (
     Retraction,
     Transition,
 )
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import Conflict
 from casemgr.fields import parse
-from casemgr.web import current_actor, db_session, form_action, form_data, redirect_with
+from casemgr.web import current_actor, database, db_session, form_action, form_data, redirect_with
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -225,7 +225,7 @@ def retract_entry(case_id: int, entry_id: int) -> Any:
 @bp.app_template_filter("age")
 def _age(since: dt.datetime) -> str:
     """How long ago `since` was, as people say it: 40 min, 5 h, 3 d, 11 wk."""
-    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    minutes = max(0, int((clock(database()).now() - since).total_seconds() // 60))
     for unit, size in (("wk", 7 * 24 * 60), ("d", 24 * 60), ("h", 60)):
         if minutes >= size * (2 if unit == "wk" else 1):
             return f"{minutes // size} {unit}"

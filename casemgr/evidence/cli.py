@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 
 def _vault(ctx: CliContext) -> EvidenceVault:
-    from casemgr.evidence.vault import VAULT_KEY, check_master_keys
+    from casemgr import collaborators
+    from casemgr.evidence.vault import check_master_keys
 
-    vault: EvidenceVault = ctx.db.info[VAULT_KEY]
+    vault = collaborators.vault(ctx.db)
     check_master_keys(ctx.db, vault)
     return vault
 

@@ -25,13 +25,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from casemgr.audit.service import trail_of
+from casemgr import collaborators
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
-from casemgr.db import utcnow
+from casemgr.collaborators import audit_trail, clock
 from casemgr.evidence import service
 from casemgr.evidence.models import CustodyKind, EvidenceItem
-from casemgr.evidence.vault import vault_of
 
 README = """Evidence export of case {reference}
 =====================================
@@ -88,7 +87,7 @@ def export_case(session: Session, actor: Actor, case_id: int) -> Package:
     access.require_manager(actor, "export evidence")
     items = session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
                             .order_by(EvidenceItem.id).with_for_update()).all()
-    now = utcnow()
+    now = clock(session).now()
     name = f"{case.reference}-evidence-{now.strftime('%Y%m%dT%H%M%SZ')}.zip"
     opened = {}
     for item in items:
@@ -99,7 +98,7 @@ def export_case(session: Session, actor: Actor, case_id: int) -> Package:
     items = session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
                             .options(selectinload(EvidenceItem.custody)).order_by(EvidenceItem.id)
                             .execution_options(populate_existing=True)).all()
-    signer = trail_of(session).signer
+    signer = audit_trail(session).signer
     manifest = {
         "format": "casemgr-evidence-export/1",
         "case": {"id": case.id, "reference": case.reference, "title": case.title},
@@ -116,9 +115,9 @@ def export_case(session: Session, actor: Actor, case_id: int) -> Package:
         "README.txt": README.format(reference=case.reference, actor=actor.name, exported_at=now.isoformat(),
                                     key_id=signer.key_id).encode(),
     }
-    database = vault_of(session).database
+    database = collaborators.vault(session).database
     files = [(item, opened[item.id]) for item in items if item.id in opened]
-    return Package(name, _zip_stream(database, actor, texts, files))
+    return Package(name, _zip_stream(database, actor, texts, files, now))
 
 
 def _item_entry(item: EvidenceItem) -> dict[str, Any]:
@@ -178,9 +177,9 @@ class _Pipe:
 
 
 def _zip_stream(database: Any, actor: Actor, texts: dict[str, bytes],
-                files: list[tuple[EvidenceItem, service.Opened]]) -> Iterator[bytes]:
+                files: list[tuple[EvidenceItem, service.Opened]], exported_at: dt.datetime) -> Iterator[bytes]:
     pipe = _Pipe()
-    stamp = dt.datetime.now(dt.UTC).timetuple()[:6]
+    stamp = exported_at.timetuple()[:6]
     try:
         with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as archive:
             for item, opened in files:

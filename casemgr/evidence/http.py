@@ -13,11 +13,11 @@ from urllib.parse import quote
 from flask import Response, g, request
 from sqlalchemy.orm import Session
 
+from casemgr import collaborators
 from casemgr.errors import BadRequest, TooLarge
 from casemgr.evidence.intake import MAX_FIELD_BYTES, MAX_FIELDS, MultipartUpload
 from casemgr.evidence.schemas import NewEvidence
 from casemgr.evidence.service import Content, ContentIntegrityError, IntegrityFailure
-from casemgr.evidence.vault import vault_of
 from casemgr.fields import parse
 from casemgr.web import BodyLimit, commit_now, database, db_session, larger_body
 
@@ -39,7 +39,7 @@ class RequestUpload:
     def __init__(self, session: Session) -> None:
         if request.mimetype != "multipart/form-data":
             raise BadRequest("send the file as multipart/form-data in a field named 'file'", field="file")
-        limit = vault_of(session).max_upload_bytes
+        limit = collaborators.vault(session).max_upload_bytes
         if request.content_length is not None and request.content_length > limit + FORM_OVERHEAD:
             raise TooLarge(f"the file is larger than the maximum of {limit} bytes", field="file")
         self._multipart = MultipartUpload(request.stream.read, request.mimetype_params.get("boundary", ""))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import rfc8785
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from casemgr import collaborators
 from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth import service as auth
@@ -37,7 +39,7 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.cases import access
 from casemgr.cases.models import Case
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from casemgr.evidence.crypto import ALL_DIGESTS, Decryptor, Digests, Encryptor, IntegrityError
 from casemgr.evidence.keyring import MissingMasterKey, WrappedKey, WrongMasterKey
@@ -45,7 +47,7 @@ from casemgr.evidence.mediatype import detect_media_type, sanitize_filename
 from casemgr.evidence.models import CustodyEvent, CustodyKind, EvidenceItem, EvidenceState, Integrity
 from casemgr.evidence.schemas import CustodyReason, NewEvidence, ProvenanceCorrection, Transfer
 from casemgr.evidence.store import ObjectNotFound, StoreError
-from casemgr.evidence.vault import VaultUnavailable, vault_of
+from casemgr.evidence.vault import VaultUnavailable
 
 GENESIS_HASH = "0" * 64
 AUDITOR_DOWNLOAD_SETTING = "evidence.auditor_can_download"
@@ -102,7 +104,7 @@ def _append(session: Session, actor: Actor, item: EvidenceItem, kind: CustodyKin
             alarm: bool = False, audited: dict[str, Any] | None = None) -> CustodyEvent:
     """Append a custody event with `details`; the audit entry says the same without case content
     (`audited` replaces the details there when their shape would carry content past without_content)."""
-    event = CustodyEvent(evidence_id=item.id, seq=item.custody_count + 1, kind=kind, occurred_at=utcnow(),
+    event = CustodyEvent(evidence_id=item.id, seq=item.custody_count + 1, kind=kind, occurred_at=clock(session).now(),
                          actor_id=actor.user.id if actor.user is not None else None, actor_name=actor.name,
                          token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
                          details=json.loads(json.dumps(details, default=str)), prev_hash=item.custody_head,
@@ -209,7 +211,7 @@ def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -
     """Receive a file into the case: encrypt and hash it in one pass, store it atomically, record
     custody (acquired, received). Raises NotFound; Forbidden; TooLarge (file); Invalid (a field);
     VaultUnavailable. On any error nothing is left: the stored file goes with the rollback."""
-    vault = vault_of(session)
+    vault = collaborators.vault(session)
     data_key, wrapped = vault.usable_keyring().new_data_key()
     with vault.store.begin_write() as pending:
         # Stream before the first query: on SQLite that query takes the database's write lock, which
@@ -233,7 +235,7 @@ def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -
             description=cmd.description, collected_by=cmd.collected_by, collected_at=cmd.collected_at,
             source=cmd.source, acquisition_method=cmd.acquisition_method, state=EvidenceState.ACTIVE,
             custodian=actor.name, received_by_id=actor.user.id if actor.user is not None else None,
-            received_by=actor.name, received_at=utcnow(), integrity=Integrity.UNVERIFIED, custody_count=0,
+            received_by=actor.name, received_at=clock(session).now(), integrity=Integrity.UNVERIFIED, custody_count=0,
             custody_head=GENESIS_HASH)
         session.add(item)
         session.flush()
@@ -291,7 +293,7 @@ class Opened:
 def _open(session: Session, actor: Actor, item: EvidenceItem, during: str,
           algorithms: tuple[str, ...] = ("sha256",)) -> Opened:
     """Unwrap the data key, open the file, parse its header. Failures are recorded (alarm) and raised."""
-    vault = vault_of(session)
+    vault = collaborators.vault(session)
     keyring = vault.usable_keyring()
     assert item.key_id is not None
     assert item.wrapped_key is not None
@@ -314,7 +316,7 @@ def _open(session: Session, actor: Actor, item: EvidenceItem, during: str,
 
 def record_failure(session: Session, actor: Actor, item: EvidenceItem, detail: str, *, during: str) -> None:
     """Mark the item failed (the case's integrity alarm) and log it in custody and audit."""
-    now = utcnow()
+    now = clock(session).now()
     item.integrity, item.verified_at, item.integrity_detail = Integrity.FAILED, now, detail[:2000]
     _append(session, actor, item, CustodyKind.VERIFIED, {"result": "failed", "during": during, "detail": detail},
             alarm=True)
@@ -346,7 +348,7 @@ def open_content(session: Session, actor: Actor, evidence_id: int, purpose: str 
     _require_content(item, "download it")
     opened = _open(session, actor, item, during=str(kind))
     _append(session, actor, item, kind, {"purpose": purpose})
-    return Content(item, _stream(vault_of(session).database, actor, item, opened, during=str(kind)))
+    return Content(item, _stream(collaborators.vault(session).database, actor, item, opened, during=str(kind)))
 
 
 def _stream(database: Any, actor: Actor, item: EvidenceItem, opened: Opened, *, during: str) -> Iterator[bytes]:
@@ -406,7 +408,7 @@ def _verify_item(session: Session, actor: Actor, item: EvidenceItem) -> Verifica
     if problem is not None:
         record_failure(session, actor, item, problem, during="verify")
         return Verification(item, False, problem)
-    item.integrity, item.verified_at, item.integrity_detail = Integrity.OK, utcnow(), None
+    item.integrity, item.verified_at, item.integrity_detail = Integrity.OK, clock(session).now(), None
     _append(session, actor, item, CustodyKind.VERIFIED, {"result": "ok", "sha256": item.sha256, "size": item.size})
     return Verification(item, True, None)
 
@@ -514,9 +516,9 @@ def dispose(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason
         raise Conflict(f"evidence item {item.id} is sealed (legal hold) and cannot be disposed of; release it "
                        "first, with a reason, if the hold has ended", field="id")
     if item.object_id is not None:
-        vault_of(session).delete_after_commit(session, item.object_id)
+        collaborators.vault(session).delete_after_commit(session, item.object_id)
     item.object_id, item.wrapped_key, item.key_id = None, None, None
-    item.state, item.disposed_at = EvidenceState.DISPOSED, utcnow()
+    item.state, item.disposed_at = EvidenceState.DISPOSED, clock(session).now()
     _append(session, actor, item, CustodyKind.DISPOSED, {"reason": cmd.reason, "content_destroyed": True})
     return item
 
@@ -538,7 +540,7 @@ def keys_in_use(session: Session) -> dict[str, int]:
 def rewrap_batch(session: Session, actor: Actor, limit: int = 500) -> int:
     """Re-wrap up to `limit` data keys not under the current master key; returns how many. Raises Forbidden."""
     _require_operator(actor, "rotate keys")
-    keyring = vault_of(session).usable_keyring()
+    keyring = collaborators.vault(session).usable_keyring()
     current = keyring.current_id
     items = session.scalars(select(EvidenceItem).where(EvidenceItem.wrapped_key.is_not(None),
                                                        EvidenceItem.key_id != current)
@@ -559,7 +561,7 @@ def retire_key(session: Session, actor: Actor, key_id: str) -> None:
     """Remove an unused master key from the keyring. Raises Forbidden; KeyInUse; MissingMasterKey."""
     _require_operator(actor, "retire keys")
     in_use = keys_in_use(session).get(key_id, 0)
-    vault_of(session).keyring.retire(key_id, in_use=in_use)
+    collaborators.vault(session).keyring.retire(key_id, in_use=in_use)
     audit.record(session, actor, "evidence.key_retired", "keyring", key_id, {})
 
 
@@ -575,11 +577,12 @@ def gc(session: Session, actor: Actor, *, delete: bool, min_age: dt.timedelta) -
     """Files in the store that no record refers to and no upload in progress holds (and older than
     `min_age`), and stale temporary files; `delete` removes both."""
     _require_operator(actor, "clean the evidence store")
-    store = vault_of(session).store
+    store = collaborators.vault(session).store
     # Uploads in progress first, then the records: one that commits in between is seen by the query.
     on_disk = [i for i in store.ids() if not store.being_written(i)]
     referenced = set(session.scalars(select(EvidenceItem.object_id).where(EvidenceItem.object_id.in_(on_disk))))
-    cutoff = (utcnow() - min_age).timestamp()
+    # Modification times are the file system's, so they are compared with the machine's time, not the clock.
+    cutoff = time.time() - min_age.total_seconds()
     report = GcReport(orphans=[i for i in on_disk if i not in referenced
                                and store.path_for(i).stat().st_mtime <= cutoff],
                       stale_temp=store.stale_temp_files(), foreign=store.foreign_entries())

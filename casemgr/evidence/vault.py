@@ -1,9 +1,10 @@
 """The evidence collaborator every service session carries: keyring, store, limits, and the
 hook that removes a stored file when the transaction that recorded it rolls back.
 
-Built once by `casemgr.build_database` from settings and reached through `session.info`, like the
-audit trail. The keyring is loaded on first use (and at start by `check_master_keys` when
-evidence exists), so an instance without evidence starts even before `casemgr init` made keys.
+Built once by `casemgr.build_database` from settings and reached through
+`casemgr.collaborators.vault(session)`, like the audit trail. The keyring is loaded on first use
+(and at start by `check_master_keys` when evidence exists), so an instance without evidence starts
+even before `casemgr init` made keys.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from casemgr.collaborators import VAULT
 from casemgr.config import ConfigError, Settings
 from casemgr.errors import DomainError
 from casemgr.evidence.crypto import DEFAULT_SEGMENT_SIZE
 from casemgr.evidence.keyring import KEYRING_FILE, Keyring, KeyringError
 from casemgr.evidence.store import EvidenceStore
 
-VAULT_KEY = "casemgr.evidence_vault"
 _WRITTEN_KEY = "casemgr.evidence_written"
 _DOOMED_KEY = "casemgr.evidence_doomed"
 
@@ -73,7 +74,7 @@ class EvidenceVault:
             raise VaultUnavailable(f"the evidence vault is not available: {exc}") from None
 
     def install(self, info: dict[str, Any], session_factories: Iterable[Any], database: Any) -> None:
-        info[VAULT_KEY] = self
+        VAULT.install(info, self)
         self.database = database
         for factory in session_factories:
             event.listen(factory, "after_commit", self._after_commit)
@@ -109,13 +110,6 @@ class EvidenceVault:
         session.info[_WRITTEN_KEY] = keep
         if not session.in_transaction():
             session.info.pop(_DOOMED_KEY, None)
-
-
-def vault_of(session: Session) -> EvidenceVault:
-    vault = session.info.get(VAULT_KEY)
-    if vault is None:
-        raise RuntimeError("session was not created by casemgr.db.Database with the evidence vault installed")
-    return vault
 
 
 def check_master_keys(database: Any, vault: EvidenceVault) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
 from wtforms import ValidationError
 
+from casemgr import collaborators
 from casemgr.auth.models import Role
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
@@ -45,8 +46,7 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
     rows = service.list_items(s, actor, case_id)
     return render_template("evidence/tab.html", case=case, active_tab="evidence", rows=rows,
                            can_upload=access.can_edit(actor, case), is_manager=access.is_manager(actor),
-                           max_upload=current_app.extensions["casemgr.db"].info["casemgr.evidence_vault"]
-                           .max_upload_bytes, **extra), status
+                           max_upload=collaborators.vault(s).max_upload_bytes, **extra), status
 
 
 @bp.post("/cases/<int:case_id>/evidence/upload")

@@ -31,7 +31,7 @@ from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case, EntryKind, TimelineEntry
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import Conflict, NotFound
 from casemgr.indicators import red, rows, stix
 from casemgr.indicators.models import StixObject, StixObjectCorrection, StixObjectVersion
@@ -102,7 +102,7 @@ def _for_correction(session: Session, actor: Actor, case_id: int, object_ref: st
 
 def _new_version(session: Session, actor: Actor, case: Case, obj: StixObject, change: Any) -> None:
     """Make the next version of `obj` with `change` applied; the current one goes to the history."""
-    now = utcnow()
+    now = clock(session).now()
     current = json.loads(obj.stix_json)
     new = dict(current)
     change(new)
@@ -124,7 +124,7 @@ def _new_version(session: Session, actor: Actor, case: Case, obj: StixObject, ch
 
 def _record(session: Session, actor: Actor, case: Case, obj: StixObject, *, kind: str, before: stix.Tlp,
             after: stix.Tlp, reason: str, what: str, changes: dict[str, list[Any]]) -> None:
-    now = utcnow()
+    now = clock(session).now()
     assert obj.modified is not None
     session.add(StixObjectCorrection(object_id=obj.id, kind=kind, from_tlp=before, to_tlp=after, reason=reason,
                                      modified=obj.modified, at=now, actor_id=user_id(actor), actor_name=actor.name))

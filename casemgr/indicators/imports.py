@@ -30,16 +30,17 @@ from typing import IO, Any, cast
 from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
+from casemgr import collaborators
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases.models import Case
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import TooLarge
 from casemgr.indicators import convert, rows
 from casemgr.indicators.bundle import BundleReport, CheckedObject, Rejection, Stix20Guard, check_object, strict_json
 from casemgr.indicators.models import StixObject, StixObjectVersion
 from casemgr.indicators.observables import Observable
-from casemgr.indicators.service import case_for_change, ensure_collection, settings_of, user_id
+from casemgr.indicators.service import case_for_change, ensure_collection, user_id
 from casemgr.parallel import map_chunks
 
 BATCH = 2000  # objects stored per round of statements
@@ -91,7 +92,7 @@ def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes
     anything (for a summary before committing).
     """
     case = case_for_change(session, actor, case_id)
-    limit = settings_of(session).max_bundle_bytes
+    limit = collaborators.settings(session).max_bundle_bytes
     # Decoded, a bundle takes about four times its size in memory: read no more than the limit allows.
     data = source if isinstance(source, bytes | str) else source.read(limit + 1)
     if len(data) > limit:
@@ -125,9 +126,9 @@ def import_bundle(session: Session, actor: Actor, case_id: int, source: IO[bytes
 class _Importer:
     def __init__(self, session: Session, actor: Actor, case: Case) -> None:
         self.session, self.case = session, case
-        self.now = utcnow()
+        self.now = clock(session).now()
         self.added_by = user_id(actor)
-        self.workers = settings_of(session).import_workers
+        self.workers = collaborators.settings(session).import_workers
         self.stored = 0
         # PostgreSQL plans each batch's lookups with the statistics of the table as it was before the import;
         # once the import has grown it a lot, those plans become scans of everything stored so far (quadratic).

@@ -27,12 +27,12 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from casemgr import collaborators
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
 from casemgr.cases.models import Case
-from casemgr.config import Settings
-from casemgr.db import utcnow
+from casemgr.collaborators import clock
 from casemgr.errors import Forbidden, Invalid, NotFound
 from casemgr.indicators import extract, red, rows, stix
 from casemgr.indicators.bundle import sco_observables
@@ -46,14 +46,7 @@ from casemgr.indicators.observables import (
 )
 from casemgr.indicators.schemas import AcceptCandidates, IndicatorQuery, NewIndicator, ObjectQuery, SearchQuery
 
-SETTINGS_KEY = "casemgr.settings"
-
-
 # ---------------------------------------------------------------- collaborators and shared helpers
-
-def settings_of(session: Session) -> Settings:
-    return cast(Settings, session.info[SETTINGS_KEY])
-
 
 @cache
 def _identity(name: str) -> dict[str, Any]:
@@ -62,7 +55,7 @@ def _identity(name: str) -> dict[str, Any]:
 
 def identity_of(session: Session) -> dict[str, Any]:
     """The organization's identity SDO (a fresh copy)."""
-    return dict(_identity(settings_of(session).organization_name))
+    return dict(_identity(collaborators.settings(session).organization_name))
 
 
 def case_ref(session: Session, case: Case) -> stix.CaseRef:
@@ -83,7 +76,7 @@ def ensure_collection(session: Session, case: Case) -> None:
     """Give the case its TAXII collection id, once."""
     table = cast(Table, IndicatorCollection.__table__)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(table).values(case_id=case.id, collection_id=uuid.uuid4(), created_at=utcnow())
+    session.execute(insert(table).values(case_id=case.id, collection_id=uuid.uuid4(), created_at=clock(session).now())
                     .on_conflict_do_nothing(index_elements=["case_id"]))
 
 
@@ -118,7 +111,7 @@ def add_indicator(session: Session, actor: Actor, case_id: int, cmd: NewIndicato
     see it (the RED object is not handed out, nor sighted again by someone who cannot see it).
     """
     case = case_for_change(session, actor, case_id)
-    return _capture(session, actor, case, cmd, now=utcnow())
+    return _capture(session, actor, case, cmd, now=clock(session).now())
 
 
 def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, now: dt.datetime) -> Captured:
@@ -134,7 +127,8 @@ def _capture(session: Session, actor: Actor, case: Case, cmd: NewIndicator, *, n
     if existing is not None and not red.can_see(actor, existing, case):
         raise Forbidden(f"case {case.reference} holds this value marked TLP:RED, which only its members and "
                         "managers see; ask one of them to record the sighting", field="value")
-    benign = extract.benign_reason(observable, frozenset(settings_of(session).own_domains)) if observable else None
+    own_domains = frozenset(collaborators.settings(session).own_domains)
+    benign = extract.benign_reason(observable, own_domains) if observable else None
     if existing is not None:
         sighting = sight(session, actor, case, existing, now=now)
         audit.record(session, actor, "indicator.sight", "indicator", existing.id,
@@ -233,7 +227,7 @@ def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) 
     """
     case = access.get_case_or_404(session, actor, case_id)
     access.require_edit(actor, case)
-    found = extract.extract(text, allow_list=settings_of(session).own_domains)
+    found = extract.extract(text, allow_list=collaborators.settings(session).own_domains)
     visible = red.case_filter(actor, case)
     digests = {rows.value_digest(c.value) for c in found}
     present: set[tuple[str | None, str | None]] = set()
@@ -249,7 +243,7 @@ def add_candidates(session: Session, actor: Actor, case_id: int, cmd: AcceptCand
     """Add the accepted candidates as indicators (each validated again). Raises as add_indicator, naming the
     item (field "items.N.value")."""
     case = case_for_change(session, actor, case_id)
-    now = utcnow()
+    now = clock(session).now()
     results = []
     for index, item in enumerate(cmd.items):
         try:
@@ -294,7 +288,7 @@ def list_indicators(session: Session, actor: Actor, case_id: int, query: Indicat
 def _views(session: Session, actor: Actor, case: Case, found: list[StixObject]) -> list[IndicatorView]:
     seen = also_seen_in(session, actor, case.id, [o.value_digest for o in found if o.value_digest])
     counts = sighting_counts(session, actor, case, [o.stix_id for o in found])
-    allow = frozenset(settings_of(session).own_domains)
+    allow = frozenset(collaborators.settings(session).own_domains)
     return [IndicatorView(o, seen.get(o.value_digest or "", []), _benign(o, allow), counts.get(o.stix_id),
                           red.marking_of(o, case)) for o in found]
 
@@ -403,7 +397,7 @@ def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | i
     correctable = access.can_edit(actor, case) and correction_refused(obj) is None
     return ObjectDetail(case, obj, loads(obj), versions, related,
                         {k: v or k for k, v in names.items()}, seen.get(obj.value_digest or "", []),
-                        _benign(obj, frozenset(settings_of(session).own_domains)), red.marking_of(obj, case),
+                        _benign(obj, frozenset(collaborators.settings(session).own_domains)), red.marking_of(obj, case),
                         corrections, correctable, correctable)
 
 

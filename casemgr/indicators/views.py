@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_login import login_required
 
+from casemgr import collaborators
 from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.cases.models import Tlp
@@ -140,7 +141,7 @@ def _candidates(items: list[str]) -> list[object]:
 # ---------------------------------------------------------------- STIX upload, summary, confirmation
 
 def _staged() -> StagedUploads:
-    return StagedUploads(service.settings_of(db_session()).instance_dir / "stix-uploads")
+    return StagedUploads(collaborators.settings(db_session()).instance_dir / "stix-uploads")
 
 
 @bp.post("/cases/<int:case_id>/stix/upload")
@@ -154,7 +155,7 @@ def upload(case_id: int) -> Any:
     def check() -> tuple[imports.ImportReport, bytes]:
         if file is None or not file.filename:
             raise Invalid("choose a STIX 2.1 bundle file (.json)", field="bundle")
-        data = file.stream.read(service.settings_of(s).max_bundle_bytes + 1)  # the import refuses anything longer
+        data = file.stream.read(collaborators.settings(s).max_bundle_bytes + 1)  # the import refuses anything longer
         return imports.import_bundle(s, actor, case_id, data, partial=True, dry_run=True), data
 
     def summary(checked: tuple[imports.ImportReport, bytes]) -> Any:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from casemgr import collaborators
 from casemgr.audit import service as audit
 from casemgr.audit.models import AuditEntry
 from casemgr.config import ConfigError
@@ -34,7 +35,7 @@ def closing(make_app):
 
     yield build
     for app in built:
-        audit.trail_of(app.extensions["casemgr.db"].session(write=False)).close()
+        collaborators.audit_trail(app.extensions["casemgr.db"]).close()
 
 
 def read_lines(path: Path) -> list[dict]:

@@ -44,11 +44,6 @@ def token_rows(db: Database) -> list[ApiToken]:
         return list(s.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
-def set_tokens(db: Database, **values: Any) -> None:
-    with db.transaction() as s:
-        s.execute(update(ApiToken).values(**values))
-
-
 def ago(**delta: float) -> dt.datetime:
     return utcnow() - dt.timedelta(**delta)
 

@@ -96,37 +96,43 @@ def test_logout_ends_the_session_on_the_server(app, login):
     assert replay.headers["Location"].startswith("/login")
 
 
-def test_idle_sessions_expire(app, login):
+def test_idle_sessions_expire(app, login, clock):
     client = login("analyst")
-    set_sessions(app.extensions["casemgr.db"], client.user.username, last_seen_at=ago(minutes=29))
+    clock.advance(minutes=29)
+    assert client.get("/").status_code == 200  # which counts as use: the idle time starts again
+    clock.advance(minutes=29)
     assert client.get("/").status_code == 200
-    set_sessions(app.extensions["casemgr.db"], client.user.username, last_seen_at=ago(minutes=31))
+    clock.advance(minutes=31)
     response = client.get("/")
     assert response.status_code == 302
     assert "expired" in text_of(client.get(response.headers["Location"]))
-    set_sessions(app.extensions["casemgr.db"], client.user.username, last_seen_at=ago(seconds=1))
-    assert client.get("/").status_code == 302  # an ended session stays ended
+    set_sessions(app.extensions["casemgr.db"], client.user.username, last_seen_at=clock.now())
+    assert client.get("/").status_code == 302  # an ended session stays ended, whatever its row says
 
 
-def test_sessions_expire_after_their_absolute_lifetime(app, login):
+def test_sessions_expire_after_their_absolute_lifetime(login, clock):
     client = login("analyst")
-    db = app.extensions["casemgr.db"]
-    set_sessions(db, client.user.username, created_at=ago(hours=11, minutes=59))
-    assert client.get("/").status_code == 200
-    set_sessions(db, client.user.username, created_at=ago(hours=12, minutes=1), last_seen_at=ago(seconds=5))
-    assert client.get("/").status_code == 302
+    for _ in range(35):  # in use all along (never idle for 30 minutes), up to 11 h 40 min
+        clock.advance(minutes=20)
+        assert client.get("/").status_code == 200
+    clock.advance(minutes=19)
+    assert client.get("/").status_code == 200  # 11 h 59 min
+    clock.advance(minutes=2)
+    assert client.get("/").status_code == 302  # 12 h 1 min, though last used 2 minutes ago
 
 
-def test_session_lifetimes_are_configurable(make_app, make_user):
+def test_session_lifetimes_are_configurable(make_app, make_user, clock):
     app = make_app(session_idle_minutes=5, session_max_hours=1)
     user = make_user("analyst")
     client = WebClient(app.test_client())
     client.login(user.username)
-    db = app.extensions["casemgr.db"]
-    set_sessions(db, user.username, last_seen_at=ago(minutes=6))
+    clock.advance(minutes=6)
     assert client.get("/").status_code == 302
     client.login(user.username)
-    set_sessions(db, user.username, created_at=ago(minutes=61), last_seen_at=ago(seconds=5))
+    for _ in range(15):  # used every 4 minutes (never idle for 5), for an hour
+        clock.advance(minutes=4)
+        assert client.get("/").status_code == 200
+    clock.advance(minutes=1, seconds=1)
     assert client.get("/").status_code == 302
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import inspect
 
-from tests.auth.helpers import ago, audit_actions, new_token_on_page, set_tokens, set_user, text_of, token_rows
+from tests.auth.helpers import ago, audit_actions, new_token_on_page, set_user, text_of, token_rows
 
 
 def _me(app, token: str):
@@ -111,10 +111,11 @@ def test_api_rejects_bad_token_input(api, payload, field):
     assert response.json["error"]["field"] == field
 
 
-def test_expired_token_is_refused(api, db):
-    client = api("analyst")
+def test_expired_token_is_refused(api, clock):
+    client = api("analyst")  # a token for 90 days (the default)
+    clock.advance(days=89, hours=23)
     assert client.get("/api/v1/me").status_code == 200
-    set_tokens(db, expires_at=ago(seconds=1))
+    clock.advance(hours=1, seconds=1)
     _assert_401(client.get("/api/v1/me"))
 
 

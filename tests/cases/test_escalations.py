@@ -3,7 +3,9 @@ who and when on the escalation, the timeline and the audit log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -33,12 +35,39 @@ def escalate(client: Any, case: dict[str, Any], **fields: Any) -> dict[str, Any]
     return r.get_json()
 
 
+def words(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)))
+
+
 def ack(client: Any, case: dict[str, Any], escalation: dict[str, Any]) -> Any:
     return client.post(f"/api/v1/cases/{case['id']}/escalations/{escalation['id']}/acknowledge")
 
 
 def pending_section(html: str) -> str:
     return html.split('data-testid="pending-escalations"')[1].split("</section>", maxsplit=1)[0]
+
+
+def test_the_home_says_how_long_an_escalation_waited_and_the_acknowledgement_is_timed_by_the_clock(
+        people, open_case, clock):
+    ann, mia = people["ann"], people["mia"]
+    case = open_case(ann, title="Exfiltration from the HR share")
+    raised = clock.set(clock.now().replace(microsecond=0) + dt.timedelta(seconds=1))
+    escalation = escalate(ann, case, to_user="mia")
+    assert dt.datetime.fromisoformat(escalation["created_at"]) == raised
+    clock.advance(minutes=40)
+    assert "by ann, 40 min ago" in words(pending_section(people["web"]("mia").get("/").get_data(as_text=True)))
+    clock.advance(hours=2)
+    assert "by ann, 2 h ago" in words(pending_section(people["web"]("mia").get("/").get_data(as_text=True)))
+
+    done = ack(mia, case, escalation)
+    assert done.status_code == 200, done.get_json()
+    acknowledged = raised + dt.timedelta(hours=2, minutes=40)
+    assert dt.datetime.fromisoformat(done.get_json()["acknowledged_at"]) == acknowledged
+    clock.advance(days=1)
+    again = ack(mia, case, escalation)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["message"] == (f"this escalation was acknowledged already by mia at "
+                                                     f"{acknowledged:%Y-%m-%d %H:%M} UTC")
 
 
 def test_an_escalation_to_a_named_manager_waits_on_their_home_until_acknowledged(people, open_case):

@@ -13,15 +13,14 @@ from flask import Flask
 from sqlalchemy import update
 
 from casemgr.auth.models import User
-from casemgr.cases.models import Case
-from casemgr.db import utcnow
+from casemgr.clock import ManualClock
 from tests.conftest import WebClient
 
 from .conftest import move
 
 
 @pytest.fixture
-def team(app: Flask, api: Any, open_case: Any, db: Any) -> dict[str, Any]:
+def team(app: Flask, api: Any, open_case: Any, db: Any, clock: ManualClock) -> dict[str, Any]:
     ann, mia = api("analyst", "ann"), api("manager", "mia")
     clients = {"ann": ann, "mia": mia, "aud": api("auditor", "aud"), "adm": api("admin", "adm"),
                "bob": api("analyst", "bob")}
@@ -29,14 +28,16 @@ def team(app: Flask, api: Any, open_case: Any, db: Any) -> dict[str, Any]:
         "mine": open_case(ann, title="Ann's open case", owner="ann", impact="low", urgency="low"),
         "free": open_case(ann, title="Waiting for someone", impact="low", urgency="low"),
         "stale": open_case(mia, title="Outage nobody touched", impact="high", urgency="high", owner="ann"),
+    }
+    clock.advance(hours=5)  # nobody touched the P1 case for five hours (its target: 4 h)
+    cases |= {
         "fresh": open_case(mia, title="Outage just opened", impact="high", urgency="high", owner="ann"),
         "done": open_case(ann, title="Finished work", impact="low", urgency="low"),
     }
     move(ann, cases["done"], "resolved", resolution="remediated", summary="Cleaned up")
-    with db.transaction() as s:  # the P1 case was last updated five hours ago (its target: 4 h)
-        s.execute(update(Case).where(Case.id == cases["stale"]["id"])
-                  .values(updated_at=utcnow() - dt.timedelta(hours=5)))
-        s.execute(update(User).where(User.username == "bob").values(locked_until=utcnow() + dt.timedelta(minutes=10)))
+    with db.transaction() as s:  # bob is locked out (as after too many wrong passwords) for ten more minutes
+        locked_until = clock.now() + dt.timedelta(minutes=10)
+        s.execute(update(User).where(User.username == "bob").values(locked_until=locked_until))
 
     def web(username: str) -> WebClient:
         client = WebClient(app.test_client())
@@ -65,6 +66,7 @@ def test_the_analyst_home_lists_their_cases_and_the_ones_to_pick_up(team):
 def test_the_manager_home_shows_what_breaches_its_priority_and_the_team_queue(team):
     shown = sections(team["web"]("mia").get("/").get_data(as_text=True))
     assert "Outage nobody touched" in shown["dashboard-overdue"]
+    assert "5 h ago" in shown["dashboard-overdue"]  # when it was last updated, as the clock tells
     assert "Outage just opened" not in shown["dashboard-overdue"]  # updated within its priority's 4 hours
     assert "Overdue for their priority" in shown["dashboard-overdue"]
     assert "Waiting for someone" in shown["dashboard-queue"]

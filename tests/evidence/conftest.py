@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from casemgr import collaborators
 from casemgr.config import Settings
 from casemgr.evidence.keyring import KEYRING_FILE, Keyring
-from casemgr.evidence.vault import VAULT_KEY, EvidenceVault
+from casemgr.evidence.vault import EvidenceVault
 
 CASE = {"title": "Ransomware on the file server", "description": "Encrypted shares.", "category": "malicious-code",
         "impact": "high", "urgency": "high"}
@@ -26,7 +27,7 @@ def keyring(instance_dir: Path) -> Keyring:
 
 @pytest.fixture
 def vault(app: Flask) -> EvidenceVault:
-    return app.extensions["casemgr.db"].info[VAULT_KEY]  # type: ignore[no-any-return]
+    return collaborators.vault(app.extensions["casemgr.db"])
 
 
 @pytest.fixture

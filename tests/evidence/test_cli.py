@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
+from casemgr import collaborators
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.evidence import service
 from casemgr.evidence.schemas import NewEvidence
 from casemgr.evidence.store import EvidenceStore
-from casemgr.evidence.vault import vault_of
 
 from .conftest import stored_files, upload
 
@@ -83,7 +83,7 @@ def test_gc_leaves_an_upload_in_progress_alone(run_cli, settings):
 def test_a_stored_file_is_held_until_its_transaction_ends(db, system, api, open_case):
     analyst = api("analyst")
     case = open_case(analyst)
-    store = vault_of(db.session(write=False)).store
+    store = collaborators.vault(db).store
     for commit in (True, False):
         with db.session(write=True) as s:
             item = service.add_evidence(s, analyst_actor(s, analyst), case["id"], OneChunk(b"evidence"))

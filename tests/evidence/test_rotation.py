@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from casemgr import collaborators
 from casemgr.evidence.keyring import KEYRING_FILE
 
 from .conftest import stored_files, upload
@@ -77,7 +78,7 @@ def test_retire_refuses_a_key_still_in_use(own_instance, make_app, api, open_cas
     client = ApiClient(app.test_client(), base.token, base.user)
     upload(client, open_case(client)["id"], b"x")
     old_key = json.loads((own_instance / KEYRING_FILE).read_text())["current"]
-    app.extensions["casemgr.db"].info["casemgr.evidence_vault"].keyring.rotate()  # new key, nothing re-wrapped
+    collaborators.vault(app.extensions["casemgr.db"]).keyring.rotate()  # new key, nothing re-wrapped
     refused = run_cli("keys", "retire", old_key, env=env)
     assert refused.exit_code != 0
     assert "still wraps 1 data key" in refused.output
