@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Select, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from casemgr import paging
 from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.audit.readable import ReadableEntry, readable
@@ -35,6 +36,7 @@ from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.db import utcnow
 from casemgr.errors import Forbidden, NotFound
+from casemgr.paging import Page
 from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
@@ -458,29 +460,25 @@ def where_clauses(flt: AuditFilter, case_id: int | None) -> list[ColumnElement[b
     return where
 
 
-def _page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
+def _page(session: Session, actor: Actor, flt: AuditFilter) -> Page[EntryView]:
     require_reader(actor)
     query: Select[AuditEntry] = select(AuditEntry).where(*conditions(session, actor, flt))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
-    ).all()
-    return list(rows), total
+    found: Page[AuditEntry] = paging.fetch(session, query.order_by(AuditEntry.seq.desc()), flt.page, flt.per_page)
+    return found.map(lambda row: for_reader(actor, row))
 
 
-def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> Page[EntryView]:
     """A page of entries, newest first, as the actor may read them (without case content for admins,
     casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers, NotFound for a case
     reference the actor may not see."""
-    rows, total = _page(session, actor, flt)
-    return [for_reader(actor, row) for row in rows], total
+    return _page(session, actor, flt)
 
 
-def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[ReadableEntry], int]:
+def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> Page[ReadableEntry]:
     """A page of entries as people read them (casemgr/audit/readable.py): fields in words, and the case each
     is about where the actor may see it. Raises like list_entries."""
-    rows, total = _page(session, actor, flt)
-    return readable(session, actor, [for_reader(actor, row) for row in rows]), total
+    found = _page(session, actor, flt)
+    return Page(readable(session, actor, found.items), found.total, found.page, found.per_page)
 
 
 def entry_to_dict(entry: AuditEntry | EntryView | ReadableEntry) -> dict[str, Any]:

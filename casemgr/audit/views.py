@@ -25,15 +25,14 @@ def index() -> Any:
     actor = current_actor()
     try:
         q: AuditQuery = parse(AuditQuery, args)
-        entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+        found = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
     except DomainError as exc:
         service.require_reader(actor)  # the 403 comes before any hint about the filters
         # Show the form with the error and no rows rather than an unfiltered log that looks filtered.
         return render_template("audit/index.html", entries=[], object_urls=[], total=0, q=AuditQuery(), pages=1,
                                args=args, error=exc.message, can_export=exports.may_export(actor)), exc.status
-    pages = max(1, -(-total // q.per_page))
-    return render_template("audit/index.html", entries=entries, object_urls=[_object_url(e) for e in entries],
-                           total=total, q=q, pages=pages, args=args, error=None,
+    return render_template("audit/index.html", entries=found.items, object_urls=[_object_url(e) for e in found.items],
+                           total=found.total, q=q, pages=found.pages, args=args, error=None,
                            can_export=exports.may_export(actor))
 
 
