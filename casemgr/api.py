@@ -7,9 +7,9 @@ response schemas; the same pydantic schemas validate requests and produce /api/v
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
@@ -18,12 +18,16 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from casemgr.errors import Unauthorized
 from casemgr.fields import Input, parse
+from casemgr.paging import Page
 from casemgr.web import json_body
 
 API_PREFIX = "/api/v1"
+T = TypeVar("T")
 
 
-class Page(Input):
+class PageQuery(Input):
+    """The page of a list to answer (casemgr.paging): `page` from 1, in pages of `per_page`."""
+
     model_config = ConfigDict(extra="ignore")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
@@ -100,11 +104,17 @@ def out(model: type[BaseModel], obj: Any) -> dict[str, Any]:
     return model.model_validate(obj, from_attributes=True).model_dump(mode="json")
 
 
-def listing(model: type[BaseModel], items: Iterable[Any], total: int, page: Page | None = None) -> Any:
-    payload: dict[str, Any] = {"items": [out(model, i) for i in items], "total": total}
-    if page is not None:
-        payload |= {"page": page.page, "per_page": page.per_page}
-    return jsonify(payload)
+def listing(items: Page[T] | Sequence[T], render: Callable[[T], Any], **extra: Any) -> Any:
+    """The one envelope of every list answer (`is_list` operations): {"items": [render(item), ...], "total"}
+    and, for a page of a longer list (casemgr.paging.Page), its "page" and "per_page"; a whole list (a
+    sequence) has them not. `render` gives an item's JSON, as the operation's response model serializes it
+    (`out(Model, ...)`); `extra`: members of the list's own beside the envelope (e.g. counts by type)."""
+    if isinstance(items, Page):
+        payload = {"items": [render(item) for item in items.items], "total": items.total, "page": items.page,
+                   "per_page": items.per_page}
+    else:
+        payload = {"items": [render(item) for item in items], "total": len(items)}
+    return jsonify(payload | extra)
 
 
 def make_api(domain_blueprints: list[ApiBlueprint]) -> Blueprint:

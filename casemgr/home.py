@@ -45,7 +45,8 @@ def home_for(session: Session, actor: Actor) -> Home:
         return Home(admin=admin_overview(session, actor))
     home = Home(cases=cases.dashboard(session, actor))
     if actor.role == Role.AUDITOR:
-        home.audit_recent, home.audit_total = audit.list_entries(session, actor, audit.AuditFilter(per_page=10))
+        recent = audit.list_entries(session, actor, audit.AuditFilter(per_page=10))
+        home.audit_recent, home.audit_total = recent.items, recent.total
         home.evidence = integrity_overview(session, actor)
     return home
 

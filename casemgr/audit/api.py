@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from pydantic import BaseModel
 
-from casemgr.api import ApiBlueprint, body, query
+from casemgr.api import ApiBlueprint, body, listing, query
 from casemgr.audit import export as exports
 from casemgr.audit import service
 from casemgr.audit.schemas import AuditQuery, AuditRange
@@ -65,10 +65,8 @@ def list_entries() -> Any:
     actor = current_actor()
     service.require_reader(actor)  # 403 before any hint about the filters
     q: AuditQuery = query(AuditQuery)
-    entries, total = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
-    items = [service.entry_to_dict(e) | {"case": None if e.case is None else vars(e.case)} for e in entries]
-    return jsonify({"items": items, "total": total,
-                    "page": q.page, "per_page": q.per_page})
+    page = service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+    return listing(page, lambda e: service.entry_to_dict(e) | {"case": None if e.case is None else vars(e.case)})
 
 
 @bp.operation("/verify", "GET", "Walk the hash chain and the signed checkpoints", response=ChainReportOut)

@@ -12,8 +12,9 @@ from casemgr.db import Base, UTCDateTime
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
-    # The browse filters: by user (above), by action and time (below), by object.
-    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),)
+    # The browse filters: by user (above), by action and time (below), by object, by case (newest first).
+    __table_args__ = (Index("ix_audit_entries_object", "object_type", "object_id"),
+                      Index("ix_audit_entries_case_id_seq", "case_id", "seq"))
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                      autoincrement=False)
@@ -32,6 +33,9 @@ class AuditEntry(Base):
     via: Mapped[str] = mapped_column(String(8))  # web | api | cli
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The case the entry is about, as `record()` reads it from the object and summary (audit.service.case_named),
+    # kept for the case filter. Not hashed: derived from what the hash covers, and verify_chain re-derives it.
+    case_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditHead(Base):

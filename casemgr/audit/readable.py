@@ -2,10 +2,11 @@
 about, named and linked only for a reader who may see that case (casemgr/cases/access.py).
 
 The summary is the one the reader may read (casemgr/audit/content.py: without case content for admins);
-this only words it. An entry is about a case when its object is the case, or when its summary names the
-case by id (`case_id`, evidence) or by reference (`case`, indicators; `reference`, cases). Where the reader
-may not see that case (admins see none), those names are left out too: the entry shows its object's type
-and id, never the case's reference.
+this only words it. The case an entry is about is the one it is filed under (`AuditEntry.case_id`, by the
+rule of casemgr.audit.service.case_named, as the case filter reads it): its object is the case, or its
+summary names the case by id (`case_id`, evidence) or by reference (`case`, indicators; `reference`,
+cases). Where the reader may not see that case (admins see none), those names are left out too: the entry
+shows its object's type and id, never the case's reference.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casemgr.audit.content import EntryView
@@ -48,42 +49,20 @@ class ReadableEntry:
 
 def readable(session: Session, actor: Actor, entries: Sequence[EntryView]) -> list[ReadableEntry]:
     """`entries` in words, each with the case it is about where `actor` may see it (one query for them all)."""
-    ids, references = set(), set()
-    for e in entries:
-        case_id, reference = _case_named(e)
-        if case_id is not None:
-            ids.add(case_id)
-        if reference is not None:
-            references.add(reference)
-    visible: list[CaseRef] = []
-    if ids or references:
-        rows = session.execute(select(Case.id, Case.reference).where(
-            or_(Case.id.in_(ids), Case.reference.in_(references)), access.visible_filter(actor))).all()
-        visible = [CaseRef(row.id, row.reference) for row in rows]
-    by_id = {c.id: c for c in visible}
-    by_reference = {c.reference: c for c in visible}
+    ids = {e.case_id for e in entries if e.case_id is not None}
+    by_id: dict[int, CaseRef] = {}
+    if ids:
+        rows = session.execute(select(Case.id, Case.reference).where(Case.id.in_(ids), access.visible_filter(actor)))
+        by_id = {row.id: CaseRef(row.id, row.reference) for row in rows}
     result = []
     for e in entries:
-        case_id, reference = _case_named(e)
-        case = by_id.get(case_id) if case_id is not None else None
-        if case is None and reference is not None:
-            case = by_reference.get(reference)
+        case = by_id.get(e.case_id) if e.case_id is not None else None
         summary = dict(e.summary or {})
         if case is None:
             for key in CASE_KEYS:
                 summary.pop(key, None)
         result.append(ReadableEntry(e, case, summary, summary_fields(summary)))
     return result
-
-
-def _case_named(entry: EntryView) -> tuple[int | None, str | None]:
-    summary = entry.summary or {}
-    case_id: Any = entry.object_id if entry.object_type == "case" else summary.get("case_id")
-    reference = summary.get("case") if isinstance(summary.get("case"), str) else summary.get("reference")
-    number = int(case_id) if isinstance(case_id, int | str) and str(case_id).isdigit() else None
-    if number is not None and not 1 <= number <= 2**31 - 1:
-        number = None
-    return number, reference if isinstance(reference, str) else None
 
 
 def summary_fields(summary: dict[str, Any]) -> list[tuple[str, str]]:

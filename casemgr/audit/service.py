@@ -17,15 +17,16 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import rfc8785
-from sqlalchemy import ColumnElement, Select, String, and_, cast, event, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from casemgr import paging
 from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.audit.readable import ReadableEntry, readable
@@ -35,6 +36,7 @@ from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.collaborators import AUDIT_TRAIL, audit_trail, clock
 from casemgr.errors import Forbidden, NotFound
+from casemgr.paging import Page
 from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
@@ -143,10 +145,51 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
+# Case ids are 32-bit integers (casemgr.cases.models.Case.id); a larger number names no case.
+MAX_CASE_ID = 2**31 - 1
+
+
+def case_named(object_type: str, object_id: str | None, summary: Mapping[str, Any],
+               case_by_reference: Callable[[str], int | None]) -> int | None:
+    """The id of the case an entry is about: its object is the case (object `case`), or its summary names the
+    case by id (`case_id`: evidence, exports; an integer or its decimal text) or by reference (`case`:
+    indicators, STIX objects; `reference`: cases), the first of these that names one; else None.
+    `case_by_reference` finds a case's id by its reference (None when no case has it).
+
+    The one rule for `AuditEntry.case_id`: record() sets it with it, migration 0011 backfilled older entries
+    with it (in SQL), verify_chain re-checks every entry against it. An entry is about at most one case;
+    the writers never name two."""
+    if object_type == "case" and (number := _case_number(object_id)) is not None:
+        return number
+    if (number := _case_number(summary.get("case_id"))) is not None:
+        return number
+    for key in ("case", "reference"):
+        value = summary.get(key)
+        if isinstance(value, str) and (found := case_by_reference(value)) is not None:
+            return found
+    return None
+
+
+def _case_number(value: object) -> int | None:
+    if isinstance(value, bool):  # JSON true is no case number (though SQLite reads it as 1)
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and str(int(value)) == value:
+        number = int(value)  # the decimal text exactly as str() writes it: not "007", not "7.0"
+    else:
+        return None
+    return number if 1 <= number <= MAX_CASE_ID else None
+
+
 def record(session: Session, actor: Actor, action: str, object_type: str, object_id: object | None,  # noqa: PLR0917
            summary: dict[str, Any] | None = None) -> AuditEntry:
     """Append one entry for `action` on an object. Call it in the transaction that makes the change."""
     trail = audit_trail(session)
+    recorded = json.loads(json.dumps(summary or {}, default=str))
+    object_key = None if object_id is None else str(object_id)
+    case_id = case_named(object_type, object_key, recorded,
+                         lambda reference: session.scalar(select(Case.id).where(Case.reference == reference)))
     head = _lock_head(session)
     entry = AuditEntry(
         seq=head.seq + 1,
@@ -158,12 +201,13 @@ def record(session: Session, actor: Actor, action: str, object_type: str, object
         token_issued_by=actor.token_issued_by if actor.token_id is not None else None,
         action=action,
         object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        summary=json.loads(json.dumps(summary or {}, default=str)),
+        object_id=object_key,
+        summary=recorded,
         source_ip=actor.source_ip,
         request_id=actor.request_id,
         via=actor.via,
         prev_hash=head.hash,
+        case_id=case_id,
     )
     entry.hash = chain_hash(head.hash, entry)
     session.add(entry)
@@ -292,6 +336,14 @@ def _fail(report: ChainReport, seq: int, reason: str) -> None:
 
 def _walk(session: Session, batch: int) -> ChainReport:
     report = ChainReport(ok=True, checked=0)
+    references: dict[str, int | None] = {row.reference: row.id
+                                         for row in session.execute(select(Case.reference, Case.id))}
+
+    def case_of(reference: str) -> int | None:
+        if reference not in references:  # a case opened since the walk began, or none
+            references[reference] = session.scalar(select(Case.id).where(Case.reference == reference))
+        return references[reference]
+
     prev_hash = GENESIS_HASH
     expected_seq = 1
     for entry in _iter_entries(session, batch):
@@ -311,10 +363,19 @@ def _walk(session: Session, batch: int) -> ChainReport:
         if own_hash != entry.hash:
             _fail(report, entry.seq, f"entry #{entry.seq} was altered: its content does not match its hash")
             return _count_rest(report, session)
+        named = case_named(entry.object_type, entry.object_id, entry.summary or {}, case_of)
+        if entry.case_id != named:
+            # Outside the hash, so checked here: else an edit of it would hide an entry from its case's filter.
+            _fail(report, entry.seq, f"entry #{entry.seq} is filed under {_case_words(entry.case_id)} but is about"
+                  f" {_case_words(named)}: its case column was altered")
         prev_hash = entry.hash
         expected_seq += 1
         report.checked += 1
     return report
+
+
+def _case_words(case_id: int | None) -> str:
+    return "no case" if case_id is None else f"case #{case_id}"
 
 
 def _count_rest(report: ChainReport, session: Session) -> ChainReport:
@@ -353,24 +414,11 @@ class AuditFilter:
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
-    case: str | None = None  # a case reference: the entries about that case
+    case: str | None = None  # a case reference: the entries about that case (case_named)
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     page: int = 1
     per_page: int = 50
-
-
-def about_case(case_id: int, reference: str) -> ColumnElement[bool]:
-    """The entries about one case: the case itself (object `case`), or an object of it, which names the case in
-    its summary by id (`case_id`: evidence) or by reference (`case`: indicators; `reference`)."""
-    summary = AuditEntry.summary
-    return or_(
-        and_(AuditEntry.object_type == "case", AuditEntry.object_id == str(case_id)),
-        # As text on both databases: SQLite's json_extract gives a number, PostgreSQL's ->> text.
-        cast(summary["case_id"].as_string(), String) == str(case_id),
-        summary["case"].as_string() == reference,
-        summary["reference"].as_string() == reference,
-    )
 
 
 def conditions(session: Session, actor: Actor, flt: AuditFilter) -> list[ColumnElement[bool]]:
@@ -396,7 +444,7 @@ def where_clauses(flt: AuditFilter, case_id: int | None) -> list[ColumnElement[b
     if flt.object_id:
         where.append(AuditEntry.object_id == flt.object_id)
     if flt.case and case_id is not None:
-        where.append(about_case(case_id, flt.case))
+        where.append(AuditEntry.case_id == case_id)  # the case each entry is about, kept by record()
     if flt.since:
         where.append(AuditEntry.occurred_at >= flt.since)
     if flt.until:
@@ -404,29 +452,25 @@ def where_clauses(flt: AuditFilter, case_id: int | None) -> list[ColumnElement[b
     return where
 
 
-def _page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[AuditEntry], int]:
+def _page(session: Session, actor: Actor, flt: AuditFilter) -> Page[EntryView]:
     require_reader(actor)
     query: Select[AuditEntry] = select(AuditEntry).where(*conditions(session, actor, flt))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(AuditEntry.seq.desc()).offset((flt.page - 1) * flt.per_page).limit(flt.per_page)
-    ).all()
-    return list(rows), total
+    found: Page[AuditEntry] = paging.fetch(session, query.order_by(AuditEntry.seq.desc()), flt.page, flt.per_page)
+    return found.map(lambda row: for_reader(actor, row))
 
 
-def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[EntryView], int]:
+def list_entries(session: Session, actor: Actor, flt: AuditFilter) -> Page[EntryView]:
     """A page of entries, newest first, as the actor may read them (without case content for admins,
     casemgr/audit/content.py), and the total matching. Raises Forbidden for non-readers, NotFound for a case
     reference the actor may not see."""
-    rows, total = _page(session, actor, flt)
-    return [for_reader(actor, row) for row in rows], total
+    return _page(session, actor, flt)
 
 
-def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> tuple[list[ReadableEntry], int]:
+def readable_page(session: Session, actor: Actor, flt: AuditFilter) -> Page[ReadableEntry]:
     """A page of entries as people read them (casemgr/audit/readable.py): fields in words, and the case each
     is about where the actor may see it. Raises like list_entries."""
-    rows, total = _page(session, actor, flt)
-    return readable(session, actor, [for_reader(actor, row) for row in rows]), total
+    found = _page(session, actor, flt)
+    return Page(readable(session, actor, found.items), found.total, found.page, found.per_page)
 
 
 def entry_to_dict(entry: AuditEntry | EntryView | ReadableEntry) -> dict[str, Any]:

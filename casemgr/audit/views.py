@@ -14,6 +14,7 @@ from casemgr.audit.readable import ReadableEntry
 from casemgr.audit.schemas import AuditQuery, ExportRequest
 from casemgr.auth.actor import Actor
 from casemgr.fields import parse
+from casemgr.paging import Page
 from casemgr.web import (
     commit_now,
     current_actor,
@@ -33,14 +34,14 @@ def index() -> Any:
     args = {k: v for k, v in request.args.items() if k in AuditQuery.model_fields}
     actor = current_actor()
 
-    def read() -> tuple[AuditQuery, list[ReadableEntry], int]:
+    def read() -> tuple[AuditQuery, Page[ReadableEntry]]:
         q: AuditQuery = parse(AuditQuery, args)
-        return q, *service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
+        return q, service.readable_page(db_session(), actor, service.AuditFilter(**q.model_dump()))
 
-    def shown(found: tuple[AuditQuery, list[ReadableEntry], int]) -> Any:
-        q, entries, total = found
-        return render_template("audit/index.html", entries=entries, object_urls=[_object_url(e) for e in entries],
-                               total=total, q=q, pages=max(1, -(-total // q.per_page)), args=args, error=None,
+    def shown(found: tuple[AuditQuery, Page[ReadableEntry]]) -> Any:
+        q, page = found
+        return render_template("audit/index.html", entries=page.items, object_urls=[_object_url(e) for e in page.items],
+                               total=page.total, q=q, pages=page.pages, args=args, error=None,
                                can_export=exports.may_export(actor))
 
     return form_action(read, page=partial(_bad_filters, actor, args), done=shown)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import jsonify
 from pydantic import BaseModel, ConfigDict
 
-from casemgr.api import ApiBlueprint, Page, body, out, query
+from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
 from casemgr.auth import service
 from casemgr.auth.models import Role, TokenKind
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, UserUpdate
@@ -72,11 +71,10 @@ def me() -> Any:
     return out(MeOut, current_actor().user)
 
 
-@bp.operation("/tokens", "GET", "The caller's API tokens", query=Page, response=TokenOut, is_list=True)
+@bp.operation("/tokens", "GET", "The caller's API tokens", query=PageQuery, response=TokenOut, is_list=True)
 def list_tokens() -> Any:
-    page: Page = query(Page)
-    tokens, total = service.page_own_tokens(db_session(), current_actor(), *_window(page))
-    return _listing([_token(t) for t in tokens], total, page)
+    page: PageQuery = query(PageQuery)
+    return listing(service.page_own_tokens(db_session(), current_actor(), page.page, page.per_page), _token)
 
 
 @bp.operation("/tokens", "POST", "Create an API token for the caller (the secret is shown once)",
@@ -92,19 +90,10 @@ def revoke_token(token_id: int) -> Any:
     return _token(service.revoke_token(db_session(), current_actor(), token_id))
 
 
-@bp.operation("/users", "GET", "All users (admin)", query=Page, response=UserOut, is_list=True)
+@bp.operation("/users", "GET", "All users (admin)", query=PageQuery, response=UserOut, is_list=True)
 def list_users() -> Any:
-    page: Page = query(Page)
-    users, total = service.page_users(db_session(), current_actor(), *_window(page))
-    return _listing([_user(u) for u in users], total, page)
-
-
-def _window(page: Page) -> tuple[int, int]:
-    return (page.page - 1) * page.per_page, page.per_page
-
-
-def _listing(items: list[dict[str, Any]], total: int, page: Page) -> Any:
-    return jsonify({"items": items, "total": total, "page": page.page, "per_page": page.per_page})
+    page: PageQuery = query(PageQuery)
+    return listing(service.page_users(db_session(), current_actor(), page.page, page.per_page), _user)
 
 
 @bp.operation("/users", "POST", "Create a user (admin)", body=NewUser, response=UserOut, status=201,

@@ -11,10 +11,11 @@ from typing import Any
 
 import pyotp
 from cryptography.fernet import InvalidToken
-from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from casemgr import paging
 from casemgr.audit import service as audit
 from casemgr.auth import passwords
 from casemgr.auth.actor import Actor
@@ -32,6 +33,7 @@ from casemgr.auth.policy import AuthPolicy
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.collaborators import auth_policy, clock
 from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
+from casemgr.paging import Page
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
 MFA_SETTING = "mfa_required_roles"
@@ -86,15 +88,10 @@ def list_users(session: Session, actor: Actor) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
-def page_users(session: Session, actor: Actor, offset: int, limit: int) -> tuple[list[User], int]:
+def page_users(session: Session, actor: Actor, page: int, per_page: int) -> Page[User]:
     """One page of accounts by username, and how many there are. Raises Forbidden for non-admins."""
     _require_admin(actor)
-    return _page(session, select(User).order_by(User.username), offset, limit)
-
-
-def _page(session: Session, query: Select[Any], offset: int, limit: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    return list(session.scalars(query.offset(offset).limit(limit))), total
+    return paging.fetch(session, select(User).order_by(User.username), page, per_page)
 
 
 def admin_exists(session: Session) -> bool:
@@ -692,12 +689,12 @@ def list_tokens(session: Session, actor: Actor, username: str | None = None) -> 
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id)))
 
 
-def page_own_tokens(session: Session, actor: Actor, offset: int, limit: int) -> tuple[list[ApiToken], int]:
+def page_own_tokens(session: Session, actor: Actor, page: int, per_page: int) -> Page[ApiToken]:
     """One page of the actor's tokens (oldest first) and how many there are."""
     owner = _require_user(actor)
     query = (select(ApiToken).where(ApiToken.user_id == owner.id).options(selectinload(ApiToken.user))
              .order_by(ApiToken.id))
-    return _page(session, query, offset, limit)
+    return paging.fetch(session, query, page, per_page)
 
 
 def all_tokens(session: Session, actor: Actor) -> list[ApiToken]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import jsonify
 from pydantic import BaseModel, Field
 
-from casemgr.api import ApiBlueprint, Page, body, out, query
+from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
 from casemgr.cases import service
 from casemgr.cases.models import (
     Case,
@@ -244,10 +243,7 @@ def get_taxonomy() -> Any:
 @bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages",
               query=CaseQuery, response=CaseSummaryOut, is_list=True)
 def list_cases() -> Any:
-    q: CaseQuery = query(CaseQuery)
-    page = service.list_cases(db_session(), current_actor(), q)
-    return jsonify({"items": [_summary(c) for c in page.items], "total": page.total, "page": page.page,
-                    "per_page": page.per_page})
+    return listing(service.list_cases(db_session(), current_actor(), query(CaseQuery)), _summary)
 
 
 @bp.operation("/cases", "POST", "Open a case", body=NewCase, response=CaseOut, status=201,
@@ -296,13 +292,12 @@ def add_event(case_id: int) -> Any:
     return _entry(service.add_event(db_session(), current_actor(), case_id, body(NewEvent))), 201
 
 
-@bp.operation("/cases/<int:case_id>/timeline", "GET", "The case's timeline in incident order", query=Page,
+@bp.operation("/cases/<int:case_id>/timeline", "GET", "The case's timeline in incident order", query=PageQuery,
               response=TimelineEntryOut, is_list=True)
 def get_timeline(case_id: int) -> Any:
-    page: Page = query(Page)
-    entries, total = service.timeline(db_session(), current_actor(), case_id, page=page.page, per_page=page.per_page)
-    return jsonify({"items": [_entry(e) for e in entries], "total": total, "page": page.page,
-                    "per_page": page.per_page})
+    page: PageQuery = query(PageQuery)
+    return listing(service.timeline(db_session(), current_actor(), case_id, page=page.page, per_page=page.per_page),
+                   _entry)
 
 
 @bp.operation("/cases/<int:case_id>/timeline/<int:entry_id>", "PATCH",
@@ -341,13 +336,14 @@ def bulk() -> Any:
 
 
 @bp.operation("/escalations", "GET",
-              "Escalations not acknowledged yet on open cases: to the calling manager (or to no one by name), "
-              "or of the calling analyst's cases", response=PendingEscalationOut, is_list=True)
+              "Escalations not acknowledged yet on open cases, oldest first, in pages: to the calling manager (or "
+              "to no one by name), or of the calling analyst's cases", query=PageQuery,
+              response=PendingEscalationOut, is_list=True)
 def pending_escalations() -> Any:
-    items, total = service.pending_escalations(db_session(), current_actor(), limit=200)
-    return jsonify({"items": [out(PendingEscalationOut, {**_escalation(p.escalation), "case": _ref(p.case),
-                                                         "can_acknowledge": p.can_acknowledge}) for p in items],
-                    "total": total, "page": 1, "per_page": 200})
+    page: PageQuery = query(PageQuery)
+    pending = service.pending_escalations(db_session(), current_actor(), page=page.page, per_page=page.per_page)
+    return listing(pending, lambda p: out(PendingEscalationOut, {**_escalation(p.escalation), "case": _ref(p.case),
+                                                                 "can_acknowledge": p.can_acknowledge}))
 
 
 @bp.operation("/cases/<int:case_id>/escalations/<int:escalation_id>/acknowledge", "POST",

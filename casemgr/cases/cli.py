@@ -72,7 +72,7 @@ def list_cases(ctx: CliContext, as_username: str | None, **filters: Any) -> None
             owner = c.owner.username if c.owner else "-"
             flag = " [restricted]" if c.restricted else ""
             click.echo(f"{c.reference:<14} {c.status.value:<13} {c.priority.value:<3} {owner:<16} {c.title}{flag}")
-    shown = f"{(page.page - 1) * page.per_page + 1}-{(page.page - 1) * page.per_page + len(page.items)}"
+    shown = f"{page.offset + 1}-{page.offset + len(page.items)}"
     click.echo(f"{page.total} case(s)" + (f", showing {shown}" if page.items and page.total > len(page.items) else ""))
 
 
@@ -86,7 +86,7 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
     with ctx.transaction() as s:
         actor = _actor(ctx, s, as_username)
         c = service.get_case_by_reference(s, actor, reference)
-        entries, _ = service.timeline(s, actor, c.id)
+        entries = service.timeline(s, actor, c.id).items
         rows = [
             ("Title", c.title),
             ("Status", c.status.value + (f" ({c.resolution.value})" if c.resolution else "")),
@@ -121,13 +121,13 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
 def list_escalations(ctx: CliContext, as_username: str | None) -> None:
     """List escalations not acknowledged yet on open cases (for --as: those waiting for that user)."""
     with ctx.transaction() as s:
-        items, total = service.pending_escalations(s, _actor(ctx, s, as_username), limit=200)
-        for p in items:
+        pending = service.pending_escalations(s, _actor(ctx, s, as_username), per_page=200)
+        for p in pending.items:
             e = p.escalation
             to = e.to_user.username if e.to_user else (f"team {e.to_team}" if e.to_team else "management")
             click.echo(f"{p.case.reference:<14} #{e.id:<6} {e.kind.value:<13} to {to:<16} "
                        f"by {e.created_by_name} {e.created_at:%Y-%m-%d %H:%M}")
-    click.echo(f"{total} pending escalation(s)")
+    click.echo(f"{pending.total} pending escalation(s)")
 
 
 @case.command("acknowledge")

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from casemgr import markdown
+from casemgr import markdown, paging
 from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
@@ -68,6 +68,7 @@ from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from casemgr.paging import Page
 
 DETAIL_OPTIONS = (
     selectinload(Case.owner),
@@ -181,18 +182,16 @@ def related_cases(session: Session, actor: Actor, case_id: int) -> list[RelatedC
 
 
 def timeline(session: Session, actor: Actor, case_id: int, *, page: int = 1,
-             per_page: int = 500) -> tuple[list[TimelineEntry], int]:
-    """The case's timeline in incident order (occurred_at, then as recorded) and its length.
+             per_page: int = 500) -> Page[TimelineEntry]:
+    """A page of the case's timeline in incident order (occurred_at, then as recorded), and its length.
 
     Raises NotFound."""
     access.get_case_or_404(session, actor, case_id)
     where = TimelineEntry.case_id == case_id
     total = session.scalar(select(func.count(TimelineEntry.id)).where(where)) or 0
-    entries = session.scalars(
-        select(TimelineEntry).where(where).order_by(TimelineEntry.occurred_at, TimelineEntry.id)
-        .offset((page - 1) * per_page).limit(per_page).options(selectinload(TimelineEntry.revisions))
-    ).all()
-    return list(entries), total
+    entries = (select(TimelineEntry).where(where).order_by(TimelineEntry.occurred_at, TimelineEntry.id)
+               .options(selectinload(TimelineEntry.revisions)))
+    return paging.fetch(session, entries, page, per_page, total=total)
 
 
 def render_entry(entry: TimelineEntry | TimelineRevision) -> Markup:
@@ -208,18 +207,6 @@ def may_correct(actor: Actor, case: Case, entry: TimelineEntry) -> bool:
     return access.is_manager(actor) or (actor.user is not None and entry.actor_id == actor.user.id)
 
 
-@dataclass
-class CasePage:
-    items: list[Case]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 SORTS: dict[str, Any] = {
     "created": (Case.id,),
     "reference": (Case.id,),
@@ -232,7 +219,7 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
                "detected": Case.detected_at}
 
 
-def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
+def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
     where = [access.visible_filter(actor), *_filters(session, query)]
     total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
@@ -248,11 +235,8 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
         order = [c.desc() if descending else c.asc() for c in columns]
     if query.q and (reference_first := search.reference_first(query.q)) is not None:
         order.insert(0, reference_first)
-    items = session.scalars(
-        select(Case).where(*where).order_by(*order).offset((query.page - 1) * query.per_page)
-        .limit(query.per_page).options(*LIST_OPTIONS)
-    ).all()
-    return CasePage(list(items), total, query.page, query.per_page)
+    return paging.fetch(session, select(Case).where(*where).order_by(*order).options(*LIST_OPTIONS),
+                        query.page, query.per_page, total=total)
 
 
 def list_notice(actor: Actor) -> str | None:
@@ -391,14 +375,15 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
         sections.append(section("closed", "Recently resolved and closed cases to review", {"state": "closed",
                                 "sort": "-updated"}, closed, order=[Case.updated_at.desc(), Case.id.desc()]))
         title = ""
-    escalations, escalations_total = pending_escalations(session, actor, limit=limit) if title else ([], 0)
+    escalations = pending_escalations(session, actor, per_page=limit) if title else Page([], 0, 1, limit)
     rows = session.execute(select(Case.status, func.count(Case.id)).where(visible).group_by(Case.status)).all()
     counts = {s: 0 for s in CaseStatus} | {status: n for status, n in rows}
-    return Dashboard(sections, escalations, escalations_total, title, counts)
+    return Dashboard(sections, escalations.items, escalations.total, title, counts)
 
 
-def pending_escalations(session: Session, actor: Actor, *, limit: int = 50) -> tuple[list[PendingEscalation], int]:
-    """Escalations not acknowledged yet, on open cases `actor` may see, oldest first, and how many:
+def pending_escalations(session: Session, actor: Actor, *, page: int = 1,
+                        per_page: int = 50) -> Page[PendingEscalation]:
+    """A page of the escalations not acknowledged yet, on open cases `actor` may see, oldest first, and how many:
     for a manager those to them or to no one by name; for an analyst those they raised, or on the
     cases they own or are a member of. Each says whether `actor` may acknowledge it."""
     where: list[Any] = [CaseEscalation.acknowledged_at.is_(None), access.visible_filter(actor),
@@ -412,12 +397,12 @@ def pending_escalations(session: Session, actor: Actor, *, limit: int = 50) -> t
         member_of = select(case_members.c.case_id).where(case_members.c.user_id == me)
         where.append(or_(CaseEscalation.created_by_id == me, Case.owner_id == me, Case.id.in_(member_of)))
     else:
-        return [], 0
+        return Page([], 0, page, per_page)
     query = select(CaseEscalation, Case).join(Case, Case.id == CaseEscalation.case_id).where(*where)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(CaseEscalation.id).limit(limit)
+    rows = session.execute(paging.window(query.order_by(CaseEscalation.id), page, per_page)
                            .options(selectinload(CaseEscalation.to_user))).all()
-    return [PendingEscalation(e, c, access.may_acknowledge(actor, e)) for e, c in rows], total
+    return Page([PendingEscalation(e, c, access.may_acknowledge(actor, e)) for e, c in rows],
+                paging.count(session, query), page, per_page)
 
 
 def assignable_users(session: Session, actor: Actor) -> list[User]:

@@ -139,7 +139,8 @@ def detail(case_id: int) -> Any:
 def _timeline_page(case_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     info = service.case_detail(s, actor, case_id)
-    entries, total = service.timeline(s, actor, case_id)
+    timeline = service.timeline(s, actor, case_id)
+    entries, total = timeline.items, timeline.total
     correctable = {e.id for e in entries if service.may_correct(actor, info.case, e)}
     return render_template("cases/timeline.html", case=info.case, info=info, active_tab="timeline",
                            entries=entries, total=total, render_entry=service.render_entry, correctable=correctable,

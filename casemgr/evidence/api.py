@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify
 
-from casemgr.api import ApiBlueprint, body, out, query
+from casemgr.api import ApiBlueprint, body, listing, out, query
 from casemgr.evidence import export, service
 from casemgr.evidence.http import (
     RequestUpload,
@@ -60,8 +60,7 @@ def upload(case_id: int) -> Any:
               response=EvidenceRowOut, is_list=True)
 def list_items(case_id: int) -> Any:
     rows = service.list_items(db_session(), current_actor(), case_id)
-    items = [{**out(EvidenceOut, r.item), "chain_valid": r.chain.valid} for r in rows]
-    return jsonify({"items": items, "total": len(items)})
+    return listing(rows, lambda r: {**out(EvidenceOut, r.item), "chain_valid": r.chain.valid})
 
 
 @bp.operation("/evidence/<int:evidence_id>", "GET", "One evidence item", response=EvidenceOut)

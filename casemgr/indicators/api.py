@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from pydantic import BaseModel
 
-from casemgr.api import ApiBlueprint, body, out, query
+from casemgr.api import ApiBlueprint, body, listing, out, query
 from casemgr.indicators import corrections, imports, red, service, sharing
 from casemgr.indicators.models import StixObject
 from casemgr.indicators.schemas import (
@@ -186,11 +186,9 @@ def add_indicator(case_id: int) -> Any:
               query=IndicatorQuery, response=IndicatorOut, is_list=True)
 def list_indicators(case_id: int) -> Any:
     page = service.list_indicators(db_session(), current_actor(), case_id, query(IndicatorQuery))
-    return jsonify({"items": [out(IndicatorOut, _indicator(v.obj, also_seen_in=v.also_seen_in,
-                                                           known_benign=v.known_benign, sightings=v.sightings,
-                                                           marking=v.marking))
-                              for v in page.items],
-                    "total": page.total, "page": page.page, "per_page": page.per_page})
+    return listing(page, lambda v: out(IndicatorOut, _indicator(v.obj, also_seen_in=v.also_seen_in,
+                                                                known_benign=v.known_benign, sightings=v.sightings,
+                                                                marking=v.marking)))
 
 
 @bp.operation("/cases/<int:case_id>/indicators/extract", "POST",
@@ -207,12 +205,10 @@ def extract(case_id: int) -> Any:
 def accept(case_id: int) -> Any:
     s, actor = db_session(), current_actor()
     results = service.add_candidates(s, actor, case_id, body(AcceptCandidates))
-    items = [out(CapturedOut, {**_indicator(r.indicator, also_seen_in=[], known_benign=r.known_benign,
-                                            sightings=json.loads(r.sighting.stix_json).get("count"),
-                                            marking=r.marking),
-                               "created": r.created, "sighting": json.loads(r.sighting.stix_json)})
-             for r in results]
-    return jsonify({"items": items, "total": len(items)}), 201
+    return listing(results, lambda r: out(CapturedOut, {
+        **_indicator(r.indicator, also_seen_in=[], known_benign=r.known_benign,
+                     sightings=json.loads(r.sighting.stix_json).get("count"), marking=r.marking),
+        "created": r.created, "sighting": json.loads(r.sighting.stix_json)})), 201
 
 
 @bp.operation("/cases/<int:case_id>/stix/objects", "GET",
@@ -220,8 +216,7 @@ def accept(case_id: int) -> Any:
               query=ObjectQuery, response=ObjectOut, is_list=True)
 def list_objects(case_id: int) -> Any:
     page = service.list_objects(db_session(), current_actor(), case_id, query(ObjectQuery))
-    return jsonify({"items": [_object(o, page.markings.get(o.id)) for o in page.items], "total": page.total,
-                    "page": page.page, "per_page": page.per_page, "types": page.types})
+    return listing(page, lambda o: _object(o, page.markings.get(o.id)), types=page.types)
 
 
 @bp.operation("/cases/<int:case_id>/stix/objects/<string:object_id>", "GET",
@@ -289,8 +284,7 @@ def export_stix(case_id: int) -> Any:
               query=SearchQuery, response=SearchOut)
 def search(**_: Any) -> Any:
     result = service.search(db_session(), current_actor(), query(SearchQuery))
-    return out(SearchOut, {
-        "items": [{"id": h.obj.id, "stix_id": h.obj.stix_id, "type": h.obj.value_type, "value": h.obj.value,
-                   "pattern": h.obj.pattern, "match": h.match, "case": _brief(h.case)} for h in result.items],
-        "total": result.total, "page": result.page, "per_page": result.per_page,
-        "cases": [_brief(c) for c in result.cases]})
+    return listing(result, lambda h: out(SearchHitOut, {
+        "id": h.obj.id, "stix_id": h.obj.stix_id, "type": h.obj.value_type, "value": h.obj.value,
+        "pattern": h.obj.pattern, "match": h.match, "case": _brief(h.case)}),
+        cases=[out(CaseBriefOut, _brief(c)) for c in result.cases])

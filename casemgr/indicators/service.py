@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from casemgr import collaborators
+from casemgr import collaborators, paging
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
@@ -45,6 +45,7 @@ from casemgr.indicators.observables import (
     observable_from_pattern,
 )
 from casemgr.indicators.schemas import AcceptCandidates, IndicatorQuery, NewIndicator, ObjectQuery, SearchQuery
+from casemgr.paging import Page
 
 # ---------------------------------------------------------------- collaborators and shared helpers
 
@@ -267,22 +268,14 @@ class IndicatorView:
     marking: red.Marking | None = None  # the effective TLP (red.effective_tlp)
 
 
-@dataclass
-class IndicatorPage:
-    items: list[IndicatorView]
-    total: int
-    page: int
-    per_page: int
-
-
-def list_indicators(session: Session, actor: Actor, case_id: int, query: IndicatorQuery) -> IndicatorPage:
+def list_indicators(session: Session, actor: Actor, case_id: int, query: IndicatorQuery) -> Page[IndicatorView]:
     """The case's indicators, oldest first, with correlation and known-benign flags. Raises NotFound."""
     case = access.get_case_or_404(session, actor, case_id)
     where = and_(StixObject.case_id == case.id, StixObject.type == "indicator", red.case_filter(actor, case))
     total = session.scalar(select(func.count()).select_from(StixObject).where(where)) or 0
-    found = list(session.scalars(select(StixObject).where(where).order_by(StixObject.id)
-                                 .offset((query.page - 1) * query.per_page).limit(query.per_page)))
-    return IndicatorPage(_views(session, actor, case, found), total, query.page, query.per_page)
+    found = paging.fetch(session, select(StixObject).where(where).order_by(StixObject.id), query.page,
+                         query.per_page, total=total)
+    return Page(_views(session, actor, case, found.items), found.total, found.page, found.per_page)
 
 
 def _views(session: Session, actor: Actor, case: Case, found: list[StixObject]) -> list[IndicatorView]:
@@ -335,12 +328,8 @@ def sighting_counts(session: Session, actor: Actor, case: Case, indicator_ids: S
     return counts
 
 
-@dataclass
-class ObjectPage:
-    items: list[StixObject]
-    total: int
-    page: int
-    per_page: int
+@dataclass(frozen=True)
+class ObjectPage(Page[StixObject]):
     types: dict[str, int] = field(default_factory=dict)  # every type on the case -> count
     markings: dict[int, red.Marking] = field(default_factory=dict)  # row id -> effective TLP
 
@@ -353,9 +342,10 @@ def list_objects(session: Session, actor: Actor, case_id: int, query: ObjectQuer
                                  .group_by(StixObject.type).order_by(StixObject.type)).all())
     where = [StixObject.case_id == case.id, visible] + ([StixObject.type == query.type] if query.type else [])
     total = session.scalar(select(func.count()).select_from(StixObject).where(*where)) or 0
-    items = list(session.scalars(select(StixObject).where(*where).order_by(StixObject.id)
-                                 .offset((query.page - 1) * query.per_page).limit(query.per_page)))
-    return ObjectPage(items, total, query.page, query.per_page, types, {o.id: red.marking_of(o, case) for o in items})
+    found = paging.fetch(session, select(StixObject).where(*where).order_by(StixObject.id), query.page,
+                         query.per_page, total=total)
+    return ObjectPage(found.items, found.total, found.page, found.per_page, types,
+                      {o.id: red.marking_of(o, case) for o in found.items})
 
 
 @dataclass
@@ -439,13 +429,10 @@ class SearchHit:
     match: str  # "value", "in-network" (a stored network holds the address) or "within" (inside the network asked)
 
 
-@dataclass
-class SearchResult:
-    items: list[SearchHit]
-    total: int
-    cases: list[CaseBrief]  # every visible case where the value was seen (indicators or observables)
-    page: int
-    per_page: int
+@dataclass(frozen=True)
+class SearchResult(Page[SearchHit]):
+    # every visible case where the value was seen (indicators or observables)
+    cases: list[CaseBrief] = field(default_factory=list)
 
 
 # Plain columns, not ORM objects: a lookup is a handful of rows and building entities was most of its time.
@@ -480,9 +467,9 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
     # The total comes with the page (a window count over every match, before LIMIT): one query, not two.
     # Run on the connection: plain rows need none of the ORM's execution machinery (a third of a lookup).
     connection = session.connection()
-    page_rows = connection.execute(indicators.add_columns(func.count().over())
-                                .order_by(StixObject.case_id.desc(), StixObject.id)
-                                .offset((query.page - 1) * query.per_page).limit(query.per_page)).all()
+    page_rows = connection.execute(paging.window(indicators.add_columns(func.count().over())
+                                                 .order_by(StixObject.case_id.desc(), StixObject.id),
+                                                 query.page, query.per_page)).all()
     if page_rows:
         total = page_rows[0][-1]
     elif query.page == 1:
@@ -503,7 +490,7 @@ def search(session: Session, actor: Actor, query: SearchQuery) -> SearchResult:
                  else "within")
         hits.append(SearchHit(FoundIndicator(object_id, stix_id, value_type, value, pattern),
                               CaseBrief(case_id, reference, title), match))
-    return SearchResult(hits, total, cases, query.page, query.per_page)
+    return SearchResult(hits, total, query.page, query.per_page, cases)
 
 
 def _readings(query: SearchQuery) -> list[Observable]:
