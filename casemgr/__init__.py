@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import logging.handlers
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:  # Flask and SQLAlchemy are imported when an app is built: `ca
     from flask import Flask
 
     from casemgr.db import Database
+    from casemgr.signing import Signer
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -75,14 +77,17 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def check_before_serving(app: Flask) -> None:
-    """Refuse to serve when a master key that wraps stored evidence is missing. Run once where a
-    server starts (`casemgr serve` before gunicorn forks, wsgi.py); it leaves no connection open.
+    """Refuse to serve when the signing key, or a master key that wraps stored evidence, is missing.
+    Run once where a server starts (`casemgr serve` before gunicorn forks, wsgi.py); it leaves no
+    connection open.
 
     Raises ConfigError naming the missing key, or the database being unusable.
     """
+    from casemgr.audit.service import TRAIL_KEY
     from casemgr.evidence.vault import VAULT_KEY, check_master_keys
 
     db: Database = app.extensions["casemgr.db"]
+    db.info[TRAIL_KEY].signer  # noqa: B018  # loaded now: a missing or unreadable key stops the start
     try:
         check_master_keys(db, db.info[VAULT_KEY])
     finally:
@@ -90,25 +95,27 @@ def check_before_serving(app: Flask) -> None:
 
 
 def build_database(settings: Settings) -> Database:
-    """The database with the collaborators every service session carries."""
+    """The database with the collaborators every service session carries.
+
+    Building it loads no library that only some commands use (argon2, cryptography): the password
+    hasher and the signing key are loaded on first use, so that `casemgr case list` starts fast
+    (tests/test_cli_startup.py). `check_before_serving` loads the signing key before a server starts.
+    """
     from limits import parse_many
 
     from casemgr.audit.service import AuditTrail
-    from casemgr.auth import passwords
     from casemgr.auth.policy import AUTH_KEY, AuthPolicy
     from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
-    from casemgr.signing import Signer
 
     settings = settings.with_secret_key_loaded()
     assert settings.secret_key is not None
-    signer = Signer.load(settings.signing_key_path)
     db = Database(settings.database_url)
-    trail = AuditTrail(signer, settings.audit_checkpoint_every, _audit_stream(settings))
+    trail = AuditTrail(partial(_load_signer, settings.signing_key_path), settings.audit_checkpoint_every,
+                       _audit_stream(settings))
     trail.install(db.info, [db._read, db._write])
     db.info[AUTH_KEY] = AuthPolicy(
-        hasher=passwords.make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib,
-                                     settings.argon2_parallelism),
+        argon2=(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism),
         session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
         session_max_age=dt.timedelta(hours=settings.session_max_hours),
         max_failures=settings.login_max_failures,
@@ -119,6 +126,12 @@ def build_database(settings: Settings) -> Database:
     db.info["casemgr.settings"] = settings
     EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)
     return db
+
+
+def _load_signer(path: Path) -> Signer:
+    from casemgr.signing import Signer
+
+    return Signer.load(path)
 
 
 def _audit_stream(settings: Settings) -> logging.Logger | None:
