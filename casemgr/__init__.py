@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from casemgr import api, filters, home, web
+    from casemgr import api, fields, filters, home, web
     from casemgr.audit import api as audit_api
     from casemgr.audit import views as audit_views
     from casemgr.auth import api as auth_api
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
+    fields.build_validators()
 
     return app
 
