@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import logging.handlers
 import os
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,30 +19,35 @@ if TYPE_CHECKING:  # Flask and SQLAlchemy are imported when an app is built: `ca
 
     from casemgr.clock import Clock
     from casemgr.db import Database
+    from casemgr.signing import Signer
 
 PACKAGE_DIR = Path(__file__).parent
 
+# The domains, each a package of casemgr listed once here. A domain's package (its __init__.py)
+# has `register(app)` for its pages, `api_blueprint()` for its part of /api/v1, and `COMMANDS` (name ->
+# help line) for its groups of the `casemgr` command, defined in its `cli` module. Listing a domain
+# imports nothing: create_app imports the packages, `casemgr` reads their COMMANDS and imports a
+# group's module only to run it (docs/architecture.md). A new domain is one more line.
+DOMAINS: tuple[str, ...] = (
+    "casemgr.auth",
+    "casemgr.audit",
+    "casemgr.cases",
+    "casemgr.indicators",
+    "casemgr.evidence",
+)
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Flask:
-    """Build the app from settings (default: the environment). Wiring only: no migration, no seeding,
-    and no database query: whatever the factory opened, a server's master process would hand on to
-    every worker it forks. The checks that read the database are `check_before_serving`.
+
+def create_app(settings: Settings | None = None, *, domains: Sequence[str] = DOMAINS,
+               clock: Clock | None = None) -> Flask:
+    """Build the app from settings (default: the environment) with each of `domains` registered.
+    Wiring only: no migration, no seeding, and no database query: whatever the factory opened, a
+    server's master process would hand on to every worker it forks. The checks that read the
+    database are `check_before_serving`.
     `clock`: where services read the time (default: the system clock; tests pass a ManualClock)."""
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from casemgr import api, filters, home, web
-    from casemgr.audit import api as audit_api
-    from casemgr.audit import views as audit_views
-    from casemgr.auth import api as auth_api
-    from casemgr.auth import views as auth_views
-    from casemgr.cases import api as cases_api
-    from casemgr.cases import views as cases_views
-    from casemgr.evidence import api as evidence_api
-    from casemgr.evidence import views as evidence_views
-    from casemgr.indicators import api as indicators_api
-    from casemgr.indicators import taxii as indicators_taxii
-    from casemgr.indicators import views as indicators_views
+    from casemgr import api, fields, filters, home, web
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
     assert settings.secret_key is not None
@@ -63,22 +71,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     web.init_web(app, db)
     filters.register(app)
     app.register_blueprint(home.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(audit_views.bp)
-    app.register_blueprint(cases_views.bp)
-    app.register_blueprint(indicators_taxii.bp)
-    indicators_views.register(app)
-    evidence_views.register(app)
-    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
+    packages = [importlib.import_module(name) for name in domains]
+    for package in packages:
+        package.register(app)
+    api_bp = api.make_api([package.api_blueprint() for package in packages])
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
+    fields.build_validators()
 
     return app
 
 
 def check_before_serving(app: Flask) -> None:
-    """Refuse to serve when a master key that wraps stored evidence is missing. Run once where a
-    server starts (`casemgr serve` before gunicorn forks, wsgi.py); it leaves no connection open.
+    """Refuse to serve when the signing key, or a master key that wraps stored evidence, is missing.
+    Run once where a server starts (`casemgr serve` before gunicorn forks, wsgi.py); it leaves no
+    connection open.
 
     Raises ConfigError naming the missing key, or the database being unusable.
     """
@@ -86,6 +93,7 @@ def check_before_serving(app: Flask) -> None:
     from casemgr.evidence.vault import check_master_keys
 
     db: Database = app.extensions["casemgr.db"]
+    collaborators.audit_trail(db).signer  # noqa: B018  # loaded now: a missing or unreadable key stops the start
     try:
         check_master_keys(db, collaborators.vault(db))
     finally:
@@ -93,27 +101,29 @@ def check_before_serving(app: Flask) -> None:
 
 
 def build_database(settings: Settings, *, clock: Clock | None = None) -> Database:
-    """The database with the collaborators every service session carries (see casemgr.collaborators)."""
+    """The database with the collaborators every service session carries (see casemgr.collaborators).
+
+    Building it loads no library that only some commands use (argon2, cryptography): the password
+    hasher and the signing key are loaded on first use, so that `casemgr case list` starts fast
+    (tests/test_cli_startup.py). `check_before_serving` loads the signing key before a server starts.
+    """
     from limits import parse_many
 
     from casemgr.audit.service import AuditTrail
-    from casemgr.auth import passwords
     from casemgr.auth.policy import AuthPolicy
     from casemgr.clock import SystemClock
     from casemgr.collaborators import AUTH_POLICY, CLOCK, SETTINGS
     from casemgr.db import Database
     from casemgr.evidence.vault import EvidenceVault
-    from casemgr.signing import Signer
 
     settings = settings.with_secret_key_loaded()
     assert settings.secret_key is not None
-    signer = Signer.load(settings.signing_key_path)
     db = Database(settings.database_url)
-    trail = AuditTrail(signer, settings.audit_checkpoint_every, _audit_stream(settings))
+    trail = AuditTrail(partial(_load_signer, settings.signing_key_path), settings.audit_checkpoint_every,
+                       _audit_stream(settings))
     trail.install(db.info, [db._read, db._write])
     AUTH_POLICY.install(db.info, AuthPolicy(
-        hasher=passwords.make_hasher(settings.argon2_time_cost, settings.argon2_memory_kib,
-                                     settings.argon2_parallelism),
+        argon2=(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism),
         session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
         session_max_age=dt.timedelta(hours=settings.session_max_hours),
         max_failures=settings.login_max_failures,
@@ -125,6 +135,12 @@ def build_database(settings: Settings, *, clock: Clock | None = None) -> Databas
     CLOCK.install(db.info, clock or SystemClock())
     EvidenceVault.from_settings(settings).install(db.info, [db._read, db._write], db)
     return db
+
+
+def _load_signer(path: Path) -> Signer:
+    from casemgr.signing import Signer
+
+    return Signer.load(path)
 
 
 def _audit_stream(settings: Settings) -> logging.Logger | None:

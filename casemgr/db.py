@@ -213,6 +213,22 @@ class Database:
         self.engine.dispose()
 
 
+def insert_for(session: Session) -> Any:
+    """The `insert` of the session's dialect, which has ON CONFLICT (SQLite's and PostgreSQL's alike).
+
+    Imported here, when a statement needs it: importing sqlalchemy.dialects.postgresql loads every
+    PostgreSQL driver module SQLAlchemy ships (asyncpg's pulls in asyncio), which `casemgr case list`
+    on SQLite would pay for at start.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
+
+
 def str_enum(enum_cls: type[Any], length: int = 32) -> Any:
     """A portable enum column storing the members' values (not their names) as plain strings."""
     from sqlalchemy import Enum

@@ -19,8 +19,11 @@ from casemgr.cli import DOMAIN_COMMANDS, cli
 # Libraries that cost tens or hundreds of milliseconds to import and that most commands never use.
 HEAVY = ("ioc_finder", "pyparsing", "stix2", "stix2patterns", "weasyprint", "pydyf", "qrcode", "PIL",
          "gunicorn", "alembic", "jsonschema", "magic", "zxcvbn", "pypdf")
-# `case list` reads cases: it renders no Markdown, parses no observable, signs no one in.
-NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", "flask", "jinja2", "werkzeug")
+# `case list` reads cases: it renders no Markdown, parses no observable, signs no one in, signs or decrypts nothing.
+NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", "flask", "jinja2", "werkzeug",
+                     "argon2", "cryptography", "casemgr.signing")
+# On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
+NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.
 NOT_FOR_HELP = (*HEAVY, "sqlalchemy", "flask", "pydantic", "argon2", "cryptography", "pyotp")
 
@@ -71,8 +74,34 @@ def test_case_list_loads_no_heavy_library(cli_env, app, open_case, api):
     output, modules = loaded_by(["case", "list"], env={**os.environ, **cli_env})
     assert "Phishing wave" in output
     assert "1 case(s)" in output
-    assert modules.isdisjoint(NOT_FOR_CASE_LIST), sorted(modules & set(NOT_FOR_CASE_LIST))
+    not_loaded = {*NOT_FOR_CASE_LIST, *(NOT_ON_SQLITE if cli_env["CASEMGR_DATABASE_URL"].startswith("sqlite") else ())}
+    assert modules.isdisjoint(not_loaded), sorted(modules & not_loaded)
     assert "casemgr.auth.service" not in modules, "the sign-in code is for --as only"
+
+
+BUILT_PROBE = """
+import json, sys
+sys.argv = ["casemgr", "case", "list"]
+from casemgr.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+from casemgr.cases import schemas
+print("\\nBUILT=" + json.dumps(sorted(name for name, model in vars(schemas).items()
+                                     if getattr(model, "__pydantic_complete__", False))))
+"""
+
+
+def test_case_list_builds_the_validator_of_its_query_only(cli_env, app):
+    """Input schemas build their pydantic validators on first use (defer_build): a command pays for the
+    one it validates, not for every schema its domain's modules define."""
+    import os
+
+    done = subprocess.run([sys.executable, "-c", BUILT_PROBE], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **cli_env}, check=False)
+    assert "\nBUILT=" in done.stdout, done.stderr
+    assert json.loads(done.stdout.rpartition("\nBUILT=")[2]) == ["CaseQuery"]
 
 
 @pytest.mark.parametrize("name", sorted(DOMAIN_COMMANDS))

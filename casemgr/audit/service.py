@@ -17,13 +17,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rfc8785
 from sqlalchemy import ColumnElement, Select, event, func, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from casemgr import paging
@@ -35,9 +35,12 @@ from casemgr.auth.models import Role
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.collaborators import AUDIT_TRAIL, audit_trail, clock
+from casemgr.db import insert_for
 from casemgr.errors import Forbidden, NotFound
 from casemgr.paging import Page
-from casemgr.signing import Signer
+
+if TYPE_CHECKING:
+    from casemgr.signing import Signer
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -47,12 +50,27 @@ READERS = {Role.AUDITOR, Role.ADMIN}
 
 
 class AuditTrail:
-    """Collaborator built once from settings: the signing key, checkpoint interval and SIEM stream."""
+    """Collaborator built once from settings: the signing key, checkpoint interval and SIEM stream.
 
-    def __init__(self, signer: Signer, checkpoint_every: int, stream: logging.Logger | None = None) -> None:
-        self.signer = signer
+    `signer` is the key or what loads it: loaded when a checkpoint is signed or verified (or an
+    export signed), so that a command that writes no checkpoint (`casemgr case list`) does not load
+    cryptography; `casemgr.check_before_serving` loads it before a server starts.
+    """
+
+    def __init__(self, signer: Signer | Callable[[], Signer], checkpoint_every: int,
+                 stream: logging.Logger | None = None) -> None:
+        self._signer = signer
+        self._signer_lock = threading.Lock()
         self.checkpoint_every = checkpoint_every
         self.stream = stream
+
+    @property
+    def signer(self) -> Signer:
+        """The instance's signing key. Raises ConfigError when it cannot be loaded."""
+        with self._signer_lock:
+            if callable(self._signer):
+                self._signer = self._signer()
+            return self._signer
 
     def install(self, info: dict[str, Any], session_factories: list[Any]) -> None:
         AUDIT_TRAIL.install(info, self)
@@ -137,8 +155,7 @@ def _lock_head(session: Session) -> AuditHead:
     if head is None:
         # The very first append. Concurrent first writers must not both insert the row: the
         # loser of ON CONFLICT DO NOTHING waits for the winner and then locks the row it made.
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = insert_for(session)
         session.execute(insert(AuditHead).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing())
         head = session.scalars(locked).one()
     session.info[_HELD_KEY] = (transaction, head)

@@ -2,7 +2,7 @@
 
 A module of its own so that building the database does not import the sign-in code (argon2's bindings,
 pyotp, cryptography's Fernet, the account schemas): `casemgr case list` builds the database and signs no
-one in.
+one in. The password hasher is made on first use for the same reason.
 """
 
 from __future__ import annotations
@@ -10,20 +10,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
     from cryptography.fernet import Fernet
 
-AUTH_KEY = "casemgr.auth_policy"
-
 
 @dataclass(frozen=True)
 class AuthPolicy:
     """Collaborator built from settings once by the factory."""
 
-    hasher: PasswordHasher
+    # argon2id's (time cost, memory in KiB, parallelism), checked against OWASP's floor by Settings
+    argon2: tuple[int, int, int]
     session_idle: dt.timedelta
     session_max_age: dt.timedelta
     max_failures: int
@@ -31,6 +31,13 @@ class AuthPolicy:
     secret_key: str
     # Sign-in attempts allowed per client address: (how many, per how many seconds), each enforced.
     attempt_limits: tuple[tuple[int, int], ...] = ((20, 60),)
+
+    @cached_property
+    def hasher(self) -> PasswordHasher:
+        """Made on first use: argon2's bindings load only in a process that hashes or checks a password."""
+        from casemgr.auth.passwords import make_hasher
+
+        return make_hasher(*self.argon2)
 
     @property
     def fernet(self) -> Fernet:

@@ -20,7 +20,6 @@ from typing import Any, cast
 
 from markupsafe import Markup
 from sqlalchemy import Table, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -67,6 +66,7 @@ from casemgr.cases.schemas import (
 from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.collaborators import clock
+from casemgr.db import insert_for
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from casemgr.paging import Page
 
@@ -460,7 +460,7 @@ def _next_reference(session: Session, year: int) -> str:
     """IR-<year>-<n>, n counting from 1 each year. The counter row's UPDATE holds its lock until the
     transaction ends, so concurrent creators get consecutive numbers and never the same one."""
     table = cast(Table, CaseReferenceCounter.__table__)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     session.execute(insert(table).values(year=year, last=0).on_conflict_do_nothing(index_elements=["year"]))
     number = session.execute(
         update(table).where(table.c.year == year).values(last=table.c.last + 1).returning(table.c.last)

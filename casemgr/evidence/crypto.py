@@ -35,10 +35,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from casemgr.errors import TooLarge
+
+# cryptography is imported by the ciphers below when they are made: every command imports this
+# module (the evidence vault that the database carries names its segment size), and one that reads
+# no evidence (`casemgr case list`) should not load cryptography's bindings for it.
 
 MAGIC = b"\x89CMEV\r\n\x1a"
 VERSION = 1
@@ -224,6 +225,8 @@ class Encryptor:
                  digests: Sequence[str] = ALL_DIGESTS, parallel_digests: bool = True) -> None:
         if len(data_key) != KEY_SIZE:
             raise ValueError("the data key must be 32 bytes")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.header = header or StreamHeader.new(segment_size)
         self._aead = AESGCM(data_key)
         self._ad = self.header.to_bytes()
@@ -348,6 +351,8 @@ class Decryptor:
                  parallel_digests: bool = True) -> None:
         if len(data_key) != KEY_SIZE:
             raise ValueError("the data key must be 32 bytes")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._source = source
         self._aead = AESGCM(data_key)
         self.header = StreamHeader.parse(_read_exactly(source, HEADER_SIZE))
@@ -382,6 +387,8 @@ class Decryptor:
     def _segments(self, hasher: MultiHasher) -> Iterator[bytes]:
         """Yield the plaintext in batches of about BATCH_BYTES (whole segments, each authenticated
         before its batch is yielded; a batch with a failing segment is never yielded)."""
+        from cryptography.exceptions import InvalidTag
+
         size = self.header.segment_size
         seg = size + TAG_SIZE
         per_batch = self._segments_per_chunk()

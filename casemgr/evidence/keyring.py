@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
-
 from casemgr.config import ConfigError
 
 ENV_VARIABLE = "CASEMGR_EVIDENCE_MASTER_KEYS"
@@ -255,11 +253,17 @@ class Keyring:
         """Wrap `data_key` under master key `key_id` (default: the current one)."""
         if len(data_key) != KEY_SIZE:
             raise ValueError("a data key is 32 bytes")
+        from cryptography.hazmat.primitives.keywrap import aes_key_wrap  # here: see unwrap
+
         master = self._get(key_id)
         return WrappedKey(master.key_id, aes_key_wrap(master.secret, data_key))
 
     def unwrap(self, wrapped: WrappedKey) -> bytes:
         """The data key. Raises MissingMasterKey or WrongMasterKey, both naming the key id."""
+        # Imported when a key is (un)wrapped: building the database loads the keyring module, and a
+        # command that touches no evidence (`casemgr case list`) should not load cryptography for it.
+        from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
         master = self._get(wrapped.key_id)
         try:
             data_key = aes_key_unwrap(master.secret, wrapped.wrapped)

@@ -130,3 +130,23 @@ def test_keys_public_prints_the_signing_key(run_cli, settings):
     result = run_cli("keys", "public")
     assert result.exit_code == 0
     assert result.output == Signer.load(settings.signing_key_path).public_pem()
+
+
+def test_a_missing_or_unreadable_signing_key_fails_at_start(own_instance, run_cli, cli_env):
+    """The signing key is loaded when first used (a command that signs nothing does not load
+    cryptography), and by the server before it starts: a server without it refuses in one line."""
+    env = {**cli_env, "CASEMGR_INSTANCE_DIR": str(own_instance)}
+    run_cli("init", "--no-admin", env=env)
+    serve = (str(Path(sys.executable).with_name("casemgr")), "serve", "--port", "1")
+    wsgi = (sys.executable, "-c", "import wsgi")
+    wsgi_env = {**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    key = own_instance / "signing_key.pem"
+    key.unlink()
+    for result in (_start(env, *serve), _start(wsgi_env, *wsgi)):
+        assert result.returncode == 2
+        assert result.stderr == (f"casemgr: configuration error: CASEMGR_INSTANCE_DIR: {key} does not exist; "
+                                 "run `casemgr init` first\n")
+    key.write_text("not a key\n")
+    for result in (_start(env, *serve), _start(wsgi_env, *wsgi)):
+        assert result.returncode == 2
+        assert result.stderr == f"casemgr: configuration error: CASEMGR_INSTANCE_DIR: {key} is not a PEM private key\n"
