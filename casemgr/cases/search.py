@@ -40,6 +40,7 @@ import re
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Select,
     SelectBase,
     String,
     any_,
@@ -118,17 +119,24 @@ def matching(session: Session, query: str, total: int | None = None) -> ColumnEl
 def count(session: Session, query: str, visible: ColumnElement[bool], filters: list[ColumnElement[bool]]) -> int:
     """How many cases match `query` (as `matching`) and every one of `filters`, among the cases that
     `visible` (access.visible_filter) keeps."""
+    statement = count_query(session, query, visible, filters)
+    return 0 if statement is None else session.scalar(statement) or 0
+
+
+def count_query(session: Session, query: str, visible: ColumnElement[bool],
+                filters: list[ColumnElement[bool]]) -> Select[int] | None:
+    """The statement of `count`, or None when `query` has no word to look for."""
     ids = _matching_ids(session, query)
     if ids is None:
-        return 0
+        return None
     if filters or session.get_bind().dialect.name != "postgresql":
         # SQLite looks every matching id up in the primary key whichever the form, this one the fastest.
-        return session.scalar(select(func.count(Case.id)).where(visible, *filters, Case.id.in_(ids))) or 0
+        return select(func.count(Case.id)).where(visible, *filters, Case.id.in_(ids))
     # Every matching id is a case's (a case's search row is deleted with it), so the count is the
     # matches less those of the cases hidden from the actor, a few percent of the cases.
     found = ids.subquery("found")
     hidden = select(Case.id).where(Case.id == found.c.id, not_(visible))
-    return session.scalar(select(func.count()).select_from(found).where(~exists(hidden))) or 0
+    return select(func.count()).select_from(found).where(~exists(hidden))
 
 
 def _matching_ids(session: Session, query: str) -> SelectBase | None:
