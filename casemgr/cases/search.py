@@ -26,7 +26,9 @@ prefix outside its most common words (it guesses 0.5% of the cases for any of th
   `case_search` on PostgreSQL); for a word in a third of the cases that is 150 cases read for 50.
 - A few (PAGE_FROM_IDS or fewer): walking newest first would read every case back to the oldest
   match; on PostgreSQL the page instead starts from the matching ids (`id = ANY(ARRAY(...))`, one
-  index lookup each) and sorts them. SQLite already starts from the FTS5 rows for an `IN`.
+  index lookup each) and sorts them. SQLite already starts from the FTS5 rows for an `IN`. Only a
+  search with no other filter is paged so: with filters the count says how many cases match all of
+  them, not how many ids the page would look up (a common word's, in a few open cases).
 On PostgreSQL the count of a search with no other filter goes from the matching ids and drops those
 of the cases the actor may not see (an anti-join with the hidden cases, a few percent of them),
 instead of joining the matches to every visible case (which hashed 95,000 visible cases for a common
@@ -105,7 +107,8 @@ def reference_first(query: str) -> ColumnElement[int] | None:
 def matching(session: Session, query: str, total: int | None = None) -> ColumnElement[bool]:
     """A WHERE clause on `Case` keeping the cases whose text matches every word of `query`, or
     whose reference `query` names or begins (`reference_match`). `total`, the number of cases that
-    match (`count`), picks the plan of a page on PostgreSQL (see the module's docstring)."""
+    match `query` alone (`count` with no other filter), picks the plan of a page on PostgreSQL (see the
+    module's docstring)."""
     ids = _matching_ids(session, query)
     if ids is None:
         return false()

@@ -237,7 +237,9 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> CasePage:
     visible, filters = access.visible_filter(actor), _filters(query)
     if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
         total = search.count(session, query.q, visible, filters)
-        filters.append(search.matching(session, query.q, total))
+        # Only a search alone counts its matches: with another filter a few cases can be the few matches
+        # of a common word in those filters, and the page would look up every match.
+        filters.append(search.matching(session, query.q, None if filters else total))
     else:
         total = session.scalar(select(func.count(Case.id)).where(visible, *filters)) or 0
     where = [visible, *filters]
