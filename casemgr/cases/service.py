@@ -221,8 +221,15 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
 
 def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
-    where = [access.visible_filter(actor), *_filters(session, query)]
-    total = session.scalar(select(func.count(Case.id)).where(*where)) or 0
+    visible, filters = access.visible_filter(actor), _filters(query)
+    if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
+        total = search.count(session, query.q, visible, filters)
+        # Only a search alone counts its matches: with another filter a few cases can be the few matches
+        # of a common word in those filters, and the page would look up every match.
+        filters.append(search.matching(session, query.q, None if filters else total))
+    else:
+        total = session.scalar(select(func.count(Case.id)).where(visible, *filters)) or 0
+    where = [visible, *filters]
     descending = query.sort.startswith("-")
     if query.sort.lstrip("-") == "age":  # age grows as the creation time recedes: youngest first is newest first
         descending = not descending
@@ -247,7 +254,7 @@ def list_notice(actor: Actor) -> str | None:
             "exist. Analysts, managers and auditors see the cases.")
 
 
-def _filters(session: Session, q: CaseQuery) -> list[Any]:
+def _filters(q: CaseQuery) -> list[Any]:
     where: list[Any] = []
     if q.status:
         where.append(Case.status.in_(q.status))
@@ -280,8 +287,6 @@ def _filters(session: Session, q: CaseQuery) -> list[Any]:
         where.append(date_column >= q.since)
     if q.until:
         where.append(date_column < q.until)
-    if q.q:
-        where.append(search.matching(session, q.q))
     return where
 
 

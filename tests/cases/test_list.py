@@ -132,7 +132,7 @@ def test_postgres_search_uses_the_gin_index(cases, db, is_postgres):
     with db.session(write=False) as s:
         where = search.matching(s, "ransom")
         compiled = str(select(Case.id).where(where).compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
-        inner = compiled[compiled.index("SELECT case_id FROM case_search"):compiled.rindex(")")]
+        inner = compiled[compiled.index("SELECT case_id AS id FROM case_search"):compiled.rindex(")")]
         s.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(r[0] for r in s.execute(text(f"EXPLAIN {inner}")))
     assert "ix_case_search_document" in plan, plan
