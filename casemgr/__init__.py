@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     from casemgr.indicators import api as indicators_api
     from casemgr.indicators import taxii as indicators_taxii
     from casemgr.indicators import views as indicators_views
+    from casemgr.teams import api as teams_api
+    from casemgr.teams import views as teams_views
 
     settings = (settings or Settings.from_env()).with_secret_key_loaded()
     assert settings.secret_key is not None
@@ -67,7 +69,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(indicators_taxii.bp)
     indicators_views.register(app)
     evidence_views.register(app)
-    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp])
+    app.register_blueprint(teams_views.bp)
+    api_bp = api.make_api([auth_api.bp, audit_api.bp, cases_api.bp, indicators_api.bp, evidence_api.bp, teams_api.bp])
     app.register_blueprint(api_bp)
     web.csrf_exempt(app, api_bp)
 

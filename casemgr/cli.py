@@ -155,6 +155,7 @@ DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "stix": ("casemgr.indicators.cli:stix", "Import and export STIX 2.1 bundles."),
     "evidence": ("casemgr.evidence.cli:evidence", "Verify, export and clean the evidence store."),
     "keys": ("casemgr.evidence.cli:keys", "Evidence master keys and the instance signing key."),
+    "team": ("casemgr.teams.cli:team", "Manage teams (cases are handed to them)."),
 }
 
 
@@ -196,7 +197,8 @@ def init(ctx: CliContext, no_admin: bool) -> None:
     except OSError as exc:
         raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot set up {settings.evidence_dir}: {exc.strerror}") from None
     _ensure_keyring(settings)
-    migrate.upgrade(settings.database_url)
+    for line in migrate.upgrade(settings.database_url):
+        click.echo(f"migration: {line}")
     if settings.is_sqlite:
         from sqlalchemy.engine import make_url
 
