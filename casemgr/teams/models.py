@@ -53,7 +53,7 @@ class Team(Base):
 
     @property
     def member_names(self) -> list[str]:
-        return [u.username for u in self.members]
+        return sorted(u.username for u in self.members)  # in name order also before a reload
 
     def __str__(self) -> str:  # a team shown in a page or a message is its name
         return self.name
