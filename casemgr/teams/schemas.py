@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from casemgr.fields import Input, lower, single_line
@@ -20,6 +19,9 @@ DESCRIPTION_MAX = 2_000
 
 def _email(value: str) -> str:
     """A contact address as written (trimmed), checked for its form only: no DNS lookup at input time."""
+    # Imported here: `casemgr case list` loads this module through the cases service, and needs no idna.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:

@@ -38,7 +38,8 @@ def test_admin_creates_changes_staffs_and_retires_a_team_and_each_change_is_audi
     assert admin.post(f"/api/v1/teams/{team['id']}/members", json={"username": "ann"}).get_json()["members"] == [
         "ann", "mia"]
     retired = admin.post(f"/api/v1/teams/{team['id']}/retire")
-    assert retired.status_code == 200 and retired.get_json()["retired_at"]
+    assert retired.status_code == 200
+    assert retired.get_json()["retired_at"]
     assert admin.post(f"/api/v1/teams/{team['id']}/retire").status_code == 409
 
     assert [s["name"] for s in _audit(db, "team.create")] == ["CERT"]
@@ -140,9 +141,11 @@ def test_the_admin_pages_list_and_show_teams_and_others_are_refused(login, make_
     team = make_team("CERT", lead="ann", contact_email="cert@example.org")
     admin = login("admin")
     listed = admin.get("/admin/teams").get_data(as_text=True)
-    assert f'data-testid="team-{team.id}"' in listed and "cert@example.org" in listed
+    assert f'data-testid="team-{team.id}"' in listed
+    assert "cert@example.org" in listed
     shown = admin.get(f"/admin/teams/{team.id}").get_data(as_text=True)
-    assert 'data-testid="member-ann"' in shown and "ann (lead)" in shown
+    assert 'data-testid="member-ann"' in shown
+    assert "ann (lead)" in shown
     assert admin.get("/admin/teams/9999").status_code == 404
     assert login("manager").get("/admin/teams").status_code == 403
 
@@ -154,7 +157,8 @@ def test_the_new_team_form_shows_the_error_and_keeps_the_values(login, make_team
                                           "contact_email": ""})
     html = refused.get_data(as_text=True)
     assert refused.status_code == 409
-    assert 'data-field="name"' in html and "second try" in html
+    assert 'data-field="name"' in html
+    assert "second try" in html
 
 
 def test_cli_creates_lists_edits_staffs_and_retires(run_cli, make_user):
@@ -171,4 +175,5 @@ def test_cli_creates_lists_edits_staffs_and_retires(run_cli, make_user):
     assert run_cli("team", "list").output == ""
     assert run_cli("team", "list", "--retired").output.startswith("CERT-EU (retired)")
     bad = run_cli("team", "create", "NOC", "--email", "nope")
-    assert bad.exit_code == 1 and "contact_email" in bad.output
+    assert bad.exit_code == 1
+    assert "contact_email" in bad.output
