@@ -34,6 +34,7 @@ DOMAINS: tuple[str, ...] = (
     "casemgr.cases",
     "casemgr.indicators",
     "casemgr.evidence",
+    "casemgr.teams",
 )
 
 

@@ -202,7 +202,8 @@ def init(ctx: CliContext, no_admin: bool) -> None:
     except OSError as exc:
         raise ConfigError("CASEMGR_EVIDENCE_DIR", f"cannot set up {settings.evidence_dir}: {exc.strerror}") from None
     _ensure_keyring(settings)
-    migrate.upgrade(settings.database_url)
+    for line in migrate.upgrade(settings.database_url):
+        click.echo(f"migration: {line}")
     if settings.is_sqlite:
         from sqlalchemy.engine import make_url
 

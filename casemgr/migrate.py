@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+MIGRATION_REPORTS = "casemgr.migration_reports"  # where a revision leaves its report lines (Config.attributes)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -20,8 +21,12 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(database_url: str, revision: str = "head") -> list[str]:
+    """Upgrade to `revision`; returns what the revisions reported doing to existing data (e.g. the
+    teams 0012 made from the cases' free-text team values), one line each."""
+    cfg = alembic_config(database_url)
+    command.upgrade(cfg, revision)
+    return list(cfg.attributes.get(MIGRATION_REPORTS, []))
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -6,8 +6,9 @@ from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCo
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
+from casemgr.teams.models import Team, team_members
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IndicatorCollection", "InstanceSetting",
            "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
-           "TimelineEntry", "User"]
+           "Team", "TimelineEntry", "User", "team_members"]

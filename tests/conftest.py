@@ -178,6 +178,19 @@ def make_user(db: Database, system: Actor) -> Callable[..., User]:
     return make
 
 
+@pytest.fixture
+def make_team(db: Database, system: Actor) -> Callable[..., Any]:
+    """A team made through the teams service (as an admin would), e.g. make_team("CERT", lead="mia")."""
+    from casemgr.teams import service as teams
+    from casemgr.teams.schemas import NewTeam
+
+    def make(name: str, **fields: Any) -> Any:
+        with db.transaction() as s:
+            return teams.create_team(s, system, NewTeam(name=name, **fields))
+
+    return make
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token on the page"

@@ -44,6 +44,8 @@ from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.config import Settings
 from casemgr.db import Database
 from casemgr.indicators.models import IndicatorCollection
+from casemgr.teams import service as teams
+from casemgr.teams.schemas import NewTeam
 from tests.conftest import PASSWORD, WebClient, _wipe
 from tests.world import T, World, build_world
 
@@ -156,6 +158,12 @@ class Context:
             auth.create_user(s, Actor.system("test"), NewUser(username=username, role=Role.ANALYST, password=PASSWORD))
         return username
 
+    def fresh_team(self) -> int:
+        """A team with the spare user as its member, for one request that changes it."""
+        with self.db.transaction() as s:
+            return teams.create_team(s, Actor.system("test"), NewTeam(name=f"team {next(self.counter)}",
+                                                                      members=[self.world.usernames["spare"]])).id
+
     def token_of(self, who: str) -> int:
         if who == "anonymous":
             who = "member"
@@ -174,6 +182,8 @@ def ctx(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFact
     app.config["TESTING"] = True
     db: Database = app.extensions["casemgr.db"]
     world = build_world(app)
+    with app.extensions["casemgr.db"].transaction() as s:  # the team functional escalations hand cases to
+        teams.create_team(s, Actor.system("test"), NewTeam(name=ESCALATION["to_team"]))
     context = Context(app, db, world, app.test_client().get("/api/v1/openapi.json").get_json())
     _DOCUMENT[:] = [context.document]
     # the TAXII collections of the cases exist once someone who sees them listed them
@@ -480,6 +490,44 @@ simple("GET", "/api/v1/users", "/api/v1/users")
 simple("POST", "/api/v1/users/<username>/tokens", "/api/v1/users/{spare}/tokens", json={"name": "ops"})
 simple("PATCH", "/api/v1/users/<username>", "/api/v1/users/{user}", json={"display_name": "Out Sider"})
 simple("PUT", "/api/v1/settings/mfa", "/api/v1/settings/mfa", json={"required_roles": []})
+
+
+# -- teams: a team made for each request (a retired one stays retired, a removed member is gone)
+def _team_request(path: str, **kw: Any) -> Build:
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        names = {"team": ctx.fresh_team(), "spare": ctx.world.usernames["spare"], "admin": ctx.world.usernames["admin"]}
+        body = {key: {k: v.format(**names) for k, v in value.items()} for key, value in kw.items()}
+        return path.format(**names), body
+    return build
+
+
+@request("POST", "/admin/teams")
+def _web_new_team(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/admin/teams", {"data": {"name": f"new team {next(ctx.counter)}", "description": "", "lead": "",
+                                     "contact_email": ""}}
+
+
+@request("POST", "/api/v1/teams")
+def _api_new_team(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/teams", {"json": {"name": f"new team {next(ctx.counter)}"}}
+
+
+simple("GET", "/admin/teams", "/admin/teams")
+simple("GET", "/api/v1/teams", "/api/v1/teams")
+for _method, _rule, _path, _kw in [
+    ("GET", "/admin/teams/<int:team_id>", "/admin/teams/{team}", {}),
+    ("POST", "/admin/teams/<int:team_id>", "/admin/teams/{team}", {"data": {"description": "the night shift"}}),
+    ("POST", "/admin/teams/<int:team_id>/members", "/admin/teams/{team}/members", {"data": {"username": "{admin}"}}),
+    ("POST", "/admin/teams/<int:team_id>/members/<username>/remove", "/admin/teams/{team}/members/{spare}/remove",
+     {}),
+    ("POST", "/admin/teams/<int:team_id>/retire", "/admin/teams/{team}/retire", {}),
+    ("GET", "/api/v1/teams/<int:team_id>", "/api/v1/teams/{team}", {}),
+    ("PATCH", "/api/v1/teams/<int:team_id>", "/api/v1/teams/{team}", {"json": {"description": "the night shift"}}),
+    ("POST", "/api/v1/teams/<int:team_id>/members", "/api/v1/teams/{team}/members", {"json": {"username": "{admin}"}}),
+    ("DELETE", "/api/v1/teams/<int:team_id>/members/<username>", "/api/v1/teams/{team}/members/{spare}", {}),
+    ("POST", "/api/v1/teams/<int:team_id>/retire", "/api/v1/teams/{team}/retire", {}),
+]:
+    REQUESTS[(_method, _rule)] = _team_request(_path, **_kw)
 simple("GET", "/api/v1/audit", "/api/v1/audit")
 simple("GET", "/api/v1/audit/verify", "/api/v1/audit/verify")
 simple("POST", "/api/v1/audit/checkpoints", "/api/v1/audit/checkpoints")

@@ -40,7 +40,8 @@ def keyring(instance_dir: Path) -> Keyring:
 
 
 @pytest.fixture
-def world(app: Flask, api: Callable[..., Any], make_user: Callable[..., Any]) -> dict[str, Any]:
+def world(app: Flask, api: Callable[..., Any], make_user: Callable[..., Any],
+          make_team: Callable[..., Any]) -> dict[str, Any]:
     """A case owned by ann with an evidence item and an indicator, a second case, and one
     signed-in web client per role."""
     ann = api("analyst", "ann")
@@ -66,7 +67,10 @@ def world(app: Flask, api: Callable[..., Any], make_user: Callable[..., Any]) ->
         assert client.login(username).status_code == 302
         return client
 
+    team = make_team("Night shift", members=["bob"])  # so that the crawl meets a team's page and its forms
+
     return {"case": case, "other": other, "evidence_id": upload.get_json()["id"], "web": signed_in,
+            "team_id": team.id,
             "analyst": signed_in("ann"), "manager": signed_in("mia"), "auditor": signed_in("aud"),
             "admin": signed_in("adm")}
 
@@ -518,6 +522,56 @@ def test_admin_forms(world):
     assert 'value="auditor" checked' in page
 
 
+# ---------------------------------------------------------------- teams
+
+
+@covers("teams.create", "teams.edit", "teams.add_member", "teams.remove_member", "teams.retire")
+def test_team_forms(world):
+    web = world["admin"]
+    new = form_on(web, "/admin/teams", testid="new-team-form")
+    page = ok(web, new.submit(web, {"name": "CERT", "lead": "mia", "members": ["ann"],
+                                    "contact_email": "cert@example.org"}))
+    assert "Team CERT created." in page
+    assert 'data-testid="member-ann"' in page
+    assert "mia (lead)" in page
+    url = re.search(r'action="(/admin/teams/\d+)"', page).group(1)
+    edit = form_on(web, url, testid="team-form")
+    page = ok(web, edit.submit(web, {"name": "CERT-EU", "description": "Forensics and malware"}))
+    assert "Team CERT-EU saved." in page
+    assert "cert@example.org" in page
+    add = form_on(web, url, testid="add-member-form")
+    page = ok(web, add.submit(web, {"username": "bob"}))
+    assert "Member added to team CERT-EU." in page
+    assert 'data-testid="member-bob"' in page
+    remove = form_on(web, url, action="/members/bob/remove")
+    page = ok(web, remove.submit(web))
+    assert "bob removed from team CERT-EU." in page
+    assert 'data-testid="member-bob"' not in page
+    refused = form_on(web, url, action="/members/mia/remove").submit(web)
+    assert refused.status_code == 422
+    assert "name another lead" in refused.get_data(as_text=True)
+    retire = form_on(web, url, testid="retire-form")
+    page = ok(web, retire.submit(web))
+    assert "Team CERT-EU retired" in page
+    assert 'data-testid="team-retired"' in page
+
+
+def test_a_manager_gives_a_case_a_team_from_the_select_and_hands_it_on(world, app):
+    admin, manager, case = world["admin"], world["manager"], world["case"]
+    for name in ("SOC", "CERT"):
+        ok(admin, form_on(admin, "/admin/teams", testid="new-team-form").submit(admin, {"name": name}))
+    edit = form_on(manager, f"/cases/{case['id']}/edit", testid="case-form")
+    page = ok(manager, edit.submit(manager, {"team": "SOC"}))
+    assert "Case saved." in page
+    assert re.search(r"<dt>Team</dt><dd>SOC", page)
+    escalate = form_on(manager, f"/cases/{case['id']}", testid="escalate-form")
+    page = ok(manager, escalate.submit(manager, {"kind": "functional", "to_team": "CERT", "reason": "forensics"}))
+    assert re.search(r"<dt>Team</dt><dd>CERT", page)
+    blank = form_on(manager, f"/cases/{case['id']}/edit", testid="case-form")
+    page = ok(manager, blank.submit(manager, {"team": ""}))  # the blank choice: no team
+    assert re.search(r"<dt>Team</dt><dd>—", page)
+
+
 # ---------------------------------------------------------------- every form has a test
 
 
@@ -562,7 +616,8 @@ def _crawl(app: Flask, web: WebClient, start: list[str], limit: int = 60) -> dic
 def test_every_form_of_every_role_has_a_test(app, world):
     case, item = world["case"], world["evidence_id"]
     start = ["/", f"/cases/{case['id']}", f"/cases/{case['id']}/evidence", f"/evidence/{item}",
-             f"/cases/{case['id']}/indicators", "/account", "/admin/users", "/admin/evidence", "/audit"]
+             f"/cases/{case['id']}/indicators", "/account", "/admin/users", "/admin/evidence", "/audit",
+             "/admin/teams", f"/admin/teams/{world['team_id']}"]
     found: dict[str, str] = {}
     for role in ("analyst", "manager", "auditor", "admin"):
         for endpoint, page in _crawl(app, world[role], start).items():

@@ -64,7 +64,8 @@ class CaseSummaryOut(BaseModel):
     tlp: Tlp
     restricted: bool
     owner: str | None
-    team: str | None
+    team: str | None = Field(description="the name of the case's team (GET /api/v1/teams)")
+    team_id: int | None = Field(description="the id of the case's team")
     tags: list[str]
     escalated: bool
     created_at: dt.datetime
@@ -76,7 +77,8 @@ class EscalationOut(BaseModel):
     id: int
     kind: EscalationKind
     reason: str
-    to_team: str | None
+    to_team: str | None = Field(description="functional: the team handed the case, named as it was then")
+    to_team_id: int | None
     to_user: str | None
     created_at: dt.datetime
     created_by: str
@@ -197,6 +199,7 @@ class TaxonomyOut(BaseModel):
 
 def _summary(case: Case) -> dict[str, Any]:
     return out(CaseSummaryOut, {**_fields(case, CaseSummaryOut), "owner": case.owner.username if case.owner else None,
+                                "team": case.team_name,
                                 "tags": case.tag_names, "escalated": case.is_escalated})
 
 
@@ -213,7 +216,8 @@ def _detail(case_id: int) -> dict[str, Any]:
     d = service.case_detail(db_session(), current_actor(), case_id)
     c = d.case
     return out(CaseOut, {
-        **_fields(c, CaseOut), "owner": c.owner.username if c.owner else None, "tags": c.tag_names,
+        **_fields(c, CaseOut), "owner": c.owner.username if c.owner else None, "team": c.team_name,
+        "tags": c.tag_names,
         "escalated": c.is_escalated, "description_html": str(d.description_html),
         "duplicate_of": _ref(d.duplicate_of) if d.duplicate_of else None, "members": c.member_names,
         "created_by": c.created_by.username if c.created_by else None,

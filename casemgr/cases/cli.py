@@ -97,7 +97,7 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
             ("TLP / PAP", f"{c.tlp.value.upper()} / {c.pap.value.upper()}"),
             ("Restricted", "yes" if c.restricted else "no"),
             ("Owner", c.owner.username if c.owner else "unassigned"),
-            ("Team", c.team or "-"),
+            ("Team", c.team_name or "-"),
             ("Members", ", ".join(c.member_names) or "-"),
             ("Tags", ", ".join(c.tag_names) or "-"),
             ("Source", c.source.value if c.source else "-"),

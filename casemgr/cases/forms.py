@@ -75,6 +75,8 @@ def shown(case: Case) -> dict[str, Any]:
             value = case.member_names
         elif name == "owner":
             value = case.owner.username if case.owner else ""
+        elif name == "team":
+            value = case.team_name or ""
         elif name == "restricted":
             value = "on" if case.restricted else ""
         elif isinstance(value, dt.datetime):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casemgr.auth.models import User
 from casemgr.db import Base, UTCDateTime, str_enum, utcnow
+from casemgr.teams.models import Team
 
 
 class CaseStatus(enum.StrEnum):
@@ -168,7 +169,7 @@ class Case(Base):
         Index("ix_cases_priority_id", "priority", "id"),
         Index("ix_cases_category_id", "category", "id"),
         Index("ix_cases_owner_id_id", "owner_id", "id"),
-        Index("ix_cases_team_id", "team", "id"),
+        Index("ix_cases_team_id_id", "team_id", "id"),
         Index("ix_cases_tlp_id", "tlp", "id"),
         Index("ix_cases_restricted_id", "restricted", "id"),
         Index("ix_cases_created_at", "created_at"),
@@ -214,7 +215,7 @@ class Case(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
 
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    team: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     last_escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -227,6 +228,7 @@ class Case(Base):
     __mapper_args__: Any = {"version_id_col": version}
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    team: Mapped[Team | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     tags: Mapped[list[CaseTag]] = relationship(back_populates="case", cascade="all, delete-orphan",
                                                order_by="CaseTag.tag")
@@ -239,6 +241,10 @@ class Case(Base):
     @property
     def tag_names(self) -> list[str]:
         return [t.tag for t in self.tags]
+
+    @property
+    def team_name(self) -> str | None:
+        return self.team.name if self.team is not None else None
 
     @property
     def member_names(self) -> list[str]:
@@ -328,6 +334,8 @@ class CaseEscalation(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[EscalationKind] = mapped_column(str_enum(EscalationKind, 16))
     reason: Mapped[str] = mapped_column(Text)
+    # The team a functional escalation handed the case to, and its name then (kept if the team is renamed).
+    to_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     to_team: Mapped[str | None] = mapped_column(String(64))
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -340,6 +348,7 @@ class CaseEscalation(Base):
 
     case: Mapped[Case] = relationship(back_populates="escalations")
     to_user: Mapped[User | None] = relationship(foreign_keys=[to_user_id])
+    to_team_record: Mapped[Team | None] = relationship(foreign_keys=[to_team_id])
 
     @property
     def is_pending(self) -> bool:

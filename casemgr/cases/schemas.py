@@ -38,7 +38,6 @@ TITLE_MAX = 200
 MARKDOWN_MAX = 100_000
 REASON_MAX = 5_000
 TAG_PATTERN = r"^[a-z0-9][a-z0-9._:+-]{0,63}$"
-TEAM_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
 REFERENCE = re.compile(r"IR-\d{4}-\d{4,9}", re.IGNORECASE)
 
 
@@ -65,7 +64,8 @@ Reason = Annotated[str, Field(min_length=1, max_length=REASON_MAX)]
 Slug = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
 Tag = Annotated[str, BeforeValidator(lower), Field(pattern=TAG_PATTERN,
                                                    description="lower-case letters, digits and . _ : + -")]
-Team = Annotated[str, Field(min_length=1, max_length=64, pattern=TEAM_PATTERN)]
+# A team record, by name in any letter case (casemgr/teams); the service refuses an unknown or retired one.
+Team = Annotated[str, Field(min_length=1, max_length=64, description="a team's name (GET /api/v1/teams)")]
 Username = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
 When = Annotated[dt.datetime, AfterValidator(aware_utc)]
 

@@ -69,16 +69,19 @@ from casemgr.collaborators import clock
 from casemgr.db import insert_for
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from casemgr.paging import Page
+from casemgr.teams import service as teams
+from casemgr.teams.models import Team, name_key
 
 DETAIL_OPTIONS = (
     selectinload(Case.owner),
+    selectinload(Case.team),
     selectinload(Case.created_by),
     selectinload(Case.tags),
     selectinload(Case.members),
     selectinload(Case.escalations).selectinload(CaseEscalation.to_user),
     selectinload(Case.duplicate_of),
 )
-LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags))
+LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags), selectinload(Case.team))
 
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
@@ -136,6 +139,8 @@ class CaseDetail:
     can_escalate_functionally: bool = False
     can_link: bool = False
     can_override_priority: bool = False
+    # The teams a manager may give or hand the case to (not retired), for the page's selects.
+    team_choices: list[str] = field(default_factory=list)
 
 
 def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
@@ -151,7 +156,8 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
                       allowed_transitions=allowed_transitions(actor, case), related=related,
                       duplicate_of=survivor, can_edit=can_edit, is_manager=manager,
                       can_escalate=working, can_escalate_functionally=working and manager, can_link=working,
-                      can_override_priority=working and manager)
+                      can_override_priority=working and manager,
+                      team_choices=teams.team_choices(session) if can_edit and manager else [])
 
 
 def allowed_transitions(actor: Actor, case: Case) -> list[CaseStatus]:
@@ -269,7 +275,7 @@ def _filters(q: CaseQuery) -> list[Any]:
     elif q.owner:
         where.append(Case.owner_id == select(User.id).where(User.username == q.owner).scalar_subquery())
     if q.team:
-        where.append(Case.team == q.team)
+        where.append(Case.team_id.in_(select(Team.id).where(Team.name_key == name_key(q.team))))
     if q.tag:
         where.append(Case.id.in_(select(CaseTag.case_id).where(CaseTag.tag == q.tag)))
     if q.tlp:
@@ -436,6 +442,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     members = [_assignee(session, name, "members") for name in dict.fromkeys(cmd.members)]
     if members and not access.is_manager(actor) and any(m.id != _user_id(actor) for m in members):
         raise Forbidden("only managers may add other members", field="members")
+    team = teams.team_for_case(session, cmd.team) if cmd.team else None
     priority = priority_for(cmd.impact, cmd.urgency)
     case = Case(
         reference=_next_reference(session, now.year),
@@ -444,7 +451,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
         reported_at=cmd.reported_at or now, impact=cmd.impact, urgency=cmd.urgency, priority=priority,
         priority_overridden=False, severity=SEVERITY_FOR_PRIORITY[priority], severity_overridden=False,
         tlp=cmd.tlp, pap=cmd.pap, restricted=cmd.restricted, status=CaseStatus.NEW, owner=owner,
-        team=cmd.team, created_at=now, updated_at=now, created_by_id=_user_id(actor),
+        team=team, created_at=now, updated_at=now, created_by_id=_user_id(actor),
         tags=[CaseTag(tag=t) for t in sorted(set(cmd.tags))],
     )
     # The creator and the owner are members, so that a restricted case stays visible to them.
@@ -602,9 +609,12 @@ def _apply_assignment(session: Session, actor: Actor, case: Case, cmd: CaseUpdat
             changes["owner"] = [case.owner.username if case.owner else None, owner.username if owner else None]
             case.owner = owner
     if "team" in fields:
-        if not manager and cmd.team != case.team:
-            raise Forbidden("only managers change a case's team (or escalate it functionally)", field="team")
-        _set(case, "team", cmd.team, changes)
+        team = teams.team_for_case(session, cmd.team, current=case.team) if cmd.team else None
+        if team is not case.team:
+            if not manager:
+                raise Forbidden("only managers change a case's team (or escalate it functionally)", field="team")
+            changes["team"] = [case.team_name, team.name if team else None]
+            case.team = team
     members = list(case.members)
     if "members" in fields:
         if not manager:
@@ -719,13 +729,17 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
             raise Invalid("to_team: the team that takes the case over is required", field="to_team")
         if cmd.to_user is not None:
             raise Invalid("to_user: only for hierarchical escalations", field="to_user")
-        before = case.team
-        _set(case, "team", cmd.to_team, changes)
-        target = f"team {cmd.to_team}"
+        to_team = teams.team_for_case(session, cmd.to_team, "to_team")
+        before = case.team_name
+        if to_team is not case.team:
+            changes["team"] = [before, to_team.name]
+            case.team = to_team
+        target = f"team {to_team.name}"
         # The hand-over replaces the case's team: the timeline says so in words, not only in the changes.
-        summary = (f"Team changed from {before or 'no team'} to {cmd.to_team} (functional escalation)"
-                   if "team" in changes else f"Escalated (functional) to team {cmd.to_team}, the case's team already")
+        summary = (f"Team changed from {before or 'no team'} to {to_team.name} (functional escalation)"
+                   if "team" in changes else f"Escalated (functional) to team {to_team.name}, the case's team already")
     else:
+        to_team = None
         if cmd.to_team is not None:
             raise Invalid("to_team: only for functional escalations", field="to_team")
         if cmd.to_user is not None:
@@ -735,7 +749,8 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
         target = f"manager {to_user.username}" if to_user else "management"
         summary = f"Escalated ({cmd.kind}) to {target}"
     now = clock(session).now()
-    escalation = CaseEscalation(case=case, kind=cmd.kind, reason=cmd.reason, to_team=cmd.to_team, to_user=to_user,
+    escalation = CaseEscalation(case=case, kind=cmd.kind, reason=cmd.reason, to_team_record=to_team,
+                                to_team=to_team.name if to_team else None, to_user=to_user,
                                 created_at=now, created_by_id=_user_id(actor), created_by_name=actor.name)
     session.add(escalation)
     case.last_escalated_at = now

@@ -33,6 +33,7 @@ from casemgr.cases.schemas import (
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict
 from casemgr.fields import parse
+from casemgr.teams import service as teams
 from casemgr.web import current_actor, database, db_session, form_action, form_data, redirect_with
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -75,7 +76,8 @@ def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
     users = service.assignable_users(db_session(), current_actor())  # Forbidden for read-only roles
-    return render_template("cases/new.html", users=users, values=extra.pop("values", {}), **extra), status
+    return render_template("cases/new.html", users=users, values=extra.pop("values", {}),
+                           team_choices=teams.team_choices(db_session()), **extra), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -95,7 +97,8 @@ def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
     access.require_edit(actor, info.case)
     shown = forms.shown(info.case)
     return render_template("cases/edit.html", case=info.case, info=info, active_tab="overview",
-                           users=service.assignable_users(s, actor), was=extra.pop("was", shown),
+                           users=service.assignable_users(s, actor), team_choices=info.team_choices,
+                           was=extra.pop("was", shown),
                            values=extra.pop("values", shown), version=extra.pop("version", info.case.version),
                            **extra), status
 

@@ -11,7 +11,8 @@ from .conftest import move
 
 
 @pytest.fixture
-def cases(api, open_case):
+def cases(api, open_case, make_team):
+    make_team("tier2")
     manager = api("manager", "boss")
     analyst = api("analyst", "ann")
     made = {

@@ -86,8 +86,9 @@ def timeline(client, case):
     return r.get_json()["items"]
 
 
-def test_every_kind_of_change_lands_on_the_timeline(api, open_case, db):
+def test_every_kind_of_change_lands_on_the_timeline(api, open_case, db, make_team):
     analyst, manager = api("analyst", "ann"), api("manager", "max")
+    make_team("CSIRT tier 2")
     case = open_case(analyst)
     other = open_case(analyst, title="Same phishing, second report")
     analyst.patch(f"/api/v1/cases/{case['id']}", json={"version": 1, "title": "Renamed", "tags": ["bec"]})

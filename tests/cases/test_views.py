@@ -201,11 +201,12 @@ def test_unknown_case_is_404(login):
     assert web.post("/cases/999999/notes", {"body": "x"}).status_code == 404
 
 
-def test_overview_shows_members_times_related_duplicate_and_escalation(login, api, open_case):
+def test_overview_shows_members_times_related_duplicate_and_escalation(login, api, open_case, make_team):
     analyst = api("analyst", "alice")
     survivor = open_case(analyst, title="Original phishing case")
     dup = open_case(analyst, title="Same phishing again")
     related = open_case(analyst, title="Related malware case")
+    make_team("CERT tier 2")
     web = login("manager")
     assert web.post(f"/cases/{dup['id']}/links", {"case": survivor["id"], "kind": "duplicate_of"}).status_code == 302
     assert web.post(f"/cases/{survivor['id']}/links", {"case": related["id"]}).status_code == 302

@@ -25,7 +25,8 @@ def text_of(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
-def test_facts_come_first_and_each_role_sees_only_its_actions(login, api, open_case):
+def test_facts_come_first_and_each_role_sees_only_its_actions(login, api, open_case, make_team):
+    make_team("SOC")
     case = open_case(api("analyst"), team="SOC")
     url = f"/cases/{case['id']}"
 
@@ -112,14 +113,19 @@ def test_a_form_that_failed_is_shown_open_with_its_error(login, api, open_case):
     assert '<option value="remediated" selected>' in form  # what the user chose is kept
 
 
-def test_functional_escalation_says_the_team_changes_on_the_form_and_the_timeline(login, api, open_case):
+def test_functional_escalation_says_the_team_changes_on_the_form_and_the_timeline(login, api, open_case, make_team):
+    make_team("SOC")
+    make_team("CERT")
     case = open_case(api("manager"), team="SOC")
     manager = login("manager")
     url = f"/cases/{case['id']}"
     page = manager.get(url).get_data(as_text=True)
     notice = page.split('data-testid="functional-notice">', 1)[1].split("</p>", 1)[0]
     assert text_of(notice) == ("A functional escalation hands the case over: its team changes from SOC to the team "
-                               "you name here.")
+                               "you choose here.")
+    # the teams to hand it to are the team records, offered in a select
+    assert re.findall(r'<option value="([^"]*)"', page.split('name="to_team"', 1)[1].split("</select>", 1)[0]) == [
+        "", "CERT", "SOC"]
 
     done = manager.post(f"{url}/escalate", {"kind": "functional", "to_team": "CERT", "reason": "needs forensics"})
     assert done.status_code == 302
@@ -127,4 +133,4 @@ def test_functional_escalation_says_the_team_changes_on_the_form_and_the_timelin
     assert "Team changed from SOC to CERT (functional escalation)" in timeline
     assert "team : SOC → CERT" in timeline
     again = manager.get(url).get_data(as_text=True).split('data-testid="functional-notice">', 1)[1]
-    assert "its team changes from CERT to the team you name" in text_of(again.split("</p>", 1)[0])
+    assert "its team changes from CERT to the team you choose" in text_of(again.split("</p>", 1)[0])

@@ -1,0 +1,34 @@
+"""Teams: named groups of users (a lead, members, a contact address) that cases are handed to.
+
+The domain's entry points (see docs/architecture.md): `register` adds its pages to the app,
+`api_blueprint` is its part of /api/v1, `COMMANDS` its groups of the `casemgr` command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # this module is imported by `casemgr --help`: it imports nothing of its own until called
+    from flask import Flask
+
+    from casemgr.api import ApiBlueprint
+
+# The groups of `casemgr` in casemgr.teams.cli, each with the line `casemgr --help` shows for it
+# (tests/test_cli_startup.py checks that line against the group's docstring).
+COMMANDS = {
+    "team": "Manage teams (cases are handed to them).",
+}
+
+
+def register(app: Flask) -> None:
+    """Add the domain's pages (blueprints, and anything else they need of the app)."""
+    from casemgr.teams import views
+
+    app.register_blueprint(views.bp)
+
+
+def api_blueprint() -> ApiBlueprint:
+    """The domain's endpoints, nested under /api/v1 by casemgr.api.make_api."""
+    from casemgr.teams import api
+
+    return api.bp
