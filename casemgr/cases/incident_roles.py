@@ -256,3 +256,28 @@ def without_commander(session: Session, cases: list[Case]) -> set[int]:
     if not ids:
         return set()
     return set(session.scalars(select(Case.id).where(Case.id.in_(ids), lacks_commander())).all())
+
+
+# ---------------------------------------------------------------- the case page
+
+
+@dataclass
+class RolesPanel:
+    """The case page's incident roles: each role, whether the viewer may assign them, and to whom."""
+
+    holdings: list[RoleHolding]
+    can_assign: bool
+    candidates: list[User]
+
+
+def roles_panel(session: Session, actor: Actor, case: Case) -> RolesPanel:
+    """The panel for `case` (already loaded for `actor`): the candidates are the active analysts and
+    managers who may see it (on a restricted case, its analyst members and the managers)."""
+    holdings = _holdings(session, [case.id])[case.id]
+    if not may_assign_roles(actor, case):
+        return RolesPanel(holdings, False, [])
+    users = session.scalars(select(User).where(User.role.in_(HOLDER_ROLES), User.disabled_at.is_(None))
+                            .order_by(User.username)).all()
+    members = {m.id for m in case.members}
+    return RolesPanel(holdings, True, [u for u in users
+                                       if not (case.restricted and u.role == Role.ANALYST and u.id not in members)])

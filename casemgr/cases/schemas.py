@@ -285,6 +285,7 @@ class CaseQuery(Input):
         default=None, pattern="^(open|closed)$", description="open (not resolved or closed) or closed")
     restricted: bool | None = None
     escalated: bool | None = None
+    no_commander: bool | None = Field(default=None, description="true: only open P1 cases with no incident commander")
     date_field: str = Field(default="created", pattern="^(created|updated|occurred|detected)$",
                             description="which date since/until apply to")
     since: When | None = Field(default=None,
@@ -326,3 +327,7 @@ class RoleKindUpdate(Command):
     label: RoleLabel | None = None
     description: Annotated[str, Field(max_length=REASON_MAX)] | None = None
     retired: bool | None = None
+
+
+class RoleRelease(Command):
+    """Release an incident role on a case (the form carries no field)."""

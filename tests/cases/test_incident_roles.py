@@ -53,7 +53,8 @@ def test_handover_closes_the_previous_row_and_keeps_one_holder(session, people):
     case_id = _case(session, mgr)
     roles.assign(session, mgr, case_id, "incident_commander", RoleAssignment(user="ann"))
     held = roles.assign(session, mgr, case_id, "incident_commander", RoleAssignment(user="bob"))
-    assert held.current is not None and held.current.user.username == "bob"
+    assert held.current is not None
+    assert held.current.user.username == "bob"
     assert [a.user.username for a in held.before] == ["ann"]
     assert held.before[0].ended_at == held.current.started_at
     open_rows = session.scalars(select(IncidentRoleAssignment).where(
@@ -79,7 +80,8 @@ def test_release_leaves_the_role_empty_with_its_history(session, people):
     case_id = _case(session, mgr)
     roles.assign(session, mgr, case_id, "scribe", RoleAssignment(user="ann"))
     held = roles.release(session, mgr, case_id, "scribe")
-    assert held.current is None and [a.user.username for a in held.before] == ["ann"]
+    assert held.current is None
+    assert [a.user.username for a in held.before] == ["ann"]
     assert roles.release(session, mgr, case_id, "scribe").before == held.before  # no one holds it: nothing to do
 
 
@@ -120,7 +122,8 @@ def test_an_unknown_role_is_not_found(session, people):
 def test_admins_add_and_retire_kinds_and_history_stays_readable(session, people):
     adm, mgr = people["adm"], people["mgr"]
     kind = roles.create_kind(session, adm, NewRoleKind(code="forensics_lead", label="Forensics lead"))
-    assert kind.code == "forensics_lead" and not kind.builtin
+    assert kind.code == "forensics_lead"
+    assert not kind.builtin
     with pytest.raises(Conflict, match="already"):
         roles.create_kind(session, adm, NewRoleKind(code="forensics_lead", label="Again"))
     with pytest.raises(Forbidden, match="only admins"):
