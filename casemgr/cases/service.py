@@ -321,7 +321,8 @@ class Dashboard:
 
     Analysts: escalations on their cases, their open cases, unassigned open cases to pick up.
     Managers: escalations to them (or to no one by name), cases overdue for their priority, the
-    unassigned queue, open P1/P2 cases. Auditors: resolved and closed cases to review."""
+    unassigned queue, open P1/P2 cases, open P1 cases with no incident commander. Auditors: resolved and
+    closed cases to review."""
 
     sections: list[Section]
     escalations: list[PendingEscalation]

@@ -94,6 +94,8 @@ def test_the_p1_flag_on_the_list_and_the_managers_home(login, api, p1, open_case
     assert p3["reference"] not in filtered
     home = web.get("/").get_data(as_text=True).split('data-testid="dashboard-no_commander"')[1].split("</section>")[0]
     assert p1["reference"] in home
+    listed = api("manager", "mgr6").get("/api/v1/cases?no_commander=true").get_json()["items"]
+    assert [c["reference"] for c in listed] == [p1["reference"]]
     api("manager", "mgr4").put(f"/api/v1/cases/{p1['id']}/roles/incident_commander", json={"user": "bob"})
     assert "no incident commander" not in web.get("/cases").get_data(as_text=True)
     home = web.get("/").get_data(as_text=True).split('data-testid="dashboard-no_commander"')[1].split("</section>")[0]
