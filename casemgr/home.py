@@ -21,6 +21,7 @@ from casemgr.audit.content import EntryView
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.auth.overview import AdminOverview, admin_overview
+from casemgr.cases import incident_roles
 from casemgr.cases import service as cases
 from casemgr.evidence.overview import IntegrityOverview, integrity_overview
 from casemgr.web import current_actor, database, db_session
@@ -55,7 +56,10 @@ def home_for(session: Session, actor: Actor) -> Home:
 @login_required
 def index() -> Any:
     actor = current_actor()
-    return render_template("home.html", actor=actor, home=home_for(db_session(), actor))
+    home = home_for(db_session(), actor)
+    shown = [c for s in home.cases.sections for c in s.items] if home.cases else []
+    return render_template("home.html", actor=actor, home=home,
+                           no_commander=incident_roles.without_commander(db_session(), shown))
 
 
 @bp.get("/healthz")

@@ -3,12 +3,14 @@
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, RecoveryCode, User
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
+from casemgr.cases.role_models import IncidentRoleAssignment, IncidentRoleKind
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
 from casemgr.teams.models import Team, team_members
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
-           "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IndicatorCollection", "InstanceSetting",
+           "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IncidentRoleAssignment",
+           "IncidentRoleKind", "IndicatorCollection", "InstanceSetting",
            "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
            "Team", "TimelineEntry", "User", "team_members"]

@@ -38,9 +38,10 @@ from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.auth.schemas import NewToken, NewUser
+from casemgr.cases.role_models import BUILTIN_KINDS, IncidentRoleKind
 from casemgr.clock import ManualClock
 from casemgr.config import Settings, generate_secret_key
-from casemgr.db import Base, Database
+from casemgr.db import Base, Database, utcnow
 from casemgr.signing import Signer
 
 PASSWORD = "correct horse battery staple 42"
@@ -111,6 +112,10 @@ def _wipe(url: str) -> None:
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+        # The built-in incident role kinds are data the migration seeds: put them back.
+        conn.execute(IncidentRoleKind.__table__.insert(), [
+            {"code": c, "label": label, "description": d, "builtin": True, "position": i, "created_at": utcnow()}
+            for i, (c, label, d) in enumerate(BUILTIN_KINDS)])
     engine.dispose()
 
 

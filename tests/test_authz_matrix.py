@@ -540,6 +540,26 @@ simple("POST", "/api/v1/cases", "/api/v1/cases", json={"title": "From the API", 
 simple("GET", "/api/v1/cases/<int:case_id>", "/api/v1/cases/{case}")
 simple("GET", "/api/v1/cases/<int:case_id>/timeline", "/api/v1/cases/{case}/timeline")
 simple("POST", "/api/v1/cases/<int:case_id>/notes", "/api/v1/cases/{case}/notes", json=NOTE)
+simple("GET", "/api/v1/cases/<int:case_id>/roles", "/api/v1/cases/{case}/roles")
+simple("DELETE", "/api/v1/cases/<int:case_id>/roles/<code>", "/api/v1/cases/{case}/roles/scribe")
+simple("GET", "/api/v1/incident-roles", "/api/v1/incident-roles")
+simple("POST", "/api/v1/incident-roles", "/api/v1/incident-roles", json={"code": "forensics", "label": "Forensics"})
+simple("PATCH", "/api/v1/incident-roles/<code>", "/api/v1/incident-roles/scribe", json={"label": "Scribe"})
+simple("POST", "/cases/<int:case_id>/roles/<code>/release", "/cases/{case}/roles/scribe/release", data={})
+
+
+@request("PUT", "/api/v1/cases/<int:case_id>/roles/<code>")
+def _api_assign_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    # A manager may hold a role on every case, restricted or not: the holder is never the reason for a refusal.
+    return (f"/api/v1/cases/{ctx.world.cases[target].id}/roles/scribe",
+            {"json": {"user": ctx.world.usernames["manager"]}})
+
+
+@request("POST", "/cases/<int:case_id>/roles/<code>")
+def _web_assign_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/cases/{ctx.world.cases[target].id}/roles/scribe", {"data": {"user": ctx.world.usernames["manager"]}}
+
+
 simple("POST", "/api/v1/cases/<int:case_id>/events", "/api/v1/cases/{case}/events", json=EVENT)
 simple("POST", "/api/v1/cases/<int:case_id>/escalate", "/api/v1/cases/{case}/escalate", json=ESCALATION)
 simple("GET", "/api/v1/cases/<int:case_id>/evidence", "/api/v1/cases/{case}/evidence")

@@ -171,6 +171,31 @@ def test_bulk_tag_from_the_case_list(world):
         assert '<span class="tag">finance</span>' in web.get(f"/cases/{c['id']}").get_data(as_text=True)
 
 
+@covers("cases.assign_role", "cases.release_role")
+def test_assign_hand_over_and_release_an_incident_role(world):
+    web, case = world["analyst"], world["case"]  # ann owns the case: she names its incident roles
+    form = form_on(web, f"/cases/{case['id']}", testid="role-form-scribe")
+    page = ok(web, form.submit(web, {"user": "bob"}))
+    assert "Incident role assigned." in page
+    row = page.split('data-role="scribe"')[1].split("</tr>")[0]
+    assert "bob" in row
+    page = ok(web, form_on(web, f"/cases/{case['id']}", testid="role-form-scribe").submit(web, {"user": "ann"}))
+    row = page.split('data-role="scribe"')[1].split("</tr>")[0]
+    assert "1 before" in row
+    page = ok(web, form_on(web, f"/cases/{case['id']}", testid="release-form-scribe").submit(web))
+    assert "Incident role released." in page
+    assert "no one" in page.split('data-role="scribe"')[1].split("</tr>")[0]
+
+
+def test_assigning_a_role_without_choosing_someone_says_so_in_its_panel(world):
+    web, case = world["analyst"], world["case"]
+    response = form_on(web, f"/cases/{case['id']}", testid="role-form-deputy").submit(web)
+    assert response.status_code == 422
+    row = response.get_data(as_text=True).split('data-role="deputy"')[1].split("</tr>")[0]
+    assert 'role="alert" data-field="user"' in row
+    assert "<details class=\"action\" open>" in row
+
+
 @covers("cases.link")
 def test_link_related_case_by_reference(world):
     web, case, other = world["analyst"], world["case"], world["other"]

@@ -22,13 +22,13 @@ COMMANDS = {
 
 def register(app: Flask) -> None:
     """Add the domain's pages (blueprints, and anything else they need of the app)."""
-    from casemgr.cases import views
+    from casemgr.cases import roles_views, views  # noqa: F401 (roles_views adds the incident roles' forms to views.bp)
 
     app.register_blueprint(views.bp)
 
 
 def api_blueprint() -> ApiBlueprint:
     """The domain's endpoints, nested under /api/v1 by casemgr.api.make_api."""
-    from casemgr.cases import api
+    from casemgr.cases import api, roles_api  # noqa: F401 (roles_api adds the incident roles' operations to api.bp)
 
     return api.bp

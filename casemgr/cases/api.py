@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
-from casemgr.cases import service
+from casemgr.cases import incident_roles, service
 from casemgr.cases.models import (
     Case,
     CaseEscalation,
@@ -142,6 +142,8 @@ class CaseOut(CaseSummaryOut):
     allowed_transitions: list[CaseStatus]
     escalations: list[EscalationOut]
     related: list[RelatedOut]
+    incident_roles: dict[str, str] = Field(
+        default_factory=dict, description="the incident roles held now: role code -> username (GET .../roles for more)")
 
 
 class RevisionOut(BaseModel):
@@ -223,6 +225,8 @@ def _detail(case_id: int) -> dict[str, Any]:
         "created_by": c.created_by.username if c.created_by else None,
         "allowed_transitions": d.allowed_transitions, "escalations": [_escalation(e) for e in c.escalations],
         "related": [{"kind": r.kind, "case": _ref(r.case)} for r in d.related],
+        "incident_roles": {code: a.user.username for code, a in
+                           incident_roles.current_roles(db_session(), [c.id])[c.id].items()},
     })
 
 

@@ -143,3 +143,110 @@ def acknowledge(ctx: CliContext, reference: str, escalation_id: int, as_username
         c = service.get_case_by_reference(s, actor, reference)
         e = service.acknowledge_escalation(s, actor, c.id, escalation_id)
         click.echo(f"{c.reference}: escalation #{e.id} acknowledged by {e.acknowledged_by_name}")
+
+
+# ---------------------------------------------------------------- incident roles (casemgr/cases/incident_roles.py)
+
+
+@case.group("role")
+def role() -> None:
+    """Incident roles on a case, and the role kinds."""
+
+
+@role.command("list")
+@click.argument("reference")
+@as_user
+@pass_ctx
+@reports_errors
+def list_roles(ctx: CliContext, reference: str, as_username: str | None) -> None:
+    """Show who holds each incident role on case REFERENCE now, and before."""
+    from casemgr.cases import incident_roles
+
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        for h in incident_roles.case_roles(s, actor, c.id):
+            holder = h.current.user.username if h.current else "-"
+            before = ", ".join(a.user.username for a in h.before)
+            click.echo(f"{h.kind.code:<22} {holder:<16}" + (f" (before: {before})" if before else ""))
+
+
+@role.command("assign")
+@click.argument("reference")
+@click.argument("code")
+@click.argument("username")
+@as_user
+@pass_ctx
+@reports_errors
+def assign_role(ctx: CliContext, reference: str, code: str, username: str, as_username: str | None) -> None:
+    """Name USERNAME in incident role CODE on case REFERENCE (handing it over from its holder)."""
+    from casemgr.cases import incident_roles
+    from casemgr.cases.schemas import RoleAssignment
+
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        h = incident_roles.assign(s, actor, c.id, code, parse(RoleAssignment, {"user": username}))
+        click.echo(f"{c.reference}: {h.kind.label} is {username}")
+
+
+@role.command("release")
+@click.argument("reference")
+@click.argument("code")
+@as_user
+@pass_ctx
+@reports_errors
+def release_role(ctx: CliContext, reference: str, code: str, as_username: str | None) -> None:
+    """Leave incident role CODE on case REFERENCE with no holder."""
+    from casemgr.cases import incident_roles
+
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        h = incident_roles.release(s, actor, c.id, code)
+        click.echo(f"{c.reference}: {h.kind.label} is held by no one")
+
+
+@role.command("kinds")
+@pass_ctx
+@reports_errors
+def list_kinds(ctx: CliContext) -> None:
+    """List the incident role kinds: code, label, built-in or added, retired."""
+    from casemgr.cases import incident_roles
+
+    with ctx.transaction() as s:
+        for k in incident_roles.list_kinds(s, ctx.actor()):
+            flags = ("built-in" if k.builtin else "added") + (", retired" if k.is_retired else "")
+            click.echo(f"{k.code:<22} {k.label:<28} {flags}")
+
+
+@role.command("add-kind")
+@click.argument("code")
+@click.argument("label")
+@click.option("--description", default=None)
+@pass_ctx
+@reports_errors
+def add_kind(ctx: CliContext, code: str, label: str, description: str | None) -> None:
+    """Add an incident role kind CODE (lowercase letters, digits, underscores) named LABEL."""
+    from casemgr.cases import incident_roles
+    from casemgr.cases.schemas import NewRoleKind
+
+    with ctx.transaction() as s:
+        k = incident_roles.create_kind(s, ctx.actor(), parse(NewRoleKind, {"code": code, "label": label,
+                                                                            "description": description}))
+        click.echo(f"incident role {k.code} added")
+
+
+@role.command("retire-kind")
+@click.argument("code")
+@click.option("--undo", is_flag=True, help="Bring a retired kind back.")
+@pass_ctx
+@reports_errors
+def retire_kind(ctx: CliContext, code: str, undo: bool) -> None:
+    """Retire incident role kind CODE: no new holders; its history on cases stays readable."""
+    from casemgr.cases import incident_roles
+    from casemgr.cases.schemas import RoleKindUpdate
+
+    with ctx.transaction() as s:
+        k = incident_roles.update_kind(s, ctx.actor(), code, parse(RoleKindUpdate, {"retired": not undo}))
+        click.echo(f"incident role {k.code} {'retired' if k.is_retired else 'in use again'}")

@@ -143,7 +143,8 @@ def priority_override(form: MultiDict[str, str]) -> dict[str, Any]:
 BULK_FIELDS = ("action", "owner", "tag", "duplicate_of", "summary")
 CHIP_LABELS = {"q": "search", "state": "", "status": "status", "priority": "priority", "category": "category",
                "subcategory": "subcategory", "owner": "owner", "team": "team", "tag": "tag", "tlp": "TLP",
-               "restricted": "restricted", "escalated": "escalated", "date_field": "date", "since": "from",
+               "restricted": "restricted", "escalated": "escalated",
+               "no_commander": "no incident commander", "date_field": "date", "since": "from",
                "until": "until"}
 
 

@@ -114,6 +114,7 @@ class EntryKind(enum.StrEnum):
     LINK = "link"
     NOTE = "note"
     EVENT = "event"
+    ROLE = "role"  # an incident role assigned, handed over or released (casemgr/cases/incident_roles.py)
 
 
 # ITIL: impact x urgency -> priority. high/high = P1 ... low/low = P5.

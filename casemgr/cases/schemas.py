@@ -285,6 +285,7 @@ class CaseQuery(Input):
         default=None, pattern="^(open|closed)$", description="open (not resolved or closed) or closed")
     restricted: bool | None = None
     escalated: bool | None = None
+    no_commander: bool | None = Field(default=None, description="true: only open P1 cases with no incident commander")
     date_field: str = Field(default="created", pattern="^(created|updated|occurred|detected)$",
                             description="which date since/until apply to")
     since: When | None = Field(default=None,
@@ -297,3 +298,36 @@ class CaseQuery(Input):
                                   "(age: youngest first, -age: oldest first)")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
+
+
+# ---------------------------------------------------------------- incident roles (casemgr/cases/incident_roles.py)
+
+ROLE_CODE_PATTERN = r"^[a-z][a-z0-9_]{1,63}$"
+RoleLabel = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(single_line)]
+
+
+class RoleAssignment(Command):
+    """Name a user in an incident role on a case (handing it over from its holder, if any)."""
+
+    user: Annotated[str, Field(min_length=1, max_length=64)] = Field(description="the username")
+
+
+class NewRoleKind(Command):
+    """An admin-defined incident role kind. Its code is stable: playbook steps name the role by it."""
+
+    code: Annotated[str, Field(pattern=ROLE_CODE_PATTERN)] = Field(
+        description="lowercase letters, digits and underscores, starting with a letter (2-64), e.g. forensics_lead")
+    label: RoleLabel
+    description: Annotated[str, Field(max_length=REASON_MAX)] | None = None
+
+
+class RoleKindUpdate(Command):
+    """Change a kind's label or description, or retire it (retired: true) or bring it back."""
+
+    label: RoleLabel | None = None
+    description: Annotated[str, Field(max_length=REASON_MAX)] | None = None
+    retired: bool | None = None
+
+
+class RoleRelease(Command):
+    """Release an incident role on a case (the form carries no field)."""

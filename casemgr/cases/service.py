@@ -28,7 +28,7 @@ from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
-from casemgr.cases import access, lifecycle, search
+from casemgr.cases import access, incident_roles, lifecycle, search
 from casemgr.cases.models import (
     OPEN_STATUSES,
     SEVERITY_FOR_PRIORITY,
@@ -288,6 +288,8 @@ def _filters(q: CaseQuery) -> list[Any]:
         where.append(Case.restricted.is_(q.restricted))
     if q.escalated is not None:
         where.append(Case.last_escalated_at.is_not(None) if q.escalated else Case.last_escalated_at.is_(None))
+    if q.no_commander:
+        where.append(incident_roles.lacks_commander())
     date_column = DATE_FIELDS[q.date_field]
     if q.since:
         where.append(date_column >= q.since)
@@ -330,7 +332,8 @@ class Dashboard:
 
     Analysts: escalations on their cases, their open cases, unassigned open cases to pick up.
     Managers: escalations to them (or to no one by name), cases overdue for their priority, the
-    unassigned queue, open P1/P2 cases. Auditors: resolved and closed cases to review."""
+    unassigned queue, open P1/P2 cases, open P1 cases with no incident commander. Auditors: resolved and
+    closed cases to review."""
 
     sections: list[Section]
     escalations: list[PendingEscalation]
@@ -372,6 +375,8 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
                     "sort": "created"}, is_open, Case.owner_id.is_(None), order=[Case.id.asc()]),
             section("urgent", "Open P1 and P2 cases", {"state": "open", "priority": ["P1", "P2"]}, is_open,
                     Case.priority.in_([Priority.P1, Priority.P2])),
+            section("no_commander", "Open P1 cases with no incident commander", {"no_commander": "true"},
+                    incident_roles.lacks_commander(), empty="None: every open P1 case has an incident commander."),
         ]
         title = "Escalations waiting for your acknowledgement"
     elif actor.role == Role.ANALYST:

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
 
-from casemgr.cases import access, forms, lifecycle, service, tabs
+from casemgr.cases import access, forms, incident_roles, lifecycle, service, tabs
 from casemgr.cases.models import CaseStatus, EscalationKind, Level, LinkKind, Pap, Priority, Resolution, Source, Tlp
 from casemgr.cases.schemas import (
     BulkAction,
@@ -65,6 +65,7 @@ def _list(q: CaseQuery, args: dict[str, Any]) -> Any:
     users = service.assignable_users(s, actor) if service.can_bulk(actor) else []
     return render_template("cases/index.html", page=page, q=q, args=args, can_bulk=service.can_bulk(actor),
                            users=users, chips=forms.active_filters(request.args),
+                           no_commander=incident_roles.without_commander(s, page.items),
                            notice=service.list_notice(actor))
 
 
@@ -129,8 +130,9 @@ def _edit_refused(case_id: int, status: int, **error: Any) -> Any:
 def _overview(case_id: int, status: int = 200, **extra: Any) -> Any:
     info = service.case_detail(db_session(), current_actor(), case_id)
     transitions = [(to, lifecycle.requirement(info.case.status, to).fields) for to in info.allowed_transitions]
+    roles = incident_roles.roles_panel(db_session(), current_actor(), info.case)
     return render_template("cases/detail.html", case=info.case, info=info, active_tab="overview",
-                           transitions=transitions, form=extra.pop("form", {}), **extra), status
+                           transitions=transitions, roles=roles, form=extra.pop("form", {}), **extra), status
 
 
 @bp.get("/<int:case_id>")
