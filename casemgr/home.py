@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from casemgr.audit import service as audit
 from casemgr.audit.content import EntryView
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role
 from casemgr.auth.overview import AdminOverview, admin_overview
+from casemgr.auth.permissions import Permission, allowed
 from casemgr.cases import incident_roles
 from casemgr.cases import service as cases
 from casemgr.evidence.overview import IntegrityOverview, integrity_overview
@@ -41,11 +41,13 @@ class Home:
 
 
 def home_for(session: Session, actor: Actor) -> Home:
-    """The parts of the home page that fit `actor`'s role, each read through its own domain's service."""
-    if actor.role == Role.ADMIN:
+    """The parts of the home page that fit what `actor` may do, each read through its own domain's service:
+    accounts for those who manage them (admins), else the case lists, and with them the audit log and
+    evidence integrity for those who read the audit log too (auditors)."""
+    if allowed(actor, Permission.USER_MANAGE):
         return Home(admin=admin_overview(session, actor))
     home = Home(cases=cases.dashboard(session, actor))
-    if actor.role == Role.AUDITOR:
+    if allowed(actor, Permission.AUDIT_READ):
         recent = audit.list_entries(session, actor, audit.AuditFilter(per_page=10))
         home.audit_recent, home.audit_total = recent.items, recent.total
         home.evidence = integrity_overview(session, actor)

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import IntegerConverter
 
 from casemgr import fields
+from casemgr.auth import permissions
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
@@ -53,9 +54,17 @@ class Principal:
     is_authenticated: bool = True
     is_active: bool = True
     is_anonymous: bool = False
+    # What the user may do, resolved once from their account (casemgr/auth/permissions.py), for the page
+    # chrome (the navigation); every service checks the actor again.
+    granted: frozenset[permissions.Permission] = frozenset()
 
     def get_id(self) -> str:
         return str(self.user_id)
+
+    def may(self, name: str) -> bool:
+        """Whether the signed-in user holds the permission `name` (`may('audit.read')` in a template).
+        Raises UnknownPermission for a name not in the registry."""
+        return permissions.get(name) in self.granted
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -277,7 +286,7 @@ def _load_principal(req: Any) -> Principal | None:
             if token is None:
                 return None
             return Principal(token.user.id, token.user.username, token.user.role, token_id=token.id,
-                             token_issued_by=token.issued_by)
+                             token_issued_by=token.issued_by, granted=permissions.of_user(token.user))
     raw = session.get(SESSION_KEY)
     if not raw:
         return None
@@ -289,7 +298,8 @@ def _load_principal(req: Any) -> Principal | None:
             return None
         pending = not login.mfa_passed and auth.mfa_required(s, login.user)
         return Principal(login.user.id, login.user.username, login.user.role, mfa_pending=pending,
-                         must_change_password=login.user.must_change_password)
+                         must_change_password=login.user.must_change_password,
+                         granted=permissions.of_user(login.user))
 
 
 MFA_ALLOWED_ENDPOINTS = {"auth.mfa", "auth.mfa_enroll", "auth.logout", "static", "home.healthz"}

@@ -59,7 +59,8 @@ def without_content(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def reads_content(actor: Actor) -> bool:
-    """Whether `actor` sees audit entries as recorded: those who may read every case (auditors, the CLI)."""
+    """Whether `actor` sees audit entries as recorded: those who may read every case (`case.view_all`:
+    managers, auditors, the CLI)."""
     return access.sees_all(actor)
 
 

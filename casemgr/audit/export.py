@@ -32,6 +32,7 @@ from casemgr.audit import service
 from casemgr.audit.content import reads_content
 from casemgr.audit.models import AuditCheckpoint, AuditEntry
 from casemgr.auth.actor import Actor
+from casemgr.auth.permissions import Permission, allowed
 from casemgr.cases.models import Case
 from casemgr.collaborators import audit_trail, clock
 from casemgr.errors import Forbidden
@@ -81,8 +82,8 @@ class ExportPlan:
 
 
 def may_export(actor: Actor) -> bool:
-    """Auditors and the CLI operator: those who read the audit log and every case as recorded."""
-    return reads_content(actor) and (actor.is_system or actor.role in service.READERS)
+    """Auditors and the CLI operator (`audit.export`), who also read every case, so the entries as recorded."""
+    return allowed(actor, Permission.AUDIT_EXPORT) and reads_content(actor)
 
 
 def require_exporter(actor: Actor) -> None:

@@ -31,12 +31,12 @@ from casemgr.audit.content import EntryView, for_reader
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from casemgr.audit.readable import ReadableEntry, readable
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role
+from casemgr.auth.permissions import Permission, require
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.collaborators import AUDIT_TRAIL, audit_trail, clock
 from casemgr.db import insert_for
-from casemgr.errors import Forbidden, NotFound
+from casemgr.errors import NotFound
 from casemgr.paging import Page
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ GENESIS_HASH = "0" * 64
 HEAD_ID = 1
 _PENDING_KEY = "casemgr.audit_pending"
 _HELD_KEY = "casemgr.audit_head_held"
-READERS = {Role.AUDITOR, Role.ADMIN}
 
 
 class AuditTrail:
@@ -420,9 +419,8 @@ def _hashes_at(session: Session, seqs: list[int]) -> dict[int, str]:
 
 
 def require_reader(actor: Actor) -> None:
-    """Raises Forbidden unless the actor may read the audit log (auditors, admins, CLI operators)."""
-    if not actor.is_system and actor.role not in READERS:
-        raise Forbidden("only auditors and admins may read or verify the audit log")
+    """Raises Forbidden unless the actor may read the audit log (`audit.read`: auditors, admins, CLI operators)."""
+    require(actor, Permission.AUDIT_READ, "only auditors and admins may read or verify the audit log")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
 
 
 @dataclass(frozen=True)
@@ -16,10 +16,6 @@ class Actor:
     source_ip: str | None = None
     request_id: str | None = None
     system_name: str | None = None  # for CLI operators acting as the system
-
-    @property
-    def role(self) -> Role | None:
-        return self.user.role if self.user is not None else None
 
     @property
     def is_system(self) -> bool:

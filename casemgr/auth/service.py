@@ -29,6 +29,7 @@ from casemgr.auth.models import (
     TokenKind,
     User,
 )
+from casemgr.auth.permissions import Permission, allowed, holds, of_role, require, roles_with
 from casemgr.auth.policy import AuthPolicy
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.collaborators import auth_policy, clock
@@ -44,9 +45,9 @@ def _sha256(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _require_admin(actor: Actor) -> None:
-    if not actor.is_system and actor.role is not Role.ADMIN:
-        raise Forbidden("only admins may manage users")
+def require_admin(actor: Actor, permission: Permission = Permission.USER_MANAGE) -> None:
+    """Raise Forbidden unless `actor` may manage accounts (`user.manage`, or the given admin permission)."""
+    require(actor, permission, "only admins may manage users")
 
 
 # ---------------------------------------------------------------- users
@@ -62,7 +63,7 @@ def get_user(session: Session, username: str) -> User:
 def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_password: bool = False) -> User:
     """Create an account (`must_change_password`: the first sign-in asks for a new password).
     Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
-    _require_admin(actor)
+    require_admin(actor)
     passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
@@ -84,27 +85,32 @@ def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_pas
 
 def list_users(session: Session, actor: Actor) -> list[User]:
     """All accounts. Raises Forbidden for non-admins."""
-    _require_admin(actor)
+    require_admin(actor)
     return list(session.scalars(select(User).order_by(User.username)))
 
 
 def page_users(session: Session, actor: Actor, page: int, per_page: int) -> Page[User]:
     """One page of accounts by username, and how many there are. Raises Forbidden for non-admins."""
-    _require_admin(actor)
+    require_admin(actor)
     return paging.fetch(session, select(User).order_by(User.username), page, per_page)
 
 
 def admin_exists(session: Session) -> bool:
-    return session.scalar(select(func.count()).select_from(User).where(User.role == Role.ADMIN)) != 0
+    """Whether some account may manage accounts (`user.manage`: an admin)."""
+    return session.scalar(select(func.count()).select_from(User).where(_manages_users())) != 0
+
+
+def _manages_users() -> Any:
+    return User.role.in_(roles_with(Permission.USER_MANAGE))
 
 
 def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) -> User:
     """Change a user's role, name or disabled state. Raises Forbidden, NotFound, Conflict."""
-    _require_admin(actor)
+    require_admin(actor)
     user = get_user(session, username)
     changes: dict[str, Any] = {}
     if cmd.role is not None and cmd.role != user.role:
-        if user.role is Role.ADMIN and _would_leave_no_admin(session, user):
+        if Permission.USER_MANAGE not in of_role(cmd.role) and _would_leave_no_admin(session, user):
             raise Conflict("this is the last active admin; create another admin first", field="role")
         changes["role"] = [user.role, cmd.role]
         user.role = cmd.role
@@ -115,7 +121,7 @@ def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) 
         if cmd.disabled:
             if actor.user is not None and actor.user.id == user.id:
                 raise Conflict("you cannot disable your own account", field="disabled")
-            if user.role is Role.ADMIN and _would_leave_no_admin(session, user):
+            if _would_leave_no_admin(session, user):
                 raise Conflict("this is the last active admin; create another admin first", field="disabled")
             user.disabled_at = clock(session).now()
             _end_all_sessions(session, user)
@@ -131,9 +137,12 @@ def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) 
 
 
 def _would_leave_no_admin(session: Session, user: User) -> bool:
+    """Whether `user` is the last active account that may manage accounts (taking it away locks everyone out)."""
+    if not holds(user, Permission.USER_MANAGE):
+        return False
     others = session.scalar(
         select(func.count()).select_from(User).where(
-            User.role == Role.ADMIN, User.disabled_at.is_(None), User.id != user.id
+            _manages_users(), User.disabled_at.is_(None), User.id != user.id
         )
     )
     return others == 0
@@ -162,7 +171,7 @@ class PasswordReset:
 def reset_password(session: Session, actor: Actor, username: str, new_password: str | None = None) -> PasswordReset:
     """Admin reset of a user's password (a generated one unless given): the user must choose a new one
     at the next sign-in; the account is unlocked and its sessions end. Raises Forbidden, NotFound, Invalid."""
-    _require_admin(actor)
+    require_admin(actor)
     user = get_user(session, username)
     password = new_password if new_password is not None else secrets.token_urlsafe(15)
     passwords.check_policy(password, [user.username, user.display_name])
@@ -178,7 +187,7 @@ def reset_password(session: Session, actor: Actor, username: str, new_password: 
 
 def unlock_user(session: Session, actor: Actor, username: str) -> User:
     """Lift a lockout after failed sign-ins at once. Raises Forbidden, NotFound."""
-    _require_admin(actor)
+    require_admin(actor)
     user = get_user(session, username)
     was_locked = user.locked_until is not None and user.locked_until > clock(session).now()
     user.failed_logins, user.locked_until = 0, None
@@ -189,7 +198,7 @@ def unlock_user(session: Session, actor: Actor, username: str) -> User:
 def reset_mfa(session: Session, actor: Actor, username: str) -> User:
     """Turn off a user's second factor and recovery codes (a lost phone) and end their sessions; if their
     role requires one, they set up a new one at the next sign-in. Raises Forbidden, NotFound."""
-    _require_admin(actor)
+    require_admin(actor)
     user = get_user(session, username)
     had = user.totp_enabled
     _clear_second_factor(session, user)
@@ -609,8 +618,7 @@ def read_setting(session: Session, key: str) -> object | None:
 def write_setting(session: Session, actor: Actor, key: str, value: object, *, action: str,
                   summary: dict[str, Any]) -> None:
     """Set an instance setting (admins only) and audit it as `action`. Raises Forbidden."""
-    if not actor.is_system and actor.role is not Role.ADMIN:
-        raise Forbidden("only admins change instance settings")
+    require(actor, Permission.INSTANCE_CONFIGURE, "only admins change instance settings")
     setting = session.get(InstanceSetting, key)
     if setting is None:
         session.add(InstanceSetting(key=key, value=value, updated_at=clock(session).now()))
@@ -627,7 +635,7 @@ def get_mfa_policy(session: Session) -> set[Role]:
 
 def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
     """Choose which roles must use a second factor. Raises Forbidden for non-admins."""
-    _require_admin(actor)
+    require_admin(actor)
     before = sorted(get_mfa_policy(session))
     value = sorted({r.value for r in cmd.required_roles})
     write_setting(session, actor, MFA_SETTING, value, action="settings.mfa_required_roles",
@@ -683,8 +691,7 @@ def list_tokens(session: Session, actor: Actor, username: str | None = None) -> 
         owner = _require_user(actor)
     else:
         owner = get_user(session, username)
-        if not actor.is_system and actor.role is not Role.ADMIN and (actor.user is None
-                                                                     or actor.user.id != owner.id):
+        if not allowed(actor, Permission.TOKEN_MANAGE) and (actor.user is None or actor.user.id != owner.id):
             raise Forbidden("you may only list your own tokens")
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id).order_by(ApiToken.id)))
 
@@ -698,7 +705,8 @@ def page_own_tokens(session: Session, actor: Actor, page: int, per_page: int) ->
 
 
 def all_tokens(session: Session, actor: Actor) -> list[ApiToken]:
-    _require_admin(actor)
+    """Every API token, with its owner. Raises Forbidden for non-admins."""
+    require_admin(actor, Permission.TOKEN_MANAGE)
     return list(session.scalars(select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id)))
 
 
@@ -706,7 +714,7 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
     """Revoke a token (your own, or any if admin). Raises NotFound, Conflict."""
     token = session.get(ApiToken, token_id)
     mine = token is not None and actor.user is not None and token.user_id == actor.user.id
-    if token is None or not (mine or actor.is_system or actor.role is Role.ADMIN):
+    if token is None or not (mine or allowed(actor, Permission.TOKEN_MANAGE)):
         raise NotFound(f"no token with id {token_id}", field="token_id")
     if token.revoked_at is not None:
         raise Conflict("this token is already revoked", field="token_id")

@@ -15,7 +15,6 @@ from casemgr.auth import service
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
-from casemgr.errors import Forbidden
 from casemgr.fields import parse
 from casemgr.web import (
     SESSION_KEY,
@@ -235,8 +234,7 @@ def _qr_data_uri(uri: str) -> str:
 
 def _admin() -> Actor:
     actor = current_actor()
-    if actor.role is not Role.ADMIN:
-        raise Forbidden("only admins may manage users")
+    service.require_admin(actor)  # before a form is read: the admin pages are for `user.manage` only
     return actor
 
 

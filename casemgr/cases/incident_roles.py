@@ -19,15 +19,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
+from casemgr.auth.permissions import Permission, allowed, holds, require, roles_with
 from casemgr.cases import access
 from casemgr.cases.models import OPEN_STATUSES, Case, EntryKind, Priority, TimelineEntry
 from casemgr.cases.role_models import INCIDENT_COMMANDER, IncidentRoleAssignment, IncidentRoleKind
 from casemgr.cases.schemas import NewRoleKind, RoleAssignment, RoleKindUpdate
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
-
-HOLDER_ROLES = (Role.ANALYST, Role.MANAGER)
 
 
 @dataclass
@@ -43,23 +42,22 @@ class RoleHolding:
 
 
 def may_assign_roles(actor: Actor, case: Case) -> bool:
-    """The one decision on who assigns incident roles on `case`: a manager, or the case's owner
-    (who may change the case). The permission registry may replace this body."""
-    if access.is_manager(actor):
+    """The one decision on who assigns incident roles on `case`: whoever assigns cases (case.assign: a
+    manager), or the case's owner while they may change the case."""
+    if allowed(actor, Permission.CASE_ASSIGN):
         return True
     return (actor.user is not None and case.owner_id == actor.user.id and access.can_edit(actor, case))
 
 
 def _require_assign(actor: Actor, case: Case) -> None:
     if not may_assign_roles(actor, case):
-        if actor.role == Role.AUDITOR:
+        if not allowed(actor, Permission.CASE_EDIT):
             raise Forbidden("auditors have read-only access to cases")
         raise Forbidden(f"only managers and the owner of case {case.reference} assign its incident roles")
 
 
 def _require_admin(actor: Actor) -> None:
-    if not (actor.is_system or actor.role == Role.ADMIN):
-        raise Forbidden("only admins manage the incident role kinds")
+    require(actor, Permission.CASE_CONFIGURE_ROLES, "only admins manage the incident role kinds")
 
 
 # ---------------------------------------------------------------- kinds
@@ -204,10 +202,10 @@ def _holder(session: Session, case: Case, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None or user.is_disabled:
         raise Invalid(f"user: there is no active user {username!r}", field="user")
-    if user.role not in HOLDER_ROLES:
+    if not holds(user, Permission.CASE_EDIT):
         raise Invalid(f"user: {username} is an {user.role}; only analysts and managers hold incident roles",
                       field="user")
-    if user.role == Role.ANALYST and case.restricted and all(m.id != user.id for m in case.members):
+    if case.restricted and not holds(user, Permission.CASE_VIEW_ALL) and all(m.id != user.id for m in case.members):
         raise Invalid(f"user: case {case.reference} is restricted and {username} is not a member; add them to "
                       "the case's members first", field="user")
     return user
@@ -276,8 +274,9 @@ def roles_panel(session: Session, actor: Actor, case: Case) -> RolesPanel:
     holdings = _holdings(session, [case.id])[case.id]
     if not may_assign_roles(actor, case):
         return RolesPanel(holdings, False, [])
-    users = session.scalars(select(User).where(User.role.in_(HOLDER_ROLES), User.disabled_at.is_(None))
-                            .order_by(User.username)).all()
+    users = session.scalars(select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT)),
+                                               User.disabled_at.is_(None)).order_by(User.username)).all()
     members = {m.id for m in case.members}
     return RolesPanel(holdings, True, [u for u in users
-                                       if not (case.restricted and u.role == Role.ANALYST and u.id not in members)])
+                                       if not (case.restricted and not holds(u, Permission.CASE_VIEW_ALL)
+                                               and u.id not in members)])

@@ -27,7 +27,8 @@ from casemgr import markdown, paging
 from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
+from casemgr.auth.permissions import Permission, allowed, holds, require, roles_with
 from casemgr.cases import access, incident_roles, lifecycle, search
 from casemgr.cases.models import (
     OPEN_STATUSES,
@@ -85,7 +86,6 @@ LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags), selectinload(
 
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
-ASSIGNABLE_ROLES = (Role.ANALYST, Role.MANAGER)
 # How far ahead of our clock an incident time may be: the skew of a reporter's clock, never a date to come.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -133,8 +133,8 @@ class CaseDetail:
     related: list[RelatedCase]
     duplicate_of: Case | None
     can_edit: bool
-    is_manager: bool
     # What the actor may do to the case in its current state (the page shows only these actions).
+    can_disclose: bool = False  # lower the TLP or lift the restriction (the edit form asks for a reason)
     can_escalate: bool = False
     can_escalate_functionally: bool = False
     can_link: bool = False
@@ -150,23 +150,28 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     related = related_cases(session, actor, case_id)
     survivor = next((r.case for r in related if r.kind == LinkKind.DUPLICATE_OF.value
                      and r.case.id == case.duplicate_of_id), None)
-    can_edit, manager = access.can_edit(actor, case), access.is_manager(actor)
+    can_edit = access.can_edit(actor, case)
     working = can_edit and case.is_open  # a resolved or closed case is reopened before it is worked again
     return CaseDetail(case=case, description_html=markdown.render(case.description),
                       allowed_transitions=allowed_transitions(actor, case), related=related,
-                      duplicate_of=survivor, can_edit=can_edit, is_manager=manager,
-                      can_escalate=working, can_escalate_functionally=working and manager, can_link=working,
-                      can_override_priority=working and manager,
-                      team_choices=teams.team_choices(session) if can_edit and manager else [])
+                      duplicate_of=survivor, can_edit=can_edit,
+                      can_disclose=can_edit and allowed(actor, Permission.CASE_DISCLOSE),
+                      can_escalate=working and allowed(actor, Permission.CASE_ESCALATE),
+                      can_escalate_functionally=working and allowed(actor, Permission.CASE_HAND_OVER),
+                      can_link=working,
+                      can_override_priority=working and allowed(actor, Permission.CASE_OVERRIDE_PRIORITY),
+                      team_choices=teams.team_choices(session) if can_edit and (
+                          allowed(actor, Permission.CASE_ASSIGN) or allowed(actor, Permission.CASE_HAND_OVER)) else [])
 
 
 def allowed_transitions(actor: Actor, case: Case) -> list[CaseStatus]:
     """The states `actor` may move `case` to now (closing only for managers)."""
     if not access.can_edit(actor, case):
         return []
-    allowed = lifecycle.allowed_next(case.status)
-    return [s for s in allowed
-            if not lifecycle.requirement(case.status, s).manager_only or access.is_manager(actor)]
+    may_close = allowed(actor, Permission.CASE_CLOSE)
+    allowed_next = lifecycle.allowed_next(case.status)
+    return [s for s in allowed_next
+            if not lifecycle.requirement(case.status, s).manager_only or may_close]
 
 
 def related_cases(session: Session, actor: Actor, case_id: int) -> list[RelatedCase]:
@@ -210,7 +215,7 @@ def may_correct(actor: Actor, case: Case, entry: TimelineEntry) -> bool:
     case the actor may change, written by the actor, or any such entry for a manager."""
     if not entry.correctable or not access.can_edit(actor, case):
         return False
-    return access.is_manager(actor) or (actor.user is not None and entry.actor_id == actor.user.id)
+    return allowed(actor, Permission.CASE_CORRECT_ANY) or (actor.user is not None and entry.actor_id == actor.user.id)
 
 
 SORTS: dict[str, Any] = {
@@ -254,7 +259,7 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
 
 def list_notice(actor: Actor) -> str | None:
     """What the case list says to one who sees no case by design (admins) instead of "0 cases match"."""
-    if access.sees_all(actor) or actor.role == Role.ANALYST:
+    if access.sees_cases(actor):
         return None
     return ("Admins run the instance and do not see case content: no case is listed for an admin, however many "
             "exist. Analysts, managers and auditors see the cases.")
@@ -348,7 +353,7 @@ class Dashboard:
 def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
     """The case lists of `actor`'s home page (see Dashboard) and the number of cases in each state.
     Raises Forbidden for admins, who see no case content."""
-    if not (access.sees_all(actor) or actor.role == Role.ANALYST):
+    if not access.sees_cases(actor):
         raise Forbidden("admins run the instance and do not see case content")
     visible = access.visible_filter(actor)
     is_open = Case.status.in_(sorted(OPEN_STATUSES))
@@ -363,7 +368,7 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
         return Section(key, title, list(items), total, filters, empty)
 
     sections: list[Section] = []
-    if access.is_manager(actor):
+    if allowed(actor, Permission.CASE_ACKNOWLEDGE):  # a manager's lists
         now = clock(session).now()
         overdue = or_(*(and_(Case.priority == p, Case.updated_at < now - target)
                         for p, target in PRIORITY_TARGETS.items()))
@@ -379,14 +384,14 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
                     incident_roles.lacks_commander(), empty="None: every open P1 case has an incident commander."),
         ]
         title = "Escalations waiting for your acknowledgement"
-    elif actor.role == Role.ANALYST:
+    elif allowed(actor, Permission.CASE_EDIT):  # an analyst's
         sections += [
             section("mine", "My open cases", {"state": "open", "owner": username}, is_open, Case.owner_id == me),
             section("unassigned", "Unassigned open cases to pick up", {"state": "open", "owner": "none"}, is_open,
                     Case.owner_id.is_(None)),
         ]
         title = "My escalations and those of my cases, not yet acknowledged by a manager"
-    else:  # auditors
+    else:  # a reviewer's (auditors)
         closed = Case.status.in_([CaseStatus.RESOLVED, CaseStatus.CLOSED])
         sections.append(section("closed", "Recently resolved and closed cases to review", {"state": "closed",
                                 "sort": "-updated"}, closed, order=[Case.updated_at.desc(), Case.id.desc()]))
@@ -407,9 +412,9 @@ def pending_escalations(session: Session, actor: Actor, *, page: int = 1,
     me = _user_id(actor)
     if actor.is_system:
         pass
-    elif actor.role == Role.MANAGER:
+    elif allowed(actor, Permission.CASE_ACKNOWLEDGE):
         where.append(or_(CaseEscalation.to_user_id.is_(None), CaseEscalation.to_user_id == me))
-    elif actor.role == Role.ANALYST:
+    elif allowed(actor, Permission.CASE_EDIT):
         member_of = select(case_members.c.case_id).where(case_members.c.user_id == me)
         where.append(or_(CaseEscalation.created_by_id == me, Case.owner_id == me, Case.id.in_(member_of)))
     else:
@@ -422,11 +427,18 @@ def pending_escalations(session: Session, actor: Actor, *, page: int = 1,
 
 
 def assignable_users(session: Session, actor: Actor) -> list[User]:
-    """Active analysts and managers, who may own or be members of a case (for the forms' choices)."""
+    """Active analysts and managers (the roles with `case.edit`), who may own or be members of a case (for the
+    forms' choices). Raises Forbidden for roles that change no case."""
     _require_case_worker(actor)
     return list(session.scalars(
-        select(User).where(User.role.in_(ASSIGNABLE_ROLES), User.disabled_at.is_(None)).order_by(User.username)
+        select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT)), User.disabled_at.is_(None))
+        .order_by(User.username)
     ).all())
+
+
+def can_assign(actor: Actor) -> bool:
+    """Whether the case forms offer `actor` any owner, the team and the members (`case.assign`: managers)."""
+    return allowed(actor, Permission.CASE_ASSIGN)
 
 
 # ---------------------------------------------------------------- creating
@@ -437,15 +449,16 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
 
     Raises Forbidden for auditors and admins, or when an analyst assigns someone else; Invalid
     naming the field for an unknown category/subcategory, user or inconsistent times."""
-    _require_case_worker(actor)
+    _require_case_worker(actor, Permission.CASE_CREATE)
     taxonomy().check(cmd.category, cmd.subcategory)
     _check_incident_times(cmd.occurred_at, cmd.detected_at)
     now = clock(session).now()
     owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
-    if owner is not None and not access.is_manager(actor) and owner.id != _user_id(actor):
+    assigns = allowed(actor, Permission.CASE_ASSIGN)
+    if owner is not None and not assigns and owner.id != _user_id(actor):
         raise Forbidden("analysts may only make themselves the owner; a manager assigns others", field="owner")
     members = [_assignee(session, name, "members") for name in dict.fromkeys(cmd.members)]
-    if members and not access.is_manager(actor) and any(m.id != _user_id(actor) for m in members):
+    if members and not assigns and any(m.id != _user_id(actor) for m in members):
         raise Forbidden("only managers may add other members", field="members")
     team = teams.team_for_case(session, cmd.team) if cmd.team else None
     priority = priority_for(cmd.impact, cmd.urgency)
@@ -499,7 +512,6 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
     case = _load_for_change(session, actor, case_id, cmd.version)
     fields = cmd.changed()
     changes: dict[str, list[Any]] = {}
-    manager = access.is_manager(actor)
     governed = _check_disclosure(actor, case, cmd, fields)
 
     for name in ("title", "description", "source", "tlp", "pap", "restricted", "occurred_at", "detected_at",
@@ -524,7 +536,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
         if name in fields:
             _set(case, name, getattr(cmd, name), changes)
     if "priority_override" in fields:
-        if not manager:
+        if not allowed(actor, Permission.CASE_OVERRIDE_PRIORITY):
             raise Forbidden("only managers may override the priority", field="priority_override")
         _require_open(case, "override its priority")
         _apply_override(case, "priority", cmd.priority_override, cmd.priority_reason, changes)
@@ -564,7 +576,7 @@ def _check_disclosure(actor: Actor, case: Case, cmd: CaseUpdate, fields: set[str
     if not governed:
         return []
     what = " and ".join(text for _, text in governed)
-    if not access.is_manager(actor):
+    if not allowed(actor, Permission.CASE_DISCLOSE):
         raise Forbidden(f"only managers may {what}", field=governed[0][0])
     if not cmd.reason:
         raise Invalid(f"reason: a reason is required to {what}", field="reason")
@@ -601,7 +613,7 @@ def _apply_category(case: Case, cmd: CaseUpdate, fields: set[str], changes: dict
 
 def _apply_assignment(session: Session, actor: Actor, case: Case, cmd: CaseUpdate, *, fields: set[str],
                       changes: dict[str, list[Any]]) -> None:
-    manager = access.is_manager(actor)
+    manager = allowed(actor, Permission.CASE_ASSIGN)
     if "owner" in fields:
         owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
         me = _user_id(actor)
@@ -642,14 +654,14 @@ def transition(session: Session, actor: Actor, case_id: int, cmd: Transition) ->
     naming the missing field (resolution, summary, root_cause, reason, duplicate_of)."""
     case = _load_for_change(session, actor, case_id, cmd.version)
     source, target = case.status, cmd.to
-    allowed = lifecycle.allowed_next(source)
-    if target not in allowed:
+    next_states = lifecycle.allowed_next(source)
+    if target not in next_states:
         raise Conflict(f"a {source} case cannot move to {target}; it can move to: "
-                       f"{', '.join(allowed)}", field="to",
-                       details={"current_status": source.value, "allowed": [s.value for s in allowed]})
+                       f"{', '.join(next_states)}", field="to",
+                       details={"current_status": source.value, "allowed": [s.value for s in next_states]})
     need = lifecycle.requirement(source, target)
     if need.manager_only:
-        access.require_manager(actor, f"move a case to {target}")
+        require(actor, Permission.CASE_CLOSE, f"only managers may move a case to {target}")
     for name in need.fields:
         if getattr(cmd, name) is None:
             raise Invalid(f"{name}: required to move a case to {target}", field=name)
@@ -729,7 +741,8 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
     to_user = None
     changes: dict[str, list[Any]] = {}
     if cmd.kind == EscalationKind.FUNCTIONAL:
-        access.require_manager(actor, "escalate a case functionally (hand it to another team)")
+        require(actor, Permission.CASE_HAND_OVER,
+                "only managers may escalate a case functionally (hand it to another team)")
         if cmd.to_team is None:
             raise Invalid("to_team: the team that takes the case over is required", field="to_team")
         if cmd.to_user is not None:
@@ -745,11 +758,12 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
                    if "team" in changes else f"Escalated (functional) to team {to_team.name}, the case's team already")
     else:
         to_team = None
+        require(actor, Permission.CASE_ESCALATE, "only analysts and managers escalate cases")
         if cmd.to_team is not None:
             raise Invalid("to_team: only for functional escalations", field="to_team")
         if cmd.to_user is not None:
             to_user = _assignee(session, cmd.to_user, "to_user")
-            if to_user.role != Role.MANAGER:
+            if not holds(to_user, Permission.CASE_ACKNOWLEDGE):
                 raise Invalid(f"to_user: {to_user.username} is not a manager", field="to_user")
         target = f"manager {to_user.username}" if to_user else "management"
         summary = f"Escalated ({cmd.kind}) to {target}"
@@ -963,8 +977,8 @@ class BulkResult:
 
 
 def can_bulk(actor: Actor) -> bool:
-    """Whether `actor` may be offered bulk actions (analysts and managers; each case still decides)."""
-    return access.is_manager(actor) or actor.role == Role.ANALYST
+    """Whether `actor` may be offered bulk actions (`case.edit`: analysts and managers; each case still decides)."""
+    return allowed(actor, Permission.CASE_EDIT)
 
 
 def bulk_apply(session: Session, actor: Actor, cmd: BulkAction) -> BulkResult:
@@ -1035,10 +1049,10 @@ def _bulk_one(session: Session, actor: Actor, case: Case, cmd: BulkAction) -> st
 # ---------------------------------------------------------------- helpers
 
 
-def _require_case_worker(actor: Actor) -> None:
-    if access.is_manager(actor) or actor.role == Role.ANALYST:
+def _require_case_worker(actor: Actor, permission: Permission = Permission.CASE_EDIT) -> None:
+    if allowed(actor, permission):
         return
-    if actor.role == Role.AUDITOR:
+    if access.sees_cases(actor):
         raise Forbidden("auditors have read-only access to cases")
     raise Forbidden("only analysts and managers work cases")
 
@@ -1092,7 +1106,7 @@ def _assignee(session: Session, username: str, field_name: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).one_or_none()
     if user is None or user.is_disabled:
         raise Invalid(f"{field_name}: there is no active user {username!r}", field=field_name)
-    if user.role not in ASSIGNABLE_ROLES:
+    if not holds(user, Permission.CASE_EDIT):
         raise Invalid(f"{field_name}: {username} is an {user.role}; only analysts and managers work cases",
                       field=field_name)
     return user

@@ -76,9 +76,11 @@ def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
 
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
-    users = service.assignable_users(db_session(), current_actor())  # Forbidden for read-only roles
-    return render_template("cases/new.html", users=users, values=extra.pop("values", {}),
-                           team_choices=teams.team_choices(db_session()), **extra), status
+    actor = current_actor()
+    users = service.assignable_users(db_session(), actor)  # Forbidden for read-only roles
+    return render_template("cases/new.html", users=users, can_assign=service.can_assign(actor),
+                           values=extra.pop("values", {}), team_choices=teams.team_choices(db_session()),
+                           **extra), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -98,7 +100,8 @@ def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
     access.require_edit(actor, info.case)
     shown = forms.shown(info.case)
     return render_template("cases/edit.html", case=info.case, info=info, active_tab="overview",
-                           users=service.assignable_users(s, actor), team_choices=info.team_choices,
+                           users=service.assignable_users(s, actor), can_assign=service.can_assign(actor),
+                           team_choices=info.team_choices,
                            was=extra.pop("was", shown),
                            values=extra.pop("values", shown), version=extra.pop("version", info.case.version),
                            **extra), status

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from casemgr import collaborators
 from casemgr.auth.actor import Actor
+from casemgr.auth.permissions import Permission, require
 from casemgr.cases import access
 from casemgr.collaborators import audit_trail, clock
 from casemgr.evidence import service
@@ -84,7 +85,7 @@ def export_case(session: Session, actor: Actor, case_id: int) -> Package:
     Raises NotFound; Forbidden (managers only); IntegrityFailure (recorded) when a file cannot
     be opened; a failure while streaming raises ContentIntegrityError from the stream."""
     case = access.get_case_or_404(session, actor, case_id)
-    access.require_manager(actor, "export evidence")
+    require(actor, Permission.EVIDENCE_EXPORT, "only managers may export evidence")
     items = session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
                             .order_by(EvidenceItem.id).with_for_update()).all()
     now = clock(session).now()

@@ -1,11 +1,14 @@
 """Evidence use cases: intake, chain of custody, reading, verifying, disposal, key rotation, gc.
 
-Who may do what (on top of seeing the case, casemgr.cases.access):
-- upload, transfer, seal, release: whoever may change the case (analysts, managers);
-- download: analysts and managers; auditors only when an admin allowed it
-  (`auditor_can_download`, an InstanceSetting); admins never see case content;
+Who may do what (on top of seeing the case, casemgr.cases.access; the permissions are in
+casemgr/auth/permissions.py):
+- upload (`evidence.upload`), transfer, seal, release (`evidence.handle`): on a case one may change
+  (analysts, managers);
+- download: `evidence.download` (analysts and managers); `evidence.download_if_enabled` (auditors)
+  only when an admin allowed it (`auditor_can_download`, an InstanceSetting); admins never see case content;
 - verify and read the custody log: everyone who sees the case (auditors included);
-- dispose and export: managers (and the CLI operator).
+- dispose (`evidence.dispose`) and export (`evidence.export`): managers (and the CLI operator);
+- key rotation and store clean-up (`evidence.maintain`): admins and the CLI operator.
 
 Every change appends a custody event (hash-chained per item, see models.py) and an audit entry
 in the same transaction. Integrity failures found while streaming content (after the request's
@@ -36,7 +39,8 @@ from casemgr.audit import service as audit
 from casemgr.audit.content import without_content
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
+from casemgr.auth.permissions import Permission, allowed, holds, require
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.collaborators import clock
@@ -51,7 +55,6 @@ from casemgr.evidence.vault import VaultUnavailable
 
 GENESIS_HASH = "0" * 64
 AUDITOR_DOWNLOAD_SETTING = "evidence.auditor_can_download"
-HANDLERS = frozenset({Role.ANALYST, Role.MANAGER})
 
 
 class IntegrityFailure(DomainError):
@@ -204,7 +207,12 @@ def case_alarms(session: Session, case_id: int) -> list[str]:
 
 def check_can_add(session: Session, actor: Actor, case_id: int) -> None:
     """Refuse an upload before its body is read. Raises NotFound, Forbidden."""
-    access.require_edit(actor, access.get_case_or_404(session, actor, case_id))
+    _require_upload(actor, access.get_case_or_404(session, actor, case_id))
+
+
+def _require_upload(actor: Actor, case: Case) -> None:
+    access.require_edit(actor, case)
+    require(actor, Permission.EVIDENCE_UPLOAD, "only analysts and managers add evidence")
 
 
 def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -> EvidenceItem:
@@ -223,7 +231,7 @@ def add_evidence(session: Session, actor: Actor, case_id: int, upload: Upload) -
             result = encryptor.finish()
         cmd = upload.command()
         case = access.get_case_or_404(session, actor, case_id)  # again: access may have changed meanwhile
-        access.require_edit(actor, case)
+        _require_upload(actor, case)
         object_id = pending.commit()
         digests = result.digests
         assert digests.sha1 is not None
@@ -256,6 +264,12 @@ def auditor_can_download(session: Session) -> bool:
     return auth.read_setting(session, AUDITOR_DOWNLOAD_SETTING) is True
 
 
+def evidence_settings(session: Session, actor: Actor) -> bool:
+    """Whether auditors may download evidence content, for the admin's settings page. Raises Forbidden."""
+    require(actor, Permission.INSTANCE_CONFIGURE, "only admins change instance settings")
+    return auditor_can_download(session)
+
+
 def set_auditor_can_download(session: Session, actor: Actor, allowed: bool) -> bool:
     """Let auditors download evidence content, or not. Raises Forbidden for non-admins."""
     before = auditor_can_download(session)
@@ -264,15 +278,36 @@ def set_auditor_can_download(session: Session, actor: Actor, allowed: bool) -> b
     return allowed
 
 
+@dataclass(frozen=True)
+class Actions:
+    """What the evidence pages offer `actor` on a case they see (each service call checks again)."""
+
+    upload: bool  # add evidence
+    handle: bool  # transfer, seal, release, correct provenance
+    download: bool
+    dispose: bool
+    export: bool
+
+
+def actions(session: Session, actor: Actor, case: Case) -> Actions:
+    """What `actor` may do with the evidence of `case`, which they see."""
+    editing = access.can_edit(actor, case)
+    return Actions(upload=editing and allowed(actor, Permission.EVIDENCE_UPLOAD),
+                   handle=editing and allowed(actor, Permission.EVIDENCE_HANDLE),
+                   download=may_download(session, actor), dispose=allowed(actor, Permission.EVIDENCE_DISPOSE),
+                   export=allowed(actor, Permission.EVIDENCE_EXPORT))
+
+
 def may_download(session: Session, actor: Actor) -> bool:
-    if access.is_manager(actor) or actor.role == Role.ANALYST:
+    """Whether `actor` may download evidence content (of the cases they see)."""
+    if allowed(actor, Permission.EVIDENCE_DOWNLOAD):
         return True
-    return actor.role == Role.AUDITOR and auditor_can_download(session)
+    return allowed(actor, Permission.EVIDENCE_DOWNLOAD_IF_ENABLED) and auditor_can_download(session)
 
 
 def _require_download(session: Session, actor: Actor) -> None:
     if not may_download(session, actor):
-        if actor.role == Role.AUDITOR:
+        if allowed(actor, Permission.EVIDENCE_DOWNLOAD_IF_ENABLED):
             raise Forbidden("auditors may verify evidence but not download its content (an admin can allow it)")
         raise Forbidden("only analysts and managers may download evidence")
 
@@ -429,6 +464,7 @@ def verify_many(session: Session, actor: Actor, ids: list[int] | None) -> list[V
 def _for_change(session: Session, actor: Actor, evidence_id: int) -> EvidenceItem:
     item = _item(session, actor, evidence_id, for_update=True)
     access.require_edit(actor, item.case)
+    require(actor, Permission.EVIDENCE_HANDLE, "only analysts and managers handle evidence")
     return item
 
 
@@ -437,7 +473,7 @@ def transfer(session: Session, actor: Actor, evidence_id: int, cmd: Transfer) ->
     item = _for_change(session, actor, evidence_id)
     _require_content(item, "transfer it")
     target = session.scalars(select(User).where(User.username == cmd.to.lower())).one_or_none()
-    if target is None or target.is_disabled or target.role not in HANDLERS:
+    if target is None or target.is_disabled or not holds(target, Permission.EVIDENCE_HANDLE):
         raise Invalid(f"to: there is no active analyst or manager {cmd.to!r}", field="to")
     if target.username == item.custodian:
         raise Invalid(f"to: {target.username} is the custodian already", field="to")
@@ -509,7 +545,7 @@ def dispose(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason
     the record and its custody log stay. Raises NotFound; Forbidden (managers only); Conflict (disposed of
     already, or sealed: a legal hold is released first)."""
     item = _item(session, actor, evidence_id, for_update=True)
-    access.require_manager(actor, "dispose of evidence")
+    require(actor, Permission.EVIDENCE_DISPOSE, "only managers may dispose of evidence")
     if item.state == EvidenceState.DISPOSED:
         raise Conflict(f"evidence item {item.id} was disposed of already", field="id")
     if item.state == EvidenceState.SEALED:
@@ -527,8 +563,7 @@ def dispose(session: Session, actor: Actor, evidence_id: int, cmd: CustodyReason
 
 
 def _require_operator(actor: Actor, what: str) -> None:
-    if not actor.is_system and actor.role != Role.ADMIN:
-        raise Forbidden(f"only admins and the CLI operator may {what}")
+    require(actor, Permission.EVIDENCE_MAINTAIN, f"only admins and the CLI operator may {what}")
 
 
 def keys_in_use(session: Session) -> dict[str, int]:

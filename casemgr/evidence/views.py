@@ -13,15 +13,12 @@ from functools import partial
 from typing import Any
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from flask_wtf.csrf import CSRFError, same_origin, validate_csrf
 from wtforms import ValidationError
 
 from casemgr import collaborators
-from casemgr.auth.models import Role
-from casemgr.cases import access
 from casemgr.cases import service as cases_service
-from casemgr.errors import Forbidden
 from casemgr.evidence import export, service
 from casemgr.evidence.http import RequestUpload, content_response, keeps_failures, upload_body, zip_response
 from casemgr.evidence.models import CustodyKind
@@ -44,8 +41,9 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     case = cases_service.get_case(s, actor, case_id)
     rows = service.list_items(s, actor, case_id)
+    can = service.actions(s, actor, case)
     return render_template("evidence/tab.html", case=case, active_tab="evidence", rows=rows,
-                           can_upload=access.can_edit(actor, case), is_manager=access.is_manager(actor),
+                           can_upload=can.upload, can_export=can.export,
                            max_upload=collaborators.vault(s).max_upload_bytes, **extra), status
 
 
@@ -75,11 +73,11 @@ def _item_page(evidence_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     item, events, chain = service.custody(s, actor, evidence_id)
     case = item.case
-    can_edit = access.can_edit(actor, case)
+    can = service.actions(s, actor, case)
     return render_template("evidence/item.html", case=case, active_tab="evidence", item=item, events=events,
-                           chain=chain, can_edit=can_edit, is_manager=access.is_manager(actor),
-                           can_correct=can_edit and service.provenance_correctable(events),
-                           can_download=service.may_download(s, actor), form=extra.pop("form", {}),
+                           chain=chain, can_handle=can.handle, can_dispose=can.dispose,
+                           can_correct=can.handle and service.provenance_correctable(events),
+                           can_download=can.download, form=extra.pop("form", {}),
                            **extra), status
 
 
@@ -158,15 +156,14 @@ def export_case(case_id: int) -> Any:
 @bp.route("/admin/evidence", methods=["GET", "POST"])
 @login_required
 def settings() -> Any:
-    if current_user.role != Role.ADMIN:
-        raise Forbidden("only admins change instance settings")
     s = db_session()
+    current = service.evidence_settings(s, current_actor())  # Forbidden for all but admins
     if request.method == "POST":
         cmd = parse(EvidenceSettings, {"auditor_can_download": form_data().get("auditor_can_download") == "on"})
         service.set_auditor_can_download(s, current_actor(), cmd.auditor_can_download)
         flash("Evidence settings saved.", "success")
         return redirect(url_for("evidence.settings"))
-    return render_template("evidence/settings.html", auditor_can_download=service.auditor_can_download(s))
+    return render_template("evidence/settings.html", auditor_can_download=current)
 
 
 def _alarms(case: Any) -> list[str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, or_, select, true
 
 from casemgr.auth.actor import Actor
+from casemgr.auth.permissions import Permission, allowed
 from casemgr.cases import access
 from casemgr.cases.models import Case, case_members
 from casemgr.indicators import stix
@@ -66,8 +67,8 @@ def not_red(case: Case | None = None) -> ColumnElement[bool]:
 
 
 def sees_all_red(actor: Actor) -> bool:
-    """Managers and the CLI operator: every RED object of every case they see."""
-    return access.is_manager(actor)
+    """Managers and the CLI operator (`indicator.view_red`): every RED object of every case they see."""
+    return allowed(actor, Permission.INDICATOR_VIEW_RED)
 
 
 def may_see_red(actor: Actor, case: Case) -> bool:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from casemgr import collaborators, paging
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
+from casemgr.auth.permissions import Permission, allowed, require
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.collaborators import clock
@@ -69,8 +70,18 @@ def case_ref(session: Session, case: Case) -> stix.CaseRef:
 def case_for_change(session: Session, actor: Actor, case_id: int) -> Case:
     """The case, locked, if the actor may change it. Raises NotFound or Forbidden."""
     case = access.get_case_or_404(session, actor, case_id, for_update=True)
-    access.require_edit(actor, case)
+    _require_import(actor, case)
     return case
+
+
+def _require_import(actor: Actor, case: Case) -> None:
+    access.require_edit(actor, case)
+    require(actor, Permission.INDICATOR_IMPORT, "only analysts and managers record indicators")
+
+
+def may_import(actor: Actor, case: Case) -> bool:
+    """Whether `actor` may record and correct indicators on `case`, which they see (the tab's forms)."""
+    return access.can_edit(actor, case) and allowed(actor, Permission.INDICATOR_IMPORT)
 
 
 def ensure_collection(session: Session, case: Case) -> None:
@@ -227,7 +238,7 @@ def extract_candidates(session: Session, actor: Actor, case_id: int, text: str) 
     Raises NotFound, Forbidden (the review leads to adding), Invalid(field="text") for a text too long.
     """
     case = access.get_case_or_404(session, actor, case_id)
-    access.require_edit(actor, case)
+    _require_import(actor, case)
     found = extract.extract(text, allow_list=collaborators.settings(session).own_domains)
     visible = red.case_filter(actor, case)
     digests = {rows.value_digest(c.value) for c in found}
@@ -384,7 +395,7 @@ def get_object(session: Session, actor: Actor, case_id: int, object_ref: str | i
     seen = also_seen_in(session, actor, case.id, [obj.value_digest] if obj.value_digest else [])
     corrections = list(session.scalars(select(StixObjectCorrection).where(StixObjectCorrection.object_id == obj.id)
                                        .order_by(StixObjectCorrection.id)))
-    correctable = access.can_edit(actor, case) and correction_refused(obj) is None
+    correctable = may_import(actor, case) and correction_refused(obj) is None
     return ObjectDetail(case, obj, loads(obj), versions, related,
                         {k: v or k for k, v in names.items()}, seen.get(obj.value_digest or "", []),
                         _benign(obj, frozenset(collaborators.settings(session).own_domains)), red.marking_of(obj, case),

@@ -30,7 +30,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role
+from casemgr.auth.permissions import Permission, require
 from casemgr.cases import access
 from casemgr.cases.models import Case
 from casemgr.errors import BadRequest, Forbidden, NotFound
@@ -39,7 +39,6 @@ from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjec
 from casemgr.indicators.service import case_ref, identity_of
 
 SHAREABLE = (stix.Tlp.CLEAR, stix.Tlp.GREEN)
-CONTENT_READERS = frozenset({Role.ANALYST, Role.MANAGER, Role.AUDITOR})
 
 
 # ---------------------------------------------------------------- export
@@ -51,6 +50,7 @@ def export_bundle(session: Session, actor: Actor, case_id: int, *, include_red: 
     Checks happen at once; the chunks read the database as they are consumed (keep the session open).
     """
     case = access.get_case_or_404(session, actor, case_id)
+    require(actor, Permission.INDICATOR_EXPORT, "only those who read case content export indicators")
     if include_red and not red.may_see_red(actor, case):
         raise Forbidden(f"only managers and members of case {case.reference} may export its TLP:RED objects",
                         field="include_red")
@@ -109,8 +109,8 @@ def shareable_collection_id(session: Session) -> str:
 
 
 def _require_reader(actor: Actor) -> None:
-    if not (actor.is_system or actor.role in CONTENT_READERS):
-        raise Forbidden("this account does not read case content, so it has no TAXII collections")
+    require(actor, Permission.INDICATOR_SHARE,
+            "this account does not read case content, so it has no TAXII collections")
 
 
 def collections(session: Session, actor: Actor) -> list[Collection]:

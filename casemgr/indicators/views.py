@@ -27,7 +27,6 @@ from flask import (
 from flask_login import login_required
 
 from casemgr import collaborators
-from casemgr.cases import access
 from casemgr.cases import service as cases_service
 from casemgr.cases.models import Tlp
 from casemgr.errors import Invalid
@@ -66,7 +65,7 @@ def tab(case_id: int, status: int = 200, **extra: Any) -> Any:
     page = service.list_indicators(s, actor, case_id, parse(IndicatorQuery, request.args.to_dict()))
     objects = service.list_objects(s, actor, case_id, ObjectQuery(per_page=1))
     return render_template("indicators/tab.html", case=case, active_tab="indicators", page=page,
-                           types=objects.types, can_edit=access.can_edit(actor, case),
+                           types=objects.types, can_edit=service.may_import(actor, case),
                            may_have_red=red.may_see_red(actor, case), observable_types=list(ObservableType),
                            form=extra.pop("form", {}), **extra), status
 

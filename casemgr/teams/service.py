@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from casemgr import paging
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
+from casemgr.auth.permissions import Permission, require
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
 from casemgr.paging import Page
@@ -28,9 +29,8 @@ _OPTIONS = (selectinload(Team.members), selectinload(Team.lead))
 
 
 def _require_admin(actor: Actor, doing: str = "manage teams") -> None:
-    """The one permission check for changing teams."""
-    if not actor.is_system and actor.role is not Role.ADMIN:
-        raise Forbidden(f"only admins may {doing}")
+    """The one permission check for changing teams (team.manage)."""
+    require(actor, Permission.TEAM_MANAGE, f"only admins may {doing}")
 
 
 def _require_signed_in(actor: Actor) -> None:

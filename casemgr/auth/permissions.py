@@ -1,0 +1,165 @@
+"""The permission registry: every permission the services check, and the built-in roles as sets of them.
+
+- A permission is a `Permission` member named `domain.verb`, with a description (docs/permissions.md is
+  generated from this module; tests/auth/test_permission_registry.py checks that it is current). Looking up
+  a name that is not registered raises `UnknownPermission`, and the same test scans the code and the
+  templates for any use of a permission that is not defined here.
+- A role is a named set of permissions. The four built-in roles are `BUILT_IN` below; a custom role will be
+  another such set, resolved in `granted()`, the one place that says what an actor holds.
+- `allowed(actor, permission)` and `require(actor, permission, message)` are what services call. They say
+  what a role may do in general; whether the actor may see or change one case (restricted cases, members)
+  is decided on top of them by casemgr/cases/access.py, and TLP:RED objects by casemgr/indicators/red.py.
+- The CLI operator (the system actor) holds every permission; an anonymous actor none.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role, User
+from casemgr.errors import Forbidden
+
+
+class UnknownPermission(LookupError):
+    """A permission name that is not in the registry: a typo, or a check added without registering it."""
+
+
+class Permission(enum.StrEnum):
+    """Every permission a service checks. The value is its name; `description` says what it lets one do."""
+
+    description: str
+
+    def __new__(cls, name: str, description: str) -> Permission:
+        member = str.__new__(cls, name)
+        member._value_ = name
+        member.description = description
+        return member
+
+    # cases
+    CASE_VIEW = ("case.view", "See cases that are not restricted and the restricted ones one is a member of, "
+                 "with their timelines, evidence records and indicators")
+    CASE_VIEW_ALL = ("case.view_all", "See every case, restricted ones included, without being a member "
+                     "(and so read audit entries with their case content)")
+    CASE_CREATE = ("case.create", "Open a case")
+    CASE_EDIT = ("case.edit", "Change the cases one may see: fields, notes and events, lifecycle moves, links, "
+                 "bulk actions; be a case's owner or member")
+    CASE_ASSIGN = ("case.assign", "Assign cases to others: any owner, the members and the team")
+    CASE_CLOSE = ("case.close", "Make the lifecycle moves kept for managers (closing a resolved case)")
+    CASE_ESCALATE = ("case.escalate", "Escalate a case hierarchically (alert management or a named manager)")
+    CASE_HAND_OVER = ("case.hand_over", "Escalate a case functionally: hand it over to another team")
+    CASE_ACKNOWLEDGE = ("case.acknowledge", "Receive escalations (to management, or to oneself by name) and "
+                        "acknowledge them")
+    CASE_OVERRIDE_PRIORITY = ("case.override_priority", "Override a case's priority (with a reason)")
+    CASE_DISCLOSE = ("case.disclose", "Share a case more widely: lower its TLP or lift its restriction "
+                     "(with a reason)")
+    CASE_CORRECT_ANY = ("case.correct_any", "Edit or retract anyone's notes and events (authors correct "
+                        "their own)")
+    # evidence
+    EVIDENCE_UPLOAD = ("evidence.upload", "Add evidence to the cases one may change")
+    EVIDENCE_HANDLE = ("evidence.handle", "Be an evidence custodian: transfer, seal and release evidence, "
+                       "correct its provenance")
+    EVIDENCE_DOWNLOAD = ("evidence.download", "Download evidence content")
+    EVIDENCE_DOWNLOAD_IF_ENABLED = ("evidence.download_if_enabled", "Download evidence content when an admin "
+                                    "has allowed it for auditors (the evidence settings)")
+    EVIDENCE_DISPOSE = ("evidence.dispose", "Dispose of evidence content (not while it is sealed)")
+    EVIDENCE_EXPORT = ("evidence.export", "Export a case's evidence as a package")
+    EVIDENCE_MAINTAIN = ("evidence.maintain", "Rotate and retire the evidence keys, clean the evidence store")
+    # indicators
+    INDICATOR_IMPORT = ("indicator.import", "Record indicators on the cases one may change: by hand, from text, "
+                        "from STIX bundles; revoke them or change their TLP")
+    INDICATOR_EXPORT = ("indicator.export", "Export a case's indicators as a STIX bundle")
+    INDICATOR_SHARE = ("indicator.share", "Read the TAXII collections: the shareable one and those of the "
+                       "cases one sees")
+    INDICATOR_VIEW_RED = ("indicator.view_red", "See the TLP:RED objects of every case one sees, without being "
+                          "a member")
+    # audit log
+    AUDIT_READ = ("audit.read", "Read and verify the audit log")
+    AUDIT_EXPORT = ("audit.export", "Export the audit log with the checkpoint that proves it")
+    # the instance
+    USER_MANAGE = ("user.manage", "Manage accounts: create, change the role of, disable, unlock, reset a "
+                   "password or a second factor; choose which roles need a second factor")
+    TOKEN_MANAGE = ("token.manage", "List and revoke other users' API tokens")
+    INSTANCE_CONFIGURE = ("instance.configure", "Change the instance settings")
+    TEAM_MANAGE = ("team.manage", "Create, edit and retire teams: their name, lead, members and contact address")
+    CASE_CONFIGURE_ROLES = ("case.configure_roles", "Add, rename and retire the kinds of incident role "
+                               "that cases name people in")
+
+
+_BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
+
+
+def get(name: str) -> Permission:
+    """The permission called `name`. Raises UnknownPermission."""
+    found = _BY_NAME.get(name)
+    if found is None:
+        raise UnknownPermission(f"no permission named {name!r}; the registry is casemgr/auth/permissions.py")
+    return found
+
+
+P = Permission
+_WORK = frozenset({P.CASE_VIEW, P.CASE_CREATE, P.CASE_EDIT, P.CASE_ESCALATE, P.EVIDENCE_UPLOAD,
+                   P.EVIDENCE_HANDLE, P.EVIDENCE_DOWNLOAD, P.INDICATOR_IMPORT, P.INDICATOR_EXPORT,
+                   P.INDICATOR_SHARE})
+
+# The built-in roles. A change here changes what people may do: tests/auth/test_permission_registry.py holds
+# the same table, so that it is made on purpose, and tests/authz_matrix.csv checks every route against it.
+BUILT_IN: dict[Role, frozenset[Permission]] = {
+    Role.ANALYST: _WORK,
+    Role.MANAGER: _WORK | {P.CASE_VIEW_ALL, P.CASE_ASSIGN, P.CASE_CLOSE, P.CASE_HAND_OVER, P.CASE_ACKNOWLEDGE,
+                           P.CASE_OVERRIDE_PRIORITY, P.CASE_DISCLOSE, P.CASE_CORRECT_ANY, P.EVIDENCE_DISPOSE,
+                           P.EVIDENCE_EXPORT, P.INDICATOR_VIEW_RED},
+    Role.AUDITOR: frozenset({P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
+                             P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT}),
+    Role.ADMIN: frozenset({P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
+                           P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES}),
+}
+EVERYTHING = frozenset(Permission)
+
+
+def of_role(role: Role | str) -> frozenset[Permission]:
+    """The permissions a role holds."""
+    return BUILT_IN[Role(role)]
+
+
+def of_user(user: User) -> frozenset[Permission]:
+    """The permissions an account holds: its role's (a custom role will be resolved here too)."""
+    return of_role(user.role)
+
+
+def granted(actor: Actor) -> frozenset[Permission]:
+    """What `actor` holds: the CLI operator everything, a user their account's set, anyone else nothing."""
+    if actor.is_system:
+        return EVERYTHING
+    if actor.user is None:
+        return frozenset()
+    return of_user(actor.user)
+
+
+def allowed(actor: Actor, permission: Permission | str) -> bool:
+    """Whether `actor` holds `permission`. Raises UnknownPermission for a name not in the registry."""
+    return get(permission) in granted(actor)
+
+
+def holds(user: User, permission: Permission | str) -> bool:
+    """Whether the account `user` holds `permission` (e.g. may own a case, or receive an escalation)."""
+    return get(permission) in of_user(user)
+
+
+def require(actor: Actor, permission: Permission | str, message: str, *, field: str | None = None) -> None:
+    """Raise Forbidden(`message`) unless `actor` holds `permission`. Raises UnknownPermission."""
+    if not allowed(actor, permission):
+        raise Forbidden(message, field=field)
+
+
+def roles_with(permission: Permission | str) -> list[Role]:
+    """The roles that hold `permission` (e.g. who may own a case, or be escalated to), in the Role order."""
+    wanted = get(permission)
+    return [role for role in Role if wanted in of_role(role)]
+
+
+def holders(roles: Iterable[Role]) -> dict[Permission, list[Role]]:
+    """For each permission, the roles among `roles` that hold it (the table in docs/permissions.md)."""
+    chosen = list(roles)
+    return {p: [r for r in chosen if p in of_role(r)] for p in Permission}
