@@ -122,6 +122,9 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     token = manager.get("/api/v1/tokens").get_json()["items"][0]["id"]
     note = manager.post(f"/api/v1/cases/{case['id']}/notes", json={"body": "Checked the proxy logs."})
     assert note.status_code == 201, note.get_json()
+    admin = api("admin")
+    team = admin.post("/api/v1/teams", json={"name": "CERT"})
+    assert team.status_code == 201, team.get_json()
     from casemgr.indicators import sharing
 
     with db.transaction() as s:
@@ -129,8 +132,8 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     values = {"case_id": case["id"], "evidence_id": item.get_json()["id"], "token_id": token,
               "username": manager.user.username, "object_id": added.get_json()["stix"]["id"],
               "collection_id": collection, "filename": "app.css", "action": "seal",
-              "entry_id": note.get_json()["id"]}
-    return World(app, manager, login("manager"), case, values, [api("admin"), api("auditor")])
+              "entry_id": note.get_json()["id"], "team_id": team.get_json()["id"]}
+    return World(app, manager, login("manager"), case, values, [admin, api("auditor")])
 
 
 __all__ = ["CASE", "World", "accepts", "dt", "error_fields", "forms_on", "input_models", "keyring", "operations",
