@@ -70,7 +70,7 @@ MAX_TERMS = 12
 # 30,000 matches: 150 cases, 1 ms, where from the ids took 300 ms).
 PAGE_FROM_IDS = 1_000
 _WORD = re.compile(r"[^\W_]+")
-# IR-<year>-<number> (cases.service._next_reference): the number is zero-padded to four digits.
+# IR-<year>-<number> (cases.changes._next_reference): the number is zero-padded to four digits.
 _YEAR_AND_NUMBER = re.compile(r"(?:IR-?)?(\d{4})-(\d{1,9})", re.IGNORECASE)
 _NUMBER = re.compile(r"\d{1,9}")
 _PREFIX = re.compile(r"IR(?:-(?:\d{1,4}(?:-\d{0,9})?)?)?", re.IGNORECASE)
