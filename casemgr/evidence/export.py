@@ -31,6 +31,8 @@ from casemgr.auth.permissions import Permission, require
 from casemgr.cases import access
 from casemgr.collaborators import audit_trail, clock
 from casemgr.evidence import service
+from casemgr.evidence.chain import _append
+from casemgr.evidence.items import _open, _stream
 from casemgr.evidence.models import CustodyKind, EvidenceItem
 
 README = """Evidence export of case {reference}
@@ -93,9 +95,9 @@ def export_case(session: Session, actor: Actor, case_id: int) -> Package:
     opened = {}
     for item in items:
         if item.has_content:
-            opened[item.id] = service._open(session, actor, item, during="export")
+            opened[item.id] = _open(session, actor, item, during="export")
     for item in items:
-        service._append(session, actor, item, CustodyKind.EXPORTED, {"package": name})
+        _append(session, actor, item, CustodyKind.EXPORTED, {"package": name})
     items = session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
                             .options(selectinload(EvidenceItem.custody)).order_by(EvidenceItem.id)
                             .execution_options(populate_existing=True)).all()
@@ -186,7 +188,7 @@ def _zip_stream(database: Any, actor: Actor, texts: dict[str, bytes],
             for item, opened in files:
                 info = zipfile.ZipInfo(_arcname(item), date_time=stamp)
                 with archive.open(info, "w", force_zip64=True) as member:
-                    for segment in service._stream(database, actor, item, opened, during="export"):
+                    for segment in _stream(database, actor, item, opened, during="export"):
                         member.write(segment)
                         yield pipe.take()
                 yield pipe.take()
