@@ -18,12 +18,7 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, holds
 from casemgr.cases import access, lifecycle
-from casemgr.cases.models import (
-    Case,
-    CaseEscalation,
-    EntryKind,
-    TimelineEntry,
-)
+from casemgr.cases.models import Case, CaseEscalation, EntryKind, TimelineEntry
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
 

@@ -37,14 +37,7 @@ from casemgr.cases.models import (
     LinkKind,
     Resolution,
 )
-from casemgr.cases.schemas import (
-    BulkAction,
-    BulkKind,
-    CaseUpdate,
-    Escalation,
-    NewLink,
-    Transition,
-)
+from casemgr.cases.schemas import BulkAction, BulkKind, CaseUpdate, Escalation, NewLink, Transition
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from casemgr.teams import service as teams

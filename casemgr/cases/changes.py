@@ -42,14 +42,7 @@ from casemgr.cases.models import (
     priority_for,
 )
 from casemgr.cases.queries import may_correct, taxonomy
-from casemgr.cases.schemas import (
-    CaseUpdate,
-    EntryEdit,
-    NewCase,
-    NewEvent,
-    NewNote,
-    Retraction,
-)
+from casemgr.cases.schemas import CaseUpdate, EntryEdit, NewCase, NewEvent, NewNote, Retraction
 from casemgr.collaborators import clock
 from casemgr.db import insert_for
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound

@@ -30,9 +30,7 @@ from casemgr.cases.models import (
     TimelineRevision,
     case_members,
 )
-from casemgr.cases.schemas import (
-    CaseQuery,
-)
+from casemgr.cases.schemas import CaseQuery
 from casemgr.cases.taxonomy import Taxonomy
 from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.collaborators import clock

@@ -71,6 +71,7 @@ def verify_many(session: Session, actor: Actor, ids: list[int] | None) -> list[V
         return [_verify_item(session, actor, item) for item in session.scalars(query).all()]
     return [_verify_item(session, actor, _item(session, actor, i, for_update=True)) for i in ids]
 
+
 # ---------------------------------------------------------------- custody actions
 
 

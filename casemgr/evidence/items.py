@@ -51,6 +51,7 @@ class Upload(Protocol):
 
     def command(self) -> NewEvidence: ...
 
+
 # ---------------------------------------------------------------- loading with access
 
 
