@@ -336,7 +336,7 @@ simple("POST", "/cases/<int:case_id>/indicators/extract", "/cases/{case}/indicat
 
 
 # Adding a value the case already holds sights it again; where it is TLP:RED (the red case's seeded indicator),
-# only those who see it may (casemgr/indicators/service.py: 403 naming the value).
+# only those who see it may (casemgr/indicators/capture.py: 403 naming the value).
 def _seeded(ctx: Context, target: str) -> dict[str, str]:
     return {"type": "ipv4-addr", "value": ctx.world.cases[target].indicator_value}
 
