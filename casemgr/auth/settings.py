@@ -16,6 +16,8 @@ from casemgr.auth.users import require_admin
 from casemgr.collaborators import clock
 
 MFA_SETTING = "mfa_required_roles"
+
+
 def read_setting(session: Session, key: str) -> object | None:
     """An instance setting's value, or None when it was never set."""
     setting = session.get(InstanceSetting, key)

@@ -23,6 +23,7 @@ from casemgr.paging import Page
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
 
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: ApiToken

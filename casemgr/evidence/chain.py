@@ -19,6 +19,8 @@ from casemgr.collaborators import clock
 from casemgr.evidence.models import CustodyEvent, CustodyKind, EvidenceItem
 
 GENESIS_HASH = "0" * 64
+
+
 def custody_payload(event: CustodyEvent) -> bytes:
     """The RFC 8785 serialization of what a custody event says (its hash covers this)."""
     payload: dict[str, Any] = {

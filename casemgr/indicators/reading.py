@@ -168,6 +168,8 @@ def correction_refused(obj: StixObject) -> str | None:
     if obj.modified is None:
         return f"a {obj.type} is an observable (SCO), which has no versions in STIX; correct the indicator instead"
     return None
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
