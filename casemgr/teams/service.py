@@ -67,9 +67,15 @@ def admin_overview(session: Session, actor: Actor) -> tuple[list[Team], list[Use
 
     Raises Forbidden (not an admin)."""
     _require_admin(actor)
-    teams = list_teams(session, actor, retired=True)
-    users = list(session.scalars(select(User).where(User.disabled_at.is_(None)).order_by(User.username)))
-    return teams, users
+    return list_teams(session, actor, retired=True), member_candidates(session, actor)
+
+
+def member_candidates(session: Session, actor: Actor) -> list[User]:
+    """The users that may lead or join a team (the active ones, by username), for the admin pages' choices.
+
+    Raises Forbidden (not an admin)."""
+    _require_admin(actor)
+    return list(session.scalars(select(User).where(User.disabled_at.is_(None)).order_by(User.username)))
 
 
 def team_choices(session: Session) -> list[str]:
