@@ -33,7 +33,6 @@ from casemgr.cases.schemas import (
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict
 from casemgr.fields import parse
-from casemgr.teams import service as teams
 from casemgr.web import current_actor, database, db_session, form_action, form_data, redirect_with
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -76,10 +75,10 @@ def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
 
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
-    actor = current_actor()
-    users = service.assignable_users(db_session(), actor)  # Forbidden for read-only roles
+    s, actor = db_session(), current_actor()
+    users = service.assignable_users(s, actor)  # Forbidden for read-only roles
     return render_template("cases/new.html", users=users, can_assign=service.can_assign(actor),
-                           values=extra.pop("values", {}), team_choices=teams.team_choices(db_session()),
+                           values=extra.pop("values", {}), team_choices=service.team_choices(s, actor),
                            **extra), status
 
 
