@@ -64,7 +64,10 @@ def _require_admin(actor: Actor) -> None:
 
 
 def list_kinds(session: Session, actor: Actor, *, include_retired: bool = True) -> list[IncidentRoleKind]:
-    """Every role kind, built-in first, in their order. Anyone signed in may read them."""
+    """Every role kind, built-in first, in their order. Anyone signed in may read them (case.read_role_kinds).
+
+    Raises Forbidden for an anonymous caller."""
+    require(actor, Permission.CASE_READ_ROLE_KINDS, "sign in to see the incident role kinds")
     return _kinds(session, include_retired=include_retired)
 
 
