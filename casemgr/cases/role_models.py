@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from casemgr.auth.models import User
@@ -22,6 +22,7 @@ BUILTIN_KINDS: tuple[tuple[str, str, str], ...] = (
     ("legal_liaison", "Legal/privacy liaison", "Brings in legal and privacy advice and notifications."),
 )
 INCIDENT_COMMANDER = "incident_commander"
+ONE_HOLDER_INDEX = "uq_incident_role_assignments_one_holder"
 
 
 class IncidentRoleKind(Base):
@@ -44,11 +45,15 @@ class IncidentRoleKind(Base):
 
 class IncidentRoleAssignment(Base):
     """Who held a role on a case from `started_at` to `ended_at` (None: holds it now). One open row
-    per (case, kind) at most: the service closes the previous row when it opens the next."""
+    per (case, kind) at most: the service closes the previous row when it opens the next, and the
+    partial unique index below (migration 0014) refuses a second open row, e.g. from two managers
+    naming someone at the same moment (the service answers the later one with a Conflict)."""
 
     __tablename__ = "incident_role_assignments"
     __table_args__ = (
         Index("ix_incident_role_assignments_case_kind", "case_id", "kind_id", "ended_at"),
+        Index(ONE_HOLDER_INDEX, "case_id", "kind_id", unique=True,
+              sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
         Index("ix_incident_role_assignments_user_id", "user_id"),
     )
 
