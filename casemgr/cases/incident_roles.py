@@ -72,6 +72,12 @@ def list_kinds(session: Session, actor: Actor, *, include_retired: bool = True) 
     return _kinds(session, include_retired=include_retired)
 
 
+def admin_kinds(session: Session, actor: Actor) -> list[IncidentRoleKind]:
+    """Every role kind, retired ones too, for the admins' page. Raises Forbidden (not case.configure_roles)."""
+    _require_admin(actor)
+    return _kinds(session)
+
+
 def _kinds(session: Session, *, include_retired: bool = True) -> list[IncidentRoleKind]:
     query = select(IncidentRoleKind).order_by(IncidentRoleKind.position, IncidentRoleKind.id)
     if not include_retired:
@@ -103,16 +109,22 @@ def create_kind(session: Session, actor: Actor, cmd: NewRoleKind) -> IncidentRol
 
 def update_kind(session: Session, actor: Actor, code: str, cmd: RoleKindUpdate) -> IncidentRoleKind:
     """Change a kind's label or description, or retire it (no new assignments; history stays) or
-    bring it back. The code never changes. Raises Forbidden, NotFound."""
+    bring it back. The code never changes. Raises Forbidden, NotFound, Conflict (retiring a built-in
+    kind)."""
     _require_admin(actor)
     kind = get_kind(session, code, "code")
     changes: dict[str, list[object]] = {}
-    for name in ("label", "description"):
-        value = getattr(cmd, name)
-        if name in cmd.model_fields_set and value is not None and value != getattr(kind, name):
+    sent = cmd.model_fields_set
+    if "label" in sent and cmd.label is None:  # blank or null: the page's form sends every field
+        raise Invalid("label: an incident role needs a label", field="label")
+    for name, value in (("label", cmd.label), ("description", cmd.description or "")):
+        if name in sent and value != getattr(kind, name):
             changes[name] = [getattr(kind, name), value]
             setattr(kind, name, value)
     if "retired" in cmd.model_fields_set and cmd.retired is not None and cmd.retired != kind.is_retired:
+        if kind.builtin:  # every instance has them, and playbooks may name them: they are never taken away
+            raise Conflict(f"retired: {kind.label} is a built-in incident role; built-in roles cannot be retired "
+                           "(a case need not name anyone in it)", field="retired")
         changes["retired"] = [kind.is_retired, cmd.retired]
         kind.retired_at = clock(session).now() if cmd.retired else None
     session.flush()
