@@ -122,3 +122,12 @@ def test_cli_lists_the_p1_cases_with_no_commander(run_cli, api, p1, open_case):
     assert p3["reference"] in run_cli("case", "list").output  # without the option: every case
     run_cli("case", "role", "assign", p1["reference"], "incident_commander", "bob")
     assert "0 case(s)" in run_cli("case", "list", "--no-commander").output
+
+
+def test_a_built_in_kind_is_not_retired_on_any_path(run_cli, api):
+    refused = run_cli("case", "role", "retire-kind", "incident_commander")
+    assert refused.exit_code != 0
+    assert "built-in roles cannot be retired" in refused.output
+    answer = api("admin", "adm9").patch("/api/v1/incident-roles/scribe", json={"retired": True})
+    assert answer.status_code == 409
+    assert answer.get_json()["error"]["field"] == "retired"

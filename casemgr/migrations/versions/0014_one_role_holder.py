@@ -21,6 +21,9 @@ depends_on = None
 log = logging.getLogger("alembic.runtime.migration")
 REPORTS = "casemgr.migration_reports"  # the key of the report lines in the Alembic config's attributes
 INDEX = 'uq_incident_role_assignments_one_holder'
+# Made here rather than in the models: a `postgresql_where` there would import SQLAlchemy's PostgreSQL
+# dialect whenever the models load (`casemgr case list` on SQLite too). casemgr.cases.role_models names it.
+UNMANAGED = (INDEX,)
 OPEN = sa.text('ended_at IS NULL')
 
 
