@@ -41,6 +41,8 @@ from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser
+from casemgr.cases import incident_roles
+from casemgr.cases.schemas import NewRoleKind, RoleKindUpdate
 from casemgr.config import Settings
 from casemgr.db import Database
 from casemgr.indicators.models import IndicatorCollection
@@ -163,6 +165,13 @@ class Context:
         with self.db.transaction() as s:
             return teams.create_team(s, Actor.system("test"), NewTeam(name=f"team {next(self.counter)}",
                                                                       members=[self.world.usernames["spare"]])).id
+
+    def fresh_kind(self) -> str:
+        """The code of an admin-defined incident role kind, for one request that changes it (retired or not)."""
+        code = f"kind_{next(self.counter)}"
+        with self.db.transaction() as s:
+            incident_roles.create_kind(s, Actor.system("test"), NewRoleKind(code=code, label=f"Kind {code}"))
+        return code
 
     def token_of(self, who: str) -> int:
         if who == "anonymous":
@@ -546,6 +555,25 @@ simple("GET", "/api/v1/incident-roles", "/api/v1/incident-roles")
 simple("POST", "/api/v1/incident-roles", "/api/v1/incident-roles", json={"code": "forensics", "label": "Forensics"})
 simple("PATCH", "/api/v1/incident-roles/<code>", "/api/v1/incident-roles/scribe", json={"label": "Scribe"})
 simple("POST", "/cases/<int:case_id>/roles/<code>/release", "/cases/{case}/roles/scribe/release", data={})
+simple("GET", "/admin/incident-roles", "/admin/incident-roles")
+simple("POST", "/admin/incident-roles", "/admin/incident-roles",
+       data={"code": "forensics_web", "label": "Forensics", "description": ""})
+simple("POST", "/admin/incident-roles/<code>", "/admin/incident-roles/scribe",
+       data={"label": "Scribe", "description": ""})
+
+
+def _kind_request(action: str, retired: bool) -> Build:
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        code = ctx.fresh_kind()
+        if retired:
+            with ctx.db.transaction() as s:
+                incident_roles.update_kind(s, Actor.system("test"), code, RoleKindUpdate(retired=True))
+        return f"/admin/incident-roles/{code}/{action}", {"data": {}}
+    return build
+
+
+REQUESTS[("POST", "/admin/incident-roles/<code>/retire")] = _kind_request("retire", retired=False)
+REQUESTS[("POST", "/admin/incident-roles/<code>/restore")] = _kind_request("restore", retired=True)
 
 
 @request("PUT", "/api/v1/cases/<int:case_id>/roles/<code>")

@@ -597,6 +597,49 @@ def test_a_manager_gives_a_case_a_team_from_the_select_and_hands_it_on(world, ap
     assert re.search(r"<dt>Team</dt><dd>—", page)
 
 
+# ---------------------------------------------------------------- incident role kinds
+
+
+@covers("role_kinds.create", "role_kinds.edit", "role_kinds.retire", "role_kinds.restore")
+def test_incident_role_kind_forms(world):
+    web = world["admin"]
+    page = web.get("/admin/incident-roles").get_data(as_text=True)
+    assert 'data-testid="kind-incident_commander"' in page
+    assert "retire-form-incident_commander" not in page  # a built-in role is never retired
+    new = form_on(web, "/admin/incident-roles", testid="new-kind-form")
+    page = ok(web, new.submit(web, {"code": "forensics_lead", "label": "Forensics lead",
+                                    "description": "Runs the disk imaging."}))
+    assert "Incident role Forensics lead added (code forensics_lead)." in page
+    assert "Runs the disk imaging." in page.split('data-testid="kind-forensics_lead"')[1].split("</tr>")[0]
+    again = form_on(web, "/admin/incident-roles", testid="new-kind-form").submit(
+        web, {"code": "forensics_lead", "label": "Again"})
+    assert again.status_code == 409
+    refused = again.get_data(as_text=True).split("New incident role")[1]
+    assert "there is an incident role &#39;forensics_lead&#39; already" in refused
+    assert 'value="Again"' in refused  # the user's values stay in the form
+    edit = form_on(web, "/admin/incident-roles", testid="kind-form-forensics_lead")
+    page = ok(web, edit.submit(web, {"label": "Forensic lead", "description": ""}))
+    assert "Incident role Forensic lead saved." in page
+    row = page.split('data-testid="kind-forensics_lead"')[1].split("</tr>")[0]
+    assert 'value="Forensic lead"' in row
+    assert "Runs the disk imaging." not in row
+    retire = form_on(web, "/admin/incident-roles", testid="retire-form-forensics_lead")
+    page = ok(web, retire.submit(web))
+    assert "Incident role Forensic lead retired" in page
+    assert 'data-testid="kind-retired"' in page.split('data-testid="kind-forensics_lead"')[1].split("</tr>")[0]
+    case_page = world["manager"].get(f"/cases/{world['case']['id']}").get_data(as_text=True)
+    assert 'data-role="forensics_lead"' not in case_page  # retired, and this case never had it
+    restore = form_on(web, "/admin/incident-roles", testid="restore-form-forensics_lead")
+    page = ok(web, restore.submit(web))
+    assert "Incident role Forensic lead can be assigned again." in page
+    case_page = world["manager"].get(f"/cases/{world['case']['id']}").get_data(as_text=True)
+    assert 'data-role="forensics_lead"' in case_page
+    audit = web.get("/audit").get_data(as_text=True)
+    assert "incident_role_kind.create" in audit
+    assert "incident_role_kind.update" in audit
+    assert world["manager"].get("/admin/incident-roles").status_code == 403
+
+
 # ---------------------------------------------------------------- every form has a test
 
 
@@ -642,7 +685,7 @@ def test_every_form_of_every_role_has_a_test(app, world):
     case, item = world["case"], world["evidence_id"]
     start = ["/", f"/cases/{case['id']}", f"/cases/{case['id']}/evidence", f"/evidence/{item}",
              f"/cases/{case['id']}/indicators", "/account", "/admin/users", "/admin/evidence", "/audit",
-             "/admin/teams", f"/admin/teams/{world['team_id']}"]
+             "/admin/teams", f"/admin/teams/{world['team_id']}", "/admin/incident-roles"]
     found: dict[str, str] = {}
     for role in ("analyst", "manager", "auditor", "admin"):
         for endpoint, page in _crawl(app, world[role], start).items():

@@ -85,6 +85,10 @@ class Permission(enum.StrEnum):
     TEAM_MANAGE = ("team.manage", "Create, edit and retire teams: their name, lead, members and contact address")
     CASE_CONFIGURE_ROLES = ("case.configure_roles", "Add, rename and retire the kinds of incident role "
                                "that cases name people in")
+    # what every account reads to fill its choices
+    TEAM_VIEW = ("team.view", "List the teams and read one (to choose a team for a case, or see who is in it)")
+    CASE_READ_ROLE_KINDS = ("case.read_role_kinds", "List the kinds of incident role (to name people in them, "
+                            "or read who held them)")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -102,18 +106,20 @@ P = Permission
 _WORK = frozenset({P.CASE_VIEW, P.CASE_CREATE, P.CASE_EDIT, P.CASE_ESCALATE, P.EVIDENCE_UPLOAD,
                    P.EVIDENCE_HANDLE, P.EVIDENCE_DOWNLOAD, P.INDICATOR_IMPORT, P.INDICATOR_EXPORT,
                    P.INDICATOR_SHARE})
+_DIRECTORY = frozenset({P.TEAM_VIEW, P.CASE_READ_ROLE_KINDS})  # every signed-in account reads these
 
 # The built-in roles. A change here changes what people may do: tests/auth/test_permission_registry.py holds
 # the same table, so that it is made on purpose, and tests/authz_matrix.csv checks every route against it.
 BUILT_IN: dict[Role, frozenset[Permission]] = {
-    Role.ANALYST: _WORK,
-    Role.MANAGER: _WORK | {P.CASE_VIEW_ALL, P.CASE_ASSIGN, P.CASE_CLOSE, P.CASE_HAND_OVER, P.CASE_ACKNOWLEDGE,
-                           P.CASE_OVERRIDE_PRIORITY, P.CASE_DISCLOSE, P.CASE_CORRECT_ANY, P.EVIDENCE_DISPOSE,
-                           P.EVIDENCE_EXPORT, P.INDICATOR_VIEW_RED},
-    Role.AUDITOR: frozenset({P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
-                             P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT}),
-    Role.ADMIN: frozenset({P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
-                           P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES}),
+    Role.ANALYST: _WORK | _DIRECTORY,
+    Role.MANAGER: _WORK | _DIRECTORY | {P.CASE_VIEW_ALL, P.CASE_ASSIGN, P.CASE_CLOSE, P.CASE_HAND_OVER,
+                                        P.CASE_ACKNOWLEDGE, P.CASE_OVERRIDE_PRIORITY, P.CASE_DISCLOSE,
+                                        P.CASE_CORRECT_ANY, P.EVIDENCE_DISPOSE, P.EVIDENCE_EXPORT,
+                                        P.INDICATOR_VIEW_RED},
+    Role.AUDITOR: _DIRECTORY | {P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
+                                P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT},
+    Role.ADMIN: _DIRECTORY | {P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
+                              P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES},
 }
 EVERYTHING = frozenset(Permission)
 

@@ -22,9 +22,10 @@ COMMANDS = {
 
 def register(app: Flask) -> None:
     """Add the domain's pages (blueprints, and anything else they need of the app)."""
-    from casemgr.cases import roles_views, views  # noqa: F401 (roles_views adds the incident roles' forms to views.bp)
+    from casemgr.cases import role_kinds_views, roles_views, views  # noqa: F401 (roles_views adds to views.bp)
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(role_kinds_views.bp)
 
 
 def api_blueprint() -> ApiBlueprint:

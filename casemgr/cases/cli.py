@@ -55,6 +55,8 @@ def case() -> None:
 @click.option("--since", help="Created at or after (ISO 8601).")
 @click.option("--until", help="Created before (ISO 8601).")
 @click.option("-q", "--search", "q", help="Words to find in title, description and notes.")
+@click.option("--no-commander", "no_commander", is_flag=True, default=None,
+              help="Only open P1 cases with no incident commander (the list's 'no incident commander' flag).")
 @click.option("--sort", default="-created", show_default=True,
               help="created, updated, age, priority, occurred or reference; '-' for descending "
                    "(-updated: last updated first; -age: oldest first).")

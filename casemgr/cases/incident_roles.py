@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr.audit import service as audit
@@ -64,8 +65,17 @@ def _require_admin(actor: Actor) -> None:
 
 
 def list_kinds(session: Session, actor: Actor, *, include_retired: bool = True) -> list[IncidentRoleKind]:
-    """Every role kind, built-in first, in their order. Anyone signed in may read them."""
+    """Every role kind, built-in first, in their order. Anyone signed in may read them (case.read_role_kinds).
+
+    Raises Forbidden for an anonymous caller."""
+    require(actor, Permission.CASE_READ_ROLE_KINDS, "sign in to see the incident role kinds")
     return _kinds(session, include_retired=include_retired)
+
+
+def admin_kinds(session: Session, actor: Actor) -> list[IncidentRoleKind]:
+    """Every role kind, retired ones too, for the admins' page. Raises Forbidden (not case.configure_roles)."""
+    _require_admin(actor)
+    return _kinds(session)
 
 
 def _kinds(session: Session, *, include_retired: bool = True) -> list[IncidentRoleKind]:
@@ -99,16 +109,22 @@ def create_kind(session: Session, actor: Actor, cmd: NewRoleKind) -> IncidentRol
 
 def update_kind(session: Session, actor: Actor, code: str, cmd: RoleKindUpdate) -> IncidentRoleKind:
     """Change a kind's label or description, or retire it (no new assignments; history stays) or
-    bring it back. The code never changes. Raises Forbidden, NotFound."""
+    bring it back. The code never changes. Raises Forbidden, NotFound, Conflict (retiring a built-in
+    kind)."""
     _require_admin(actor)
     kind = get_kind(session, code, "code")
     changes: dict[str, list[object]] = {}
-    for name in ("label", "description"):
-        value = getattr(cmd, name)
-        if name in cmd.model_fields_set and value is not None and value != getattr(kind, name):
+    sent = cmd.model_fields_set
+    if "label" in sent and cmd.label is None:  # blank or null: the page's form sends every field
+        raise Invalid("label: an incident role needs a label", field="label")
+    for name, value in (("label", cmd.label), ("description", cmd.description or "")):
+        if name in sent and value != getattr(kind, name):
             changes[name] = [getattr(kind, name), value]
             setattr(kind, name, value)
     if "retired" in cmd.model_fields_set and cmd.retired is not None and cmd.retired != kind.is_retired:
+        if kind.builtin:  # every instance has them, and playbooks may name them: they are never taken away
+            raise Conflict(f"retired: {kind.label} is a built-in incident role; built-in roles cannot be retired "
+                           "(a case need not name anyone in it)", field="retired")
         changes["retired"] = [kind.is_retired, cmd.retired]
         kind.retired_at = clock(session).now() if cmd.retired else None
     session.flush()
@@ -160,9 +176,12 @@ def _holdings(session: Session, case_ids: list[int]) -> dict[int, list[RoleHoldi
 
 def assign(session: Session, actor: Actor, case_id: int, code: str, cmd: RoleAssignment) -> RoleHolding:
     """Name `cmd.user` in role `code` on the case, handing it over from its holder if any.
-    Raises NotFound (case, role), Forbidden (may_assign_roles), Conflict (retired role, closed
-    case), Invalid (user not active, not a case worker, or not able to see the case)."""
-    case = access.get_case_or_404(session, actor, case_id, for_update=True, options=(selectinload(Case.members),))
+    Raises NotFound (case, role), Forbidden (may_assign_roles), Conflict (retired role; someone else
+    changed the role's holder at the same moment), Invalid (user not active, not a case worker, or not
+    able to see the case)."""
+    # No lock on the case: two people naming someone in the same role at once both get here, and the partial
+    # unique index (one open row per case and role) lets the first one win; the other gets a Conflict.
+    case = access.get_case_or_404(session, actor, case_id, options=(selectinload(Case.members),))
     _require_assign(actor, case)
     kind = get_kind(session, code)
     if kind.is_retired:
@@ -221,12 +240,17 @@ def _change(session: Session, actor: Actor, case: Case, kind: IncidentRoleKind, 
             current: IncidentRoleAssignment | None, user: User | None) -> None:
     now = clock(session).now()
     before = current.user if current is not None else None
-    if current is not None:
-        current.ended_at = now
-    if user is not None:
-        session.add(IncidentRoleAssignment(case_id=case.id, kind_id=kind.id, user_id=user.id,
-                                           assigned_by_id=actor.user.id if actor.user else None,
-                                           assigned_by_name=actor.name, started_at=now))
+    try:
+        with session.begin_nested():  # a refused row leaves the transaction usable for the error page
+            if current is not None:
+                current.ended_at = now
+            if user is not None:
+                session.add(IncidentRoleAssignment(case_id=case.id, kind_id=kind.id, user_id=user.id,
+                                                   assigned_by_id=actor.user.id if actor.user else None,
+                                                   assigned_by_name=actor.name, started_at=now))
+    except IntegrityError:  # the one-holder index: another open row for this role appeared since we looked
+        raise Conflict(f"role: someone else changed who holds {kind.label} on case {case.reference} at the same "
+                       "moment; reload the case to see who holds it now, then try again", field="role") from None
     summary = f"{kind.label}: {_name(before)} → {_name(user)}"
     changes = {f"role:{kind.code}": [before.username if before else None, user.username if user else None]}
     session.add(TimelineEntry(case_id=case.id, kind=EntryKind.ROLE, occurred_at=now, recorded_at=now,

@@ -109,8 +109,7 @@ def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
                       can_escalate_functionally=working and allowed(actor, Permission.CASE_HAND_OVER),
                       can_link=working,
                       can_override_priority=working and allowed(actor, Permission.CASE_OVERRIDE_PRIORITY),
-                      team_choices=teams.team_choices(session) if can_edit and (
-                          allowed(actor, Permission.CASE_ASSIGN) or allowed(actor, Permission.CASE_HAND_OVER)) else [])
+                      team_choices=team_choices(session, actor, case))
 
 
 def allowed_transitions(actor: Actor, case: Case) -> list[CaseStatus]:
@@ -394,3 +393,13 @@ def assignable_users(session: Session, actor: Actor) -> list[User]:
 def can_assign(actor: Actor) -> bool:
     """Whether the case forms offer `actor` any owner, the team and the members (`case.assign`: managers)."""
     return allowed(actor, Permission.CASE_ASSIGN)
+
+
+def team_choices(session: Session, actor: Actor, case: Case | None = None) -> list[str]:
+    """The teams (not retired) `actor` may give a new case, or give or hand `case` to, for the forms' selects;
+    none, and no query, when the actor may do neither (only those who assign or hand over see the select)."""
+    if case is None:
+        may = can_assign(actor)
+    else:
+        may = access.can_edit(actor, case) and (can_assign(actor) or allowed(actor, Permission.CASE_HAND_OVER))
+    return teams.team_choices(session) if may else []

@@ -22,6 +22,8 @@ BUILTIN_KINDS: tuple[tuple[str, str, str], ...] = (
     ("legal_liaison", "Legal/privacy liaison", "Brings in legal and privacy advice and notifications."),
 )
 INCIDENT_COMMANDER = "incident_commander"
+# The partial unique index "one open row per (case, kind)", made by migration 0014 (see IncidentRoleAssignment).
+ONE_HOLDER_INDEX = "uq_incident_role_assignments_one_holder"
 
 
 class IncidentRoleKind(Base):
@@ -44,7 +46,11 @@ class IncidentRoleKind(Base):
 
 class IncidentRoleAssignment(Base):
     """Who held a role on a case from `started_at` to `ended_at` (None: holds it now). One open row
-    per (case, kind) at most: the service closes the previous row when it opens the next."""
+    per (case, kind) at most: the service closes the previous row when it opens the next, and the
+    partial unique index `ONE_HOLDER_INDEX` refuses a second open row, e.g. from two managers naming
+    someone at the same moment (the service answers the later one with a Conflict). That index is made
+    by migration 0014, not declared here: `postgresql_where` would import SQLAlchemy's PostgreSQL
+    dialect with the models, which `casemgr case list` on SQLite must not pay for at start."""
 
     __tablename__ = "incident_role_assignments"
     __table_args__ = (

@@ -10,7 +10,7 @@ from flask_login import login_required
 
 from casemgr.cases import incident_roles as roles
 from casemgr.cases.schemas import RoleAssignment, RoleRelease
-from casemgr.cases.views import _act, _overview, bp
+from casemgr.cases.views import bp, case_action, overview_page
 
 
 @bp.post("/<int:case_id>/roles/<code>")
@@ -18,7 +18,8 @@ from casemgr.cases.views import _act, _overview, bp
 def assign_role(case_id: int, code: str) -> Any:
     def action(s: Any, actor: Any, case: int, cmd: RoleAssignment) -> Any:
         return roles.assign(s, actor, case, code, cmd)
-    return _act(case_id, action, RoleAssignment, "Incident role assigned.", page=_overview, anchor=f"role-{code}")
+    return case_action(case_id, action, RoleAssignment, "Incident role assigned.",
+                       page=overview_page, anchor=f"role-{code}")
 
 
 @bp.post("/<int:case_id>/roles/<code>/release")
@@ -26,4 +27,5 @@ def assign_role(case_id: int, code: str) -> Any:
 def release_role(case_id: int, code: str) -> Any:
     def action(s: Any, actor: Any, case: int, _cmd: RoleRelease) -> Any:
         return roles.release(s, actor, case, code)
-    return _act(case_id, action, RoleRelease, "Incident role released.", page=_overview, anchor=f"role-{code}")
+    return case_action(case_id, action, RoleRelease, "Incident role released.",
+                       page=overview_page, anchor=f"role-{code}")

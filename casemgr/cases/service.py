@@ -49,6 +49,7 @@ from casemgr.cases.queries import (
     related_cases,
     render_entry,
     taxonomy,
+    team_choices,
     timeline,
 )
 
@@ -57,7 +58,8 @@ __all__ = [
     "get_case_by_reference", "RelatedCase", "CaseDetail", "case_detail", "allowed_transitions", "related_cases",
     "timeline", "render_entry", "may_correct", "SORTS", "DATE_FIELDS", "list_cases", "list_notice",
     "PRIORITY_TARGETS", "Section", "PendingEscalation", "Dashboard", "dashboard", "pending_escalations",
-    "assignable_users", "can_assign", "create_case", "update_case", "add_note", "add_event", "edit_entry",
+    "assignable_users", "can_assign", "team_choices", "create_case", "update_case", "add_note", "add_event",
+    "edit_entry",
     "retract_entry", "transition", "escalate", "acknowledge_escalation", "link_cases", "BulkOutcome", "BulkResult",
     "can_bulk", "bulk_apply",
 ]

@@ -33,7 +33,6 @@ from casemgr.cases.schemas import (
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict
 from casemgr.fields import parse
-from casemgr.teams import service as teams
 from casemgr.web import current_actor, database, db_session, form_action, form_data, redirect_with
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -76,10 +75,10 @@ def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
 
 
 def _create_form(status: int = 200, **extra: Any) -> Any:
-    actor = current_actor()
-    users = service.assignable_users(db_session(), actor)  # Forbidden for read-only roles
+    s, actor = db_session(), current_actor()
+    users = service.assignable_users(s, actor)  # Forbidden for read-only roles
     return render_template("cases/new.html", users=users, can_assign=service.can_assign(actor),
-                           values=extra.pop("values", {}), team_choices=teams.team_choices(db_session()),
+                           values=extra.pop("values", {}), team_choices=service.team_choices(s, actor),
                            **extra), status
 
 
@@ -130,7 +129,9 @@ def _edit_refused(case_id: int, status: int, **error: Any) -> Any:
 # ---------------------------------------------------------------- the case page
 
 
-def _overview(case_id: int, status: int = 200, **extra: Any) -> Any:
+def overview_page(case_id: int, status: int = 200, **extra: Any) -> Any:
+    """The case page (its overview tab), with `extra` for a refused form's error and values (the case's forms
+    elsewhere, e.g. casemgr/cases/roles_views.py, re-render it through `case_action`)."""
     info = service.case_detail(db_session(), current_actor(), case_id)
     transitions = [(to, lifecycle.requirement(info.case.status, to).fields) for to in info.allowed_transitions]
     roles = incident_roles.roles_panel(db_session(), current_actor(), info.case)
@@ -141,7 +142,7 @@ def _overview(case_id: int, status: int = 200, **extra: Any) -> Any:
 @bp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int) -> Any:
-    return _overview(case_id)
+    return overview_page(case_id)
 
 
 def _timeline_page(case_id: int, status: int = 200, **extra: Any) -> Any:
@@ -161,9 +162,10 @@ def timeline(case_id: int) -> Any:
     return _timeline_page(case_id)
 
 
-def _act(case_id: int, action: Any, model: type, done: str, *, page: Any, anchor: str,
-         data: dict[str, Any] | None = None) -> Any:
-    """Run one case action from a form; on error re-render `page` with the error and the form's values."""
+def case_action(case_id: int, action: Any, model: type, done: str, *, page: Any, anchor: str,
+                data: dict[str, Any] | None = None) -> Any:
+    """Run one case action from a form; on error re-render `page` (overview_page or the timeline) with the error
+    and the form's values; on success redirect to that page at `anchor`."""
     target = "cases.timeline" if page is _timeline_page else "cases.detail"
     return form_action(
         lambda: action(db_session(), current_actor(), case_id, parse(model, form_data() if data is None else data)),
@@ -175,39 +177,40 @@ def _act(case_id: int, action: Any, model: type, done: str, *, page: Any, anchor
 @login_required
 def transition(case_id: int) -> Any:
     to = request.form.get("to", "")
-    return _act(case_id, service.transition, Transition, f"Case moved to {to}.", page=_overview, anchor="transition")
+    return case_action(case_id, service.transition, Transition, f"Case moved to {to}.",
+                       page=overview_page, anchor="transition")
 
 
 @bp.post("/<int:case_id>/escalate")
 @login_required
 def escalate(case_id: int) -> Any:
-    return _act(case_id, service.escalate, Escalation, "Case escalated.", page=_overview, anchor="escalate")
+    return case_action(case_id, service.escalate, Escalation, "Case escalated.", page=overview_page, anchor="escalate")
 
 
 @bp.post("/<int:case_id>/links")
 @login_required
 def link(case_id: int) -> Any:
-    return _act(case_id, service.link_cases, NewLink, "Cases linked.", page=_overview, anchor="link")
+    return case_action(case_id, service.link_cases, NewLink, "Cases linked.", page=overview_page, anchor="link")
 
 
 @bp.post("/<int:case_id>/priority")
 @login_required
 def override_priority(case_id: int) -> Any:
-    return _act(case_id, service.update_case, CaseUpdate, "Priority changed.", page=_overview, anchor="priority",
-                data=forms.priority_override(request.form))
+    return case_action(case_id, service.update_case, CaseUpdate, "Priority changed.",
+                       page=overview_page, anchor="priority", data=forms.priority_override(request.form))
 
 
 @bp.post("/<int:case_id>/notes")
 @login_required
 def add_note(case_id: int) -> Any:
-    return _act(case_id, service.add_note, NewNote, "Note added.", page=_timeline_page, anchor="note")
+    return case_action(case_id, service.add_note, NewNote, "Note added.", page=_timeline_page, anchor="note")
 
 
 @bp.post("/<int:case_id>/events")
 @login_required
 def add_event(case_id: int) -> Any:
-    return _act(case_id, service.add_event, NewEvent, "Event added to the timeline.", page=_timeline_page,
-                anchor="event")
+    return case_action(case_id, service.add_event, NewEvent, "Event added to the timeline.", page=_timeline_page,
+                       anchor="event")
 
 
 @bp.post("/<int:case_id>/timeline/<int:entry_id>/edit")
@@ -215,8 +218,8 @@ def add_event(case_id: int) -> Any:
 def edit_entry(case_id: int, entry_id: int) -> Any:
     def action(s: Any, actor: Any, case: int, cmd: EntryEdit) -> Any:
         return service.edit_entry(s, actor, case, entry_id, cmd)
-    return _act(case_id, action, EntryEdit, "Entry corrected; the earlier text is kept in its history.",
-                page=_timeline_page, anchor=f"edit-{entry_id}")
+    return case_action(case_id, action, EntryEdit, "Entry corrected; the earlier text is kept in its history.",
+                       page=_timeline_page, anchor=f"edit-{entry_id}")
 
 
 @bp.post("/<int:case_id>/timeline/<int:entry_id>/retract")
@@ -224,8 +227,8 @@ def edit_entry(case_id: int, entry_id: int) -> Any:
 def retract_entry(case_id: int, entry_id: int) -> Any:
     def action(s: Any, actor: Any, case: int, cmd: Retraction) -> Any:
         return service.retract_entry(s, actor, case, entry_id, cmd)
-    return _act(case_id, action, Retraction, "Entry retracted; it stays on the timeline, struck through.",
-                page=_timeline_page, anchor=f"retract-{entry_id}")
+    return case_action(case_id, action, Retraction, "Entry retracted; it stays on the timeline, struck through.",
+                       page=_timeline_page, anchor=f"retract-{entry_id}")
 
 
 # ---------------------------------------------------------------- bulk actions and escalations (list, home)

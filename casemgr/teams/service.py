@@ -18,7 +18,7 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, require
 from casemgr.collaborators import clock
-from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
+from casemgr.errors import Conflict, Invalid, NotFound
 from casemgr.paging import Page
 from casemgr.teams.models import Team, name_key
 from casemgr.teams.schemas import NewTeam, TeamUpdate
@@ -34,8 +34,8 @@ def _require_admin(actor: Actor, doing: str = "manage teams") -> None:
 
 
 def _require_signed_in(actor: Actor) -> None:
-    if not actor.is_system and actor.user is None:
-        raise Forbidden("sign in to see teams")
+    """The one permission check for reading teams (team.view: every signed-in account)."""
+    require(actor, Permission.TEAM_VIEW, "sign in to see teams")
 
 
 # ---------------------------------------------------------------- reading
@@ -67,9 +67,15 @@ def admin_overview(session: Session, actor: Actor) -> tuple[list[Team], list[Use
 
     Raises Forbidden (not an admin)."""
     _require_admin(actor)
-    teams = list_teams(session, actor, retired=True)
-    users = list(session.scalars(select(User).where(User.disabled_at.is_(None)).order_by(User.username)))
-    return teams, users
+    return list_teams(session, actor, retired=True), member_candidates(session, actor)
+
+
+def member_candidates(session: Session, actor: Actor) -> list[User]:
+    """The users that may lead or join a team (the active ones, by username), for the admin pages' choices.
+
+    Raises Forbidden (not an admin)."""
+    _require_admin(actor)
+    return list(session.scalars(select(User).where(User.disabled_at.is_(None)).order_by(User.username)))
 
 
 def team_choices(session: Session) -> list[str]:

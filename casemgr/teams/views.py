@@ -28,7 +28,7 @@ def _list_page(status: int = 200, **extra: Any) -> Any:
 
 def _team_page(team_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
-    _teams, users = service.admin_overview(s, actor)
+    users = service.member_candidates(s, actor)
     team = service.get_team(s, actor, team_id)
     return render_template("teams/detail.html", team=team, users=users, form=extra.pop("form", {}),
                            **extra), status

@@ -33,15 +33,17 @@ TEMPLATE_ROLE_TEST = re.compile(r"""\.role\s*(==|!=|\bin\b|\bnot\s+in\b)""")
 # The built-in roles, written out: changing what a role may do means changing this table on purpose.
 EXPECTED = {
     "analyst": {"case.view", "case.create", "case.edit", "case.escalate", "evidence.upload", "evidence.handle",
-                "evidence.download", "indicator.import", "indicator.export", "indicator.share"},
+                "evidence.download", "indicator.import", "indicator.export", "indicator.share", "team.view",
+                "case.read_role_kinds"},
     "manager": {"case.view", "case.view_all", "case.create", "case.edit", "case.assign", "case.close",
                 "case.escalate", "case.hand_over", "case.acknowledge", "case.override_priority", "case.disclose",
                 "case.correct_any", "evidence.upload", "evidence.handle", "evidence.download", "evidence.dispose",
-                "evidence.export", "indicator.import", "indicator.export", "indicator.share", "indicator.view_red"},
+                "evidence.export", "indicator.import", "indicator.export", "indicator.share", "indicator.view_red",
+                "team.view", "case.read_role_kinds"},
     "auditor": {"case.view", "case.view_all", "evidence.download_if_enabled", "indicator.export", "indicator.share",
-                "audit.read", "audit.export"},
+                "audit.read", "audit.export", "team.view", "case.read_role_kinds"},
     "admin": {"audit.read", "user.manage", "token.manage", "instance.configure", "evidence.maintain",
-              "team.manage", "case.configure_roles"},
+              "team.manage", "case.configure_roles", "team.view", "case.read_role_kinds"},
 }
 
 

@@ -138,6 +138,23 @@ def test_admins_add_and_retire_kinds_and_history_stays_readable(session, people)
     assert "forensics_lead" not in [h.kind.code for h in roles.case_roles(session, mgr, other_id)]
 
 
+
+def test_built_in_kinds_cannot_be_retired_and_every_change_is_audited(session, people):
+    adm = people["adm"]
+    with pytest.raises(Conflict, match="built-in roles cannot be retired") as refused:
+        roles.update_kind(session, adm, "incident_commander", RoleKindUpdate(retired=True))
+    assert refused.value.field == "retired"
+    with pytest.raises(Invalid, match="needs a label"):
+        roles.update_kind(session, adm, "scribe", RoleKindUpdate(label=None, description="x"))
+    kind = roles.update_kind(session, adm, "scribe", RoleKindUpdate(label="Note taker", description=None))
+    assert (kind.label, kind.description, kind.is_retired) == ("Note taker", "", False)
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.action.like("incident_role_kind.%"))).all()
+    assert [(e.action, e.object_id) for e in entries] == [("incident_role_kind.update", "scribe")]
+    assert entries[0].summary["changes"]["label"] == ["Scribe", "Note taker"]
+    assert [k.code for k in roles.admin_kinds(session, adm)][:2] == ["incident_commander", "deputy"]
+    with pytest.raises(Forbidden):
+        roles.admin_kinds(session, people["mgr"])
+
 def test_p1_without_commander(session, people):
     mgr = people["mgr"]
     p1 = _case(session, mgr)

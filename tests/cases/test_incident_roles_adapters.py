@@ -110,3 +110,24 @@ def test_the_case_page_shows_holders_and_offers_forms_only_to_those_who_may_assi
     assert 'data-testid="no-commander"' in page
     manager_page = login("manager", "mia").get(f"/cases/{p1['id']}").get_data(as_text=True)
     assert 'data-testid="role-form-incident_commander"' in manager_page
+
+
+def test_cli_lists_the_p1_cases_with_no_commander(run_cli, api, p1, open_case):
+    p3 = open_case(api("manager", "mgr7"))
+    flagged = run_cli("case", "list", "--no-commander")
+    assert flagged.exit_code == 0, flagged.output
+    assert p1["reference"] in flagged.output
+    assert p3["reference"] not in flagged.output
+    assert "1 case(s)" in flagged.output
+    assert p3["reference"] in run_cli("case", "list").output  # without the option: every case
+    run_cli("case", "role", "assign", p1["reference"], "incident_commander", "bob")
+    assert "0 case(s)" in run_cli("case", "list", "--no-commander").output
+
+
+def test_a_built_in_kind_is_not_retired_on_any_path(run_cli, api):
+    refused = run_cli("case", "role", "retire-kind", "incident_commander")
+    assert refused.exit_code != 0
+    assert "built-in roles cannot be retired" in refused.output
+    answer = api("admin", "adm9").patch("/api/v1/incident-roles/scribe", json={"retired": True})
+    assert answer.status_code == 409
+    assert answer.get_json()["error"]["field"] == "retired"
