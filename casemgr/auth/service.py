@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from casemgr import paging
 from casemgr.audit import service as audit
-from casemgr.auth import passwords
+from casemgr.auth import passwords, roles
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import (
     ApiToken,
@@ -25,11 +25,10 @@ from casemgr.auth.models import (
     LoginSession,
     LoginThrottle,
     RecoveryCode,
-    Role,
     TokenKind,
     User,
 )
-from casemgr.auth.permissions import Permission, allowed, holds, of_role, require, roles_with
+from casemgr.auth.permissions import Permission, allowed, holds, require, roles_with
 from casemgr.auth.policy import AuthPolicy
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.collaborators import auth_policy, clock
@@ -37,7 +36,7 @@ from casemgr.errors import Conflict, Forbidden, Invalid, Locked, NotFound
 from casemgr.paging import Page
 
 TOKEN_PREFIX = "cm_"  # noqa: S105 - a marker, not a secret
-MFA_SETTING = "mfa_required_roles"
+MFA_SETTING = roles.MFA_SETTING
 TOUCH_EVERY = dt.timedelta(seconds=30)
 
 
@@ -64,6 +63,7 @@ def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_pas
     """Create an account (`must_change_password`: the first sign-in asks for a new password).
     Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
     require_admin(actor)
+    roles.check_role(session, cmd.role)
     passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
@@ -97,11 +97,11 @@ def page_users(session: Session, actor: Actor, page: int, per_page: int) -> Page
 
 def admin_exists(session: Session) -> bool:
     """Whether some account may manage accounts (`user.manage`: an admin)."""
-    return session.scalar(select(func.count()).select_from(User).where(_manages_users())) != 0
+    return session.scalar(select(func.count()).select_from(User).where(_manages_users(session))) != 0
 
 
-def _manages_users() -> Any:
-    return User.role.in_(roles_with(Permission.USER_MANAGE))
+def _manages_users(session: Session) -> Any:
+    return User.role.in_(roles_with(Permission.USER_MANAGE, session))
 
 
 def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) -> User:
@@ -110,7 +110,9 @@ def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) 
     user = get_user(session, username)
     changes: dict[str, Any] = {}
     if cmd.role is not None and cmd.role != user.role:
-        if Permission.USER_MANAGE not in of_role(cmd.role) and _would_leave_no_admin(session, user):
+        roles.check_role(session, cmd.role)
+        if Permission.USER_MANAGE not in roles.permissions_of(session, cmd.role) \
+                and _would_leave_no_admin(session, user):
             raise Conflict("this is the last active admin; create another admin first", field="role")
         changes["role"] = [user.role, cmd.role]
         user.role = cmd.role
@@ -142,7 +144,7 @@ def _would_leave_no_admin(session: Session, user: User) -> bool:
         return False
     others = session.scalar(
         select(func.count()).select_from(User).where(
-            _manages_users(), User.disabled_at.is_(None), User.id != user.id
+            _manages_users(session), User.disabled_at.is_(None), User.id != user.id
         )
     )
     return others == 0
@@ -628,19 +630,21 @@ def write_setting(session: Session, actor: Actor, key: str, value: object, *, ac
     audit.record(session, actor, action, "setting", key, summary)
 
 
-def get_mfa_policy(session: Session) -> set[Role]:
+def get_mfa_policy(session: Session) -> set[str]:
+    """The codes of the roles (built-in or custom) that must use a second factor."""
     values = read_setting(session, MFA_SETTING)
-    return {Role(v) for v in values} if isinstance(values, list) else set()
+    return {str(v) for v in values} if isinstance(values, list) else set()
 
 
-def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
-    """Choose which roles must use a second factor. Raises Forbidden for non-admins."""
+def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[str]:
+    """Choose which roles (built-in or custom, by code) must use a second factor. Raises Forbidden for
+    non-admins; Invalid naming required_roles for a code that names no role."""
     require_admin(actor)
     before = sorted(get_mfa_policy(session))
-    value = sorted({r.value for r in cmd.required_roles})
+    value = sorted({roles.check_role(session, code, "required_roles") for code in cmd.required_roles})
     write_setting(session, actor, MFA_SETTING, value, action="settings.mfa_required_roles",
-                  summary={"from": [str(r) for r in before], "to": value})
-    return {Role(v) for v in value}
+                  summary={"from": before, "to": value})
+    return set(value)
 
 
 # ---------------------------------------------------------------- API tokens
