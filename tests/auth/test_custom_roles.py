@@ -325,3 +325,17 @@ def test_the_mfa_policy_names_custom_roles(api, login, tier1):
     unknown = admin.put("/api/v1/settings/mfa", json={"required_roles": ["tier-7"]})
     assert (unknown.status_code, unknown.get_json()["error"]["field"]) == (422, "required_roles")
     admin.put("/api/v1/settings/mfa", json={"required_roles": []})
+
+
+def test_lists_of_accounts_by_permission_count_custom_roles(db, system, make_user, tier1, legal):
+    """Who may own a case (case.edit) is asked of every role, custom ones included."""
+    from casemgr.cases import service as cases
+
+    make_user(tier1, "tom")
+    make_user(legal, "lena")
+    make_user("analyst", "ann")
+    with db.transaction() as s:
+        names = [u.username for u in cases.assignable_users(s, system)]
+    assert "tom" in names
+    assert "ann" in names
+    assert "lena" not in names
