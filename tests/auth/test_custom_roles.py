@@ -339,3 +339,9 @@ def test_lists_of_accounts_by_permission_count_custom_roles(db, system, make_use
     assert "tom" in names
     assert "ann" in names
     assert "lena" not in names
+
+
+def test_a_stored_name_the_registry_no_longer_holds_grants_nothing():
+    from casemgr.auth import permissions
+
+    assert permissions.from_names(["case.view", "case.retired_long_ago"]) == frozenset({Permission.CASE_VIEW})
