@@ -21,7 +21,7 @@ from casemgr.audit.content import EntryView
 from casemgr.auth.actor import Actor
 from casemgr.auth.overview import AdminOverview, admin_overview
 from casemgr.auth.permissions import Permission, allowed
-from casemgr.cases import incident_roles
+from casemgr.cases import access, incident_roles
 from casemgr.cases import service as cases
 from casemgr.evidence.overview import IntegrityOverview, integrity_overview
 from casemgr.web import current_actor, database, db_session
@@ -46,7 +46,8 @@ def home_for(session: Session, actor: Actor) -> Home:
     evidence integrity for those who read the audit log too (auditors)."""
     if allowed(actor, Permission.USER_MANAGE):
         return Home(admin=admin_overview(session, actor))
-    home = Home(cases=cases.dashboard(session, actor))
+    # A custom role may hold no case permission at all: its home page has no case lists then.
+    home = Home(cases=cases.dashboard(session, actor) if access.sees_cases(actor) else None)
     if allowed(actor, Permission.AUDIT_READ):
         recent = audit.list_entries(session, actor, audit.AuditFilter(per_page=10))
         home.audit_recent, home.audit_total = recent.items, recent.total

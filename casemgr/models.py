@@ -1,7 +1,15 @@
 """Every table, imported in one place so that Alembic and tests see the whole schema."""
 
 from casemgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from casemgr.auth.models import ApiToken, InstanceSetting, LoginSession, LoginThrottle, RecoveryCode, User
+from casemgr.auth.models import (
+    ApiToken,
+    CustomRole,
+    InstanceSetting,
+    LoginSession,
+    LoginThrottle,
+    RecoveryCode,
+    User,
+)
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.cases.role_models import IncidentRoleAssignment, IncidentRoleKind
 from casemgr.db import Base
@@ -10,7 +18,7 @@ from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjec
 from casemgr.teams.models import Team, team_members
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
-           "CaseReferenceCounter", "CaseTag", "CustodyEvent", "EvidenceItem", "IncidentRoleAssignment",
+           "CaseReferenceCounter", "CaseTag", "CustodyEvent", "CustomRole", "EvidenceItem", "IncidentRoleAssignment",
            "IncidentRoleKind", "IndicatorCollection", "InstanceSetting",
            "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
            "Team", "TimelineEntry", "User", "team_members"]

@@ -27,7 +27,7 @@ from casemgr import fields
 from casemgr.auth import permissions
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import User
 from casemgr.config import Settings
 from casemgr.db import Database
 from casemgr.errors import BadRequest, DomainError, Invalid, TooLarge
@@ -46,7 +46,7 @@ class Principal:
 
     user_id: int
     username: str
-    role: Role
+    role: str  # a role code, built-in or custom
     token_id: int | None = None
     token_issued_by: str | None = None
     mfa_pending: bool = False

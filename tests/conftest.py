@@ -175,8 +175,9 @@ def make_user(db: Database, system: Actor) -> Callable[..., User]:
     counter = iter(range(1, 10_000))
 
     def make(role: Role | str = Role.ANALYST, username: str | None = None, password: str = PASSWORD) -> User:
-        role = Role(role)
-        name = username or f"{role.value}{next(counter)}"
+        """An account with a built-in role or a custom role's code (the role must exist)."""
+        role = str(role)
+        name = username or f"{role}{next(counter)}"
         with db.transaction() as s:
             return auth.create_user(s, system, NewUser(username=name, role=role, password=password))
 

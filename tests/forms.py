@@ -57,9 +57,10 @@ class Form:
     def data(self, fill: dict[str, Any] | None = None, button: str | None = None) -> list[tuple[str, Any]]:
         """The (name, value) pairs a browser sends, with `fill` typed in or chosen by the user:
         a string for a text field, textarea or select (one of its options), True/False to tick
-        or untick a checkbox, a radio's value to choose it, a list for a multiple select, and
-        (bytes, filename) for a file input. `button`: the name of the submit button pressed
-        (default: the first; a browser sends the one clicked)."""
+        or untick a checkbox (a list of values for checkboxes of one name), a radio's value to
+        choose it, a list for a multiple select, and (bytes, filename) for a file input.
+        `button`: the name of the submit button pressed (default: the first; a browser sends the
+        one clicked)."""
         fill = dict(fill or {})
         unknown = set(fill) - self.names()
         assert not unknown, f"the form has no fields {sorted(unknown)}; it shows {sorted(self.names())}"
@@ -69,7 +70,9 @@ class Form:
                 continue
             given = fill.get(f.name)
             if f.kind == "checkbox":
-                ticked = f.checked if f.name not in fill else (given is True or given == f.value)
+                # several checkboxes of one name (a role's permissions): a list ticks those whose values it holds
+                ticked = f.checked if f.name not in fill else (given is True or given == f.value or (
+                    isinstance(given, list) and f.value in given))
                 if ticked:
                     pairs.append((f.name, f.value))
             elif f.kind == "radio":

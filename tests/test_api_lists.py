@@ -37,6 +37,7 @@ LISTS: dict[tuple[str, str], Route] = {
     ("GET", "/cases/<int:case_id>/stix/objects"): Route("member", "/cases/{case}/stix/objects",
                                                         extra=frozenset({"types"})),
     ("GET", "/teams"): Route("member", "/teams"),
+    ("GET", "/roles"): Route("admin", "/roles"),  # the four built-in roles and tier-1 (tests/world.py)
     ("GET", "/indicators"): Route("member", "/indicators?value=203.0.113.0/24", extra=frozenset({"cases"})),
     # Two whole lists: the items of one case, and what one request added.
     ("GET", "/cases/<int:case_id>/evidence"): Route("member", "/cases/{case}/evidence", paged=False),
@@ -83,7 +84,7 @@ def test_every_list_operation_is_covered(app):
               if op["responses"].get(next(iter(op["responses"])), {}).get("content", {}).get(
                   "application/json", {}).get("schema", {}).get("required") == ["items", "total"]}
     rules = {(m, _openapi(rule)) for m, rule in LISTS}
-    assert len(listed) == 11  # every is_list operation (the search declares its own model)
+    assert len(listed) == 12  # every is_list operation (the search declares its own model)
     assert listed <= rules, f"list operations without a row in LISTS: {sorted(listed - rules)}"
 
 
@@ -130,4 +131,7 @@ def test_each_list_answers_the_one_envelope(world, operation):
 
 def _key(item: dict[str, Any]) -> Any:
     """What tells the items apart (their other fields may change as they are read: a token's last use)."""
-    return item["seq"] if "seq" in item else item["id"]
+    for key in ("seq", "id", "code"):  # audit entries, most records, roles
+        if key in item:
+            return item[key]
+    raise KeyError(f"no key in {sorted(item)}")

@@ -37,9 +37,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from casemgr import create_app
+from casemgr.auth import roles
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
+from casemgr.auth.role_schemas import NewRole
 from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.cases import incident_roles
 from casemgr.cases.schemas import NewRoleKind, RoleKindUpdate
@@ -52,7 +54,8 @@ from tests.conftest import PASSWORD, WebClient, _wipe
 from tests.world import T, World, build_world
 
 TABLE = Path(__file__).with_name("authz_matrix.csv")
-ROLE_COLUMNS = ["anonymous", "admin", "auditor", "manager", "member", "outsider"]
+# tier1: an account with the custom role tier-1 (tests/world.py), a member of no case
+ROLE_COLUMNS = ["anonymous", "admin", "auditor", "manager", "member", "outsider", "tier1"]
 CASE_COLUMNS = ["restricted_member", "restricted_outsider", "red_member", "red_outsider", "red_auditor"]
 COLUMNS = ROLE_COLUMNS + CASE_COLUMNS
 OUTCOMES = {"ok", "login", "401", "403", "404", "422", "shows", "hides"}
@@ -171,6 +174,13 @@ class Context:
         code = f"kind_{next(self.counter)}"
         with self.db.transaction() as s:
             incident_roles.create_kind(s, Actor.system("test"), NewRoleKind(code=code, label=f"Kind {code}"))
+        return code
+
+    def fresh_role(self) -> str:
+        """A custom role no account has, for one request that changes or deletes it."""
+        code = f"fresh-{next(self.counter)}"
+        with self.db.transaction() as s:
+            roles.create_role(s, Actor.system("test"), NewRole(code=code, name="Fresh", permissions=["case.view"]))
         return code
 
     def token_of(self, who: str) -> int:
@@ -304,6 +314,46 @@ for _action in ("unlock", "reset-password", "reset-mfa"):
     REQUESTS[("POST", f"/admin/users/<username>/{_action}")] = _admin_action(_action)
 simple("POST", "/admin/users/<username>/tokens", "/admin/users/{spare}/tokens",
        data={"name": "ops", "expires_days": ""})
+
+# -- roles (changing or deleting one: a role made for the one request, so that tier-1 stays as it is)
+simple("GET", "/admin/roles", "/admin/roles")
+simple("GET", "/admin/roles/<code>", "/admin/roles/tier-1")
+simple("GET", "/api/v1/roles", "/api/v1/roles")
+simple("GET", "/api/v1/roles/<code>", "/api/v1/roles/tier-1")
+
+
+@request("POST", "/admin/roles")
+def _admin_create_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/admin/roles", {"data": {"code": f"made-{next(ctx.counter)}", "name": "Made", "description": "",
+                                     "permissions": "case.view"}}
+
+
+@request("POST", "/api/v1/roles")
+def _api_create_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/roles", {"json": {"code": f"made-{next(ctx.counter)}", "name": "Made",
+                                      "permissions": ["case.view"]}}
+
+
+@request("POST", "/admin/roles/<code>")
+def _admin_update_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/admin/roles/{ctx.fresh_role()}", {"data": {"name": "Renamed", "description": "",
+                                                         "permissions": "case.create"}}
+
+
+@request("PATCH", "/api/v1/roles/<code>")
+def _api_update_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/roles/{ctx.fresh_role()}", {"json": {"permissions": ["case.create"]}}
+
+
+@request("POST", "/admin/roles/<code>/delete")
+def _admin_delete_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/admin/roles/{ctx.fresh_role()}/delete", {}
+
+
+@request("DELETE", "/api/v1/roles/<code>")
+def _api_delete_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/roles/{ctx.fresh_role()}", {}
+
 
 # -- cases (web)
 simple("GET", "/cases", "/cases?per_page=200", marker="reference")

@@ -65,7 +65,7 @@ def test_init_creates_the_first_admin_once_with_a_working_password(run_cli, tmp_
     assert result.exit_code == 0, result.stderr
     password = re.search(r"password: (\S+)", result.stdout).group(1)
     assert len(password) >= 12
-    assert user_row(db, "admin").role.value == "admin"
+    assert user_row(db, "admin").role == "admin"
     assert web.login("admin", password).status_code == 302
     assert user_row(db, "admin").must_change_password  # the printed password is for the first sign-in only
     assert web.get("/admin/users").headers["Location"] == "/account/password/new"

@@ -640,6 +640,37 @@ def test_incident_role_kind_forms(world):
     assert world["manager"].get("/admin/incident-roles").status_code == 403
 
 
+# ---------------------------------------------------------------- custom roles
+
+
+@covers("auth.admin_create_role", "auth.admin_update_role", "auth.admin_delete_role")
+def test_role_forms(world):
+    web = world["admin"]
+    new = form_on(web, "/admin/roles", testid="new-role-form")
+    page = ok(web, new.submit(web, {"code": "tier-1", "name": "Tier-1 analyst", "description": "First line",
+                                    "permissions": ["case.view", "case.edit", "evidence.upload"]}))
+    assert "Role Tier-1 analyst (tier-1) was created." in page
+    assert 'value="case.edit" checked' in page
+    edit = form_on(web, "/admin/roles/tier-1", testid="role-form")
+    page = ok(web, edit.submit(web, {"permissions": ["case.view", "case.create"]}))  # the rest as rendered
+    assert "Role Tier-1 analyst was saved" in page
+    assert 'value="case.create" checked' in page
+    assert 'value="case.edit" checked' not in page
+    assert "First line" in page
+    refused = form_on(web, "/admin/roles", testid="new-role-form").submit(web, {"code": "admin", "name": "Mine"})
+    assert refused.status_code == 409
+    assert "built-in role" in refused.get_data(as_text=True)
+    users = form_on(web, "/admin/users", action="/admin/users/bob", has="role")
+    page = ok(web, users.submit(web, {"role": "tier-1"}))
+    assert '<option value="tier-1" selected' in page.split('data-testid="user-bob"')[1]
+    in_use = form_on(web, "/admin/roles/tier-1", testid="delete-role-form").submit(web)
+    assert in_use.status_code == 409
+    assert "role of 1 account(s)" in in_use.get_data(as_text=True)
+    ok(web, form_on(web, "/admin/users", action="/admin/users/bob", has="role").submit(web, {"role": "analyst"}))
+    page = ok(web, form_on(web, "/admin/roles/tier-1", testid="delete-role-form").submit(web))
+    assert "Role Tier-1 analyst (tier-1) was deleted." in page
+
+
 # ---------------------------------------------------------------- every form has a test
 
 
@@ -685,7 +716,8 @@ def test_every_form_of_every_role_has_a_test(app, world):
     case, item = world["case"], world["evidence_id"]
     start = ["/", f"/cases/{case['id']}", f"/cases/{case['id']}/evidence", f"/evidence/{item}",
              f"/cases/{case['id']}/indicators", "/account", "/admin/users", "/admin/evidence", "/audit",
-             "/admin/teams", f"/admin/teams/{world['team_id']}", "/admin/incident-roles"]
+             "/admin/teams", f"/admin/teams/{world['team_id']}", "/admin/incident-roles", "/admin/roles",
+             "/admin/roles/analyst"]
     found: dict[str, str] = {}
     for role in ("analyst", "manager", "auditor", "admin"):
         for endpoint, page in _crawl(app, world[role], start).items():

@@ -5,7 +5,8 @@ API token, and three cases opened by the analyst `member`:
 - `case`: an ordinary case (TLP:AMBER) with an evidence item, an indicator, a note and a STIX bundle;
 - `restricted`: a restricted case (hidden from analysts who are not members) with evidence and an indicator;
 - `red`: a TLP:RED case, visible to every analyst, whose indicators are TLP:RED.
-`outsider` is an analyst who is a member of none of them; `spare` an analyst for tests to change.
+`outsider` is an analyst who is a member of none of them; `spare` an analyst for tests to change; `tier1` has
+the custom role `tier-1` (TIER1: an analyst's permissions but evidence.download) and is a member of none.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from typing import Any
 
 from flask import Flask
 
+from casemgr.auth import roles
 from casemgr.auth import service as auth
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role
+from casemgr.auth.permissions import BUILT_IN, Permission
+from casemgr.auth.role_schemas import NewRole
 from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.db import Database
 from casemgr.evidence.keyring import KEYRING_FILE, Keyring
 from tests.conftest import PASSWORD
 
-ROLES = {"member": Role.ANALYST, "outsider": Role.ANALYST, "manager": Role.MANAGER, "auditor": Role.AUDITOR,
-         "admin": Role.ADMIN, "spare": Role.ANALYST}
+ROLES: dict[str, str] = {"member": Role.ANALYST, "outsider": Role.ANALYST, "manager": Role.MANAGER,
+                         "auditor": Role.AUDITOR, "admin": Role.ADMIN, "spare": Role.ANALYST, "tier1": "tier-1"}
+TIER1 = sorted(p.value for p in BUILT_IN[Role.ANALYST] - {Permission.EVIDENCE_DOWNLOAD})
 VALUES = {"case": "203.0.113.7", "restricted": "203.0.113.8", "red": "203.0.113.9"}  # each case's indicator
 T = "2026-01-01T00:00:00.000Z"
 CASE = {"title": "Beaconing from a finance laptop", "description": "EDR alert on outbound traffic.",
@@ -59,6 +64,8 @@ def build_world(app: Flask, *, prefix: str = "") -> World:
     Keyring.create(settings.instance_dir / KEYRING_FILE)
     system = Actor.system("test")
     tokens, usernames, token_ids = {}, {}, {}
+    with db.transaction() as s:  # a custom role (the issue's tier-1 analyst), to check every route for it too
+        roles.create_role(s, system, NewRole(code="tier-1", name="Tier-1 analyst", permissions=TIER1))
     for who, role in ROLES.items():
         with db.transaction() as s:
             user = auth.create_user(s, system, NewUser(username=f"{prefix}{who}", role=role, password=PASSWORD))

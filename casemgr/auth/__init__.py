@@ -18,18 +18,19 @@ if TYPE_CHECKING:  # this module is imported by `casemgr --help`: it imports not
 COMMANDS = {
     "user": "Manage user accounts.",
     "token": "Manage API tokens.",
+    "role": "Manage custom roles and their permissions.",
 }
 
 
 def register(app: Flask) -> None:
     """Add the domain's pages (blueprints, and anything else they need of the app)."""
-    from casemgr.auth import views
+    from casemgr.auth import roles_views, views  # noqa: F401 (roles_views adds the role pages to views.bp)
 
     app.register_blueprint(views.bp)
 
 
 def api_blueprint() -> ApiBlueprint:
     """The domain's endpoints, nested under /api/v1 by casemgr.api.make_api."""
-    from casemgr.auth import api
+    from casemgr.auth import api, roles_api  # noqa: F401 (roles_api adds /roles to api.bp)
 
     return api.bp

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
 from casemgr.auth import service
-from casemgr.auth.models import Role, TokenKind
+from casemgr.auth.models import TokenKind
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, UserUpdate
 from casemgr.web import current_actor, db_session
 
@@ -23,7 +23,7 @@ class Out(BaseModel):
 class MeOut(Out):
     id: int
     username: str
-    role: Role
+    role: str = Field(description="a role's code (built-in or custom)")
     display_name: str
 
 
@@ -51,7 +51,7 @@ class IssuedTokenOut(TokenOut):
 
 
 class MfaPolicyOut(BaseModel):
-    required_roles: list[Role]
+    required_roles: list[str]
 
 
 def _user(user: Any) -> dict[str, Any]:

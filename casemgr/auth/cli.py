@@ -7,7 +7,6 @@ import sys
 import click
 
 from casemgr.auth import service
-from casemgr.auth.models import Role
 from casemgr.auth.schemas import NewToken, NewUser, UserUpdate
 from casemgr.cli import CliContext, pass_ctx, reports_errors
 from casemgr.collaborators import clock
@@ -21,7 +20,8 @@ def user() -> None:
 
 @user.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--role", required=True, help="A role's code: analyst, manager, auditor, admin or a custom role's "
+              "(`casemgr role list`).")
 @click.option("--display-name", default="")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @pass_ctx
@@ -51,6 +51,19 @@ def list_users(ctx: CliContext) -> None:
             notes = [note for note, applies in (("locked", u.locked_until is not None and u.locked_until > now),
                                                 ("must-change-password", u.must_change_password)) if applies]
             click.echo(f"{u.username:<24} {u.role:<8} {state:<8} {mfa}{''.join(' ' + n for n in notes)}")
+
+
+@user.command("set-role")
+@click.argument("username")
+@click.argument("role")
+@pass_ctx
+@reports_errors
+def set_role(ctx: CliContext, username: str, role: str) -> None:
+    """Give USERNAME the role ROLE (a built-in or custom role's code); it holds from their next request."""
+    cmd = parse(UserUpdate, {"role": role})
+    with ctx.transaction() as s:
+        changed = service.update_user(s, ctx.actor(), username, cmd)
+        click.echo(f"{changed.username} now has the role {changed.role}")
 
 
 def _set_disabled(ctx: CliContext, username: str, disabled: bool) -> None:
@@ -171,3 +184,13 @@ def revoke_token(ctx: CliContext, token_id: int) -> None:
     with ctx.transaction() as s:
         t = service.revoke_token(s, ctx.actor(), token_id)
         click.echo(f"revoked token {t.id} ({t.name}) of {t.user.username}")
+
+
+
+@click.group()
+def role() -> None:
+    """Manage custom roles and their permissions."""
+
+
+# The commands of `casemgr role` are in casemgr.auth.roles_cli, beside their service; they add themselves to the group.
+from casemgr.auth import roles_cli  # noqa: E402,F401,I001

@@ -18,13 +18,35 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# A role code: a built-in role's (the values of Role) or a custom role's (CustomRole.code).
+ROLE_CODE_LENGTH = 32
+
+
+class CustomRole(Base):
+    """A role an admin defined: a stable code, a name, a description and a set of permissions from the registry
+    (casemgr/auth/permissions.py resolves it; casemgr/auth/roles.py is the one place that changes it).
+
+    The code is the primary key: `User.role` names it, and an account's role is then found in the session's
+    identity map without a query once loaded (one query per role per request)."""
+
+    __tablename__ = "custom_roles"
+
+    code: Mapped[str] = mapped_column(String(ROLE_CODE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)  # registered names, sorted
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128), default="")
-    role: Mapped[Role] = mapped_column(str_enum(Role, 16))
+    # A built-in role (Role) or a custom role's code; no foreign key, since the built-in roles are not rows.
+    role: Mapped[str] = mapped_column(String(ROLE_CODE_LENGTH))
     password_hash: Mapped[str] = mapped_column(String(256))
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
@@ -42,6 +64,9 @@ class User(Base):
     )
     sessions: Mapped[list[LoginSession]] = relationship(back_populates="user")
     recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # The custom role the account has (None for a built-in role). Read through casemgr.auth.permissions.of_user.
+    custom_role: Mapped[CustomRole | None] = relationship(
+        primaryjoin="foreign(User.role) == CustomRole.code", viewonly=True, lazy="select")
 
     @property
     def is_disabled(self) -> bool:

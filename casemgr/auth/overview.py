@@ -23,7 +23,7 @@ EXPIRING_WITHIN = dt.timedelta(days=7)
 
 @dataclass
 class AdminOverview:
-    users_by_role: dict[Role, int]
+    users_by_role: dict[str, int]  # role code -> active accounts (the built-in roles always)
     locked: list[User]  # locked out now after failed sign-ins
     disabled: int
     must_change_password: list[User]
@@ -40,10 +40,10 @@ def admin_overview(session: Session, actor: Actor) -> AdminOverview:
     tokens = auth.all_tokens(session, actor)
     now = clock(session).now()
     active = [t for t in tokens if t.revoked_at is None and (t.expires_at is None or t.expires_at > now)]
-    by_role = {r: 0 for r in Role}
+    by_role: dict[str, int] = {r.value: 0 for r in Role}
     for u in users:
         if not u.is_disabled:
-            by_role[u.role] += 1
+            by_role[u.role] = by_role.get(u.role, 0) + 1
     session.execute(text("SELECT 1"))
     entries = session.scalar(select(func.count(AuditEntry.seq))) or 0
     last = session.scalar(select(func.max(AuditCheckpoint.created_at)))

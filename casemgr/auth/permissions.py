@@ -4,8 +4,10 @@
   generated from this module; tests/auth/test_permission_registry.py checks that it is current). Looking up
   a name that is not registered raises `UnknownPermission`, and the same test scans the code and the
   templates for any use of a permission that is not defined here.
-- A role is a named set of permissions. The four built-in roles are `BUILT_IN` below; a custom role will be
-  another such set, resolved in `granted()`, the one place that says what an actor holds.
+- A role is a named set of permissions. The four built-in roles are `BUILT_IN` below; a custom role
+  (casemgr.auth.models.CustomRole, defined by admins through casemgr/auth/roles.py) is another such set, kept
+  in the database. `of_user()` is the one place that resolves an account's set, read afresh in every request
+  (the role is loaded with the account's session), so a change to a custom role holds from the next request.
 - `allowed(actor, permission)` and `require(actor, permission, message)` are what services call. They say
   what a role may do in general; whether the actor may see or change one case (restricted cases, members)
   is decided on top of them by casemgr/cases/access.py, and TLP:RED objects by casemgr/indicators/red.py.
@@ -17,8 +19,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role, User
+from casemgr.auth.models import CustomRole, Role, User
 from casemgr.errors import Forbidden
 
 
@@ -89,6 +94,8 @@ class Permission(enum.StrEnum):
     TEAM_VIEW = ("team.view", "List the teams and read one (to choose a team for a case, or see who is in it)")
     CASE_READ_ROLE_KINDS = ("case.read_role_kinds", "List the kinds of incident role (to name people in them, "
                             "or read who held them)")
+    ROLE_MANAGE = ("role.manage", "Define custom roles: their names, descriptions and permissions (whoever "
+                   "holds it can grant any permission)")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -119,19 +126,37 @@ BUILT_IN: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: _DIRECTORY | {P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
                                 P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT},
     Role.ADMIN: _DIRECTORY | {P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
-                              P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES},
+                              P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES, P.ROLE_MANAGE},
 }
 EVERYTHING = frozenset(Permission)
 
 
+def is_built_in(code: str) -> bool:
+    """Whether `code` names one of the four built-in roles."""
+    return code in _BUILT_IN_CODES
+
+
+_BUILT_IN_CODES = frozenset(r.value for r in Role)
+
+
 def of_role(role: Role | str) -> frozenset[Permission]:
-    """The permissions a role holds."""
+    """The permissions a built-in role holds. Raises ValueError for any other code."""
     return BUILT_IN[Role(role)]
 
 
+def from_names(names: Iterable[str]) -> frozenset[Permission]:
+    """The registered permissions among `names` (a stored custom role's list): a name the registry dropped since
+    grants nothing."""
+    return frozenset(_BY_NAME[n] for n in names if n in _BY_NAME)
+
+
 def of_user(user: User) -> frozenset[Permission]:
-    """The permissions an account holds: its role's (a custom role will be resolved here too)."""
-    return of_role(user.role)
+    """The permissions an account holds: its built-in role's, or its custom role's as stored now (a role code
+    that names no role grants nothing)."""
+    if is_built_in(user.role):
+        return of_role(user.role)
+    custom = user.custom_role
+    return from_names(custom.permissions) if custom is not None else frozenset()
 
 
 def granted(actor: Actor) -> frozenset[Permission]:
@@ -159,10 +184,15 @@ def require(actor: Actor, permission: Permission | str, message: str, *, field: 
         raise Forbidden(message, field=field)
 
 
-def roles_with(permission: Permission | str) -> list[Role]:
-    """The roles that hold `permission` (e.g. who may own a case, or be escalated to), in the Role order."""
+def roles_with(permission: Permission | str, session: Session | None) -> list[str]:
+    """The codes of the roles that hold `permission` (e.g. who may own a case, or be escalated to): the built-in
+    ones in the Role order, then the custom ones in `session` (None: the built-in ones only) by code."""
     wanted = get(permission)
-    return [role for role in Role if wanted in of_role(role)]
+    codes = [role.value for role in Role if wanted in of_role(role)]
+    if session is not None:
+        codes += [r.code for r in session.scalars(select(CustomRole).order_by(CustomRole.code))
+                  if wanted in from_names(r.permissions)]
+    return codes
 
 
 def holders(roles: Iterable[Role]) -> dict[Permission, list[Role]]:

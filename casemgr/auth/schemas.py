@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from casemgr.auth.models import Role
+from casemgr.auth.role_schemas import RoleCode
 from casemgr.fields import Input
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -21,7 +21,7 @@ class Command(Input):
 class NewUser(Command):
     username: str = Field(min_length=2, max_length=64, pattern=USERNAME_PATTERN,
                           description="lower-case letters, digits, '.', '_' or '-'")
-    role: Role
+    role: RoleCode = Field(description="a role's code: analyst, manager, auditor, admin or a custom role's")
     password: Password = Field(min_length=1, max_length=1024, json_schema_extra={"format": "password"})
     display_name: str = Field(default="", max_length=128)
 
@@ -32,7 +32,7 @@ class NewUser(Command):
 
 
 class UserUpdate(Command):
-    role: Role | None = None
+    role: RoleCode | None = None
     disabled: bool | None = None
     display_name: str | None = Field(default=None, max_length=128)
 
@@ -48,4 +48,4 @@ class PasswordChange(Command):
 
 
 class MfaPolicy(Command):
-    required_roles: list[Role] = Field(default_factory=list)
+    required_roles: list[RoleCode] = Field(default_factory=list, max_length=500, description="role codes")

@@ -8,14 +8,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from casemgr.audit import service as audit
+from casemgr.auth import roles
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import InstanceSetting, Role
+from casemgr.auth.models import InstanceSetting
 from casemgr.auth.permissions import Permission, require
 from casemgr.auth.schemas import MfaPolicy
 from casemgr.auth.users import require_admin
 from casemgr.collaborators import clock
 
-MFA_SETTING = "mfa_required_roles"
+MFA_SETTING = roles.MFA_SETTING
 
 
 def read_setting(session: Session, key: str) -> object | None:
@@ -37,16 +38,18 @@ def write_setting(session: Session, actor: Actor, key: str, value: object, *, ac
     audit.record(session, actor, action, "setting", key, summary)
 
 
-def get_mfa_policy(session: Session) -> set[Role]:
+def get_mfa_policy(session: Session) -> set[str]:
+    """The codes of the roles (built-in or custom) that must use a second factor."""
     values = read_setting(session, MFA_SETTING)
-    return {Role(v) for v in values} if isinstance(values, list) else set()
+    return {str(v) for v in values} if isinstance(values, list) else set()
 
 
-def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[Role]:
-    """Choose which roles must use a second factor. Raises Forbidden for non-admins."""
+def set_mfa_policy(session: Session, actor: Actor, cmd: MfaPolicy) -> set[str]:
+    """Choose which roles (built-in or custom, by code) must use a second factor. Raises Forbidden for
+    non-admins; Invalid naming required_roles for a code that names no role."""
     require_admin(actor)
     before = sorted(get_mfa_policy(session))
-    value = sorted({r.value for r in cmd.required_roles})
+    value = sorted({roles.check_role(session, code, "required_roles") for code in cmd.required_roles})
     write_setting(session, actor, MFA_SETTING, value, action="settings.mfa_required_roles",
-                  summary={"from": [str(r) for r in before], "to": value})
-    return {Role(v) for v in value}
+                  summary={"from": before, "to": value})
+    return set(value)

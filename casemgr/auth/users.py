@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from casemgr import paging
 from casemgr.audit import service as audit
-from casemgr.auth import passwords
+from casemgr.auth import passwords, roles
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import LoginSession, RecoveryCode, User
-from casemgr.auth.permissions import Permission, holds, of_role, require, roles_with
+from casemgr.auth.permissions import Permission, holds, require, roles_with
 from casemgr.auth.schemas import NewUser, UserUpdate
 from casemgr.collaborators import auth_policy, clock
 from casemgr.errors import Conflict, Forbidden, NotFound
@@ -47,6 +47,7 @@ def create_user(session: Session, actor: Actor, cmd: NewUser, *, must_change_pas
     """Create an account (`must_change_password`: the first sign-in asks for a new password).
     Raises Forbidden (not admin), Conflict (name taken), Invalid (password)."""
     require_admin(actor)
+    roles.check_role(session, cmd.role)
     passwords.check_policy(cmd.password, [cmd.username, cmd.display_name])
     if session.scalar(select(User.id).where(User.username == cmd.username)) is not None:
         raise Conflict(f"the username {cmd.username!r} is taken", field="username")
@@ -80,11 +81,11 @@ def page_users(session: Session, actor: Actor, page: int, per_page: int) -> Page
 
 def admin_exists(session: Session) -> bool:
     """Whether some account may manage accounts (`user.manage`: an admin)."""
-    return session.scalar(select(func.count()).select_from(User).where(_manages_users())) != 0
+    return session.scalar(select(func.count()).select_from(User).where(_manages_users(session))) != 0
 
 
-def _manages_users() -> Any:
-    return User.role.in_(roles_with(Permission.USER_MANAGE))
+def _manages_users(session: Session) -> Any:
+    return User.role.in_(roles_with(Permission.USER_MANAGE, session))
 
 
 def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) -> User:
@@ -93,7 +94,9 @@ def update_user(session: Session, actor: Actor, username: str, cmd: UserUpdate) 
     user = get_user(session, username)
     changes: dict[str, Any] = {}
     if cmd.role is not None and cmd.role != user.role:
-        if Permission.USER_MANAGE not in of_role(cmd.role) and _would_leave_no_admin(session, user):
+        roles.check_role(session, cmd.role)
+        if Permission.USER_MANAGE not in roles.permissions_of(session, cmd.role) \
+                and _would_leave_no_admin(session, user):
             raise Conflict("this is the last active admin; create another admin first", field="role")
         changes["role"] = [user.role, cmd.role]
         user.role = cmd.role
@@ -125,7 +128,7 @@ def _would_leave_no_admin(session: Session, user: User) -> bool:
         return False
     others = session.scalar(
         select(func.count()).select_from(User).where(
-            _manages_users(), User.disabled_at.is_(None), User.id != user.id
+            _manages_users(session), User.disabled_at.is_(None), User.id != user.id
         )
     )
     return others == 0

@@ -11,9 +11,8 @@ import qrcode.image.svg
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from casemgr.auth import service
+from casemgr.auth import roles, service
 from casemgr.auth.actor import Actor
-from casemgr.auth.models import Role
 from casemgr.auth.schemas import MfaPolicy, NewToken, NewUser, PasswordChange, UserUpdate
 from casemgr.fields import parse
 from casemgr.web import (
@@ -241,7 +240,7 @@ def _admin() -> Actor:
 def _users_page(status: int = 200, **extra: Any) -> Any:
     s = db_session()
     actor = _admin()
-    return render_template("auth/users.html", users=service.list_users(s, actor), roles=list(Role),
+    return render_template("auth/users.html", users=service.list_users(s, actor), roles=roles.role_choices(s),
                            mfa_roles=service.get_mfa_policy(s), **extra), status
 
 

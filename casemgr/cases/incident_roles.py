@@ -298,7 +298,7 @@ def roles_panel(session: Session, actor: Actor, case: Case) -> RolesPanel:
     holdings = _holdings(session, [case.id])[case.id]
     if not may_assign_roles(actor, case):
         return RolesPanel(holdings, False, [])
-    users = session.scalars(select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT)),
+    users = session.scalars(select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT, session)),
                                                User.disabled_at.is_(None)).order_by(User.username)).all()
     members = {m.id for m in case.members}
     return RolesPanel(holdings, True, [u for u in users

@@ -385,7 +385,7 @@ def assignable_users(session: Session, actor: Actor) -> list[User]:
     forms' choices). Raises Forbidden for roles that change no case."""
     _require_case_worker(actor)
     return list(session.scalars(
-        select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT)), User.disabled_at.is_(None))
+        select(User).where(User.role.in_(roles_with(Permission.CASE_EDIT, session)), User.disabled_at.is_(None))
         .order_by(User.username)
     ).all())
 

@@ -43,7 +43,8 @@ EXPECTED = {
     "auditor": {"case.view", "case.view_all", "evidence.download_if_enabled", "indicator.export", "indicator.share",
                 "audit.read", "audit.export", "team.view", "case.read_role_kinds"},
     "admin": {"audit.read", "user.manage", "token.manage", "instance.configure", "evidence.maintain",
-              "team.manage", "case.configure_roles", "team.view", "case.read_role_kinds"},
+              "team.manage", "case.configure_roles", "team.view", "case.read_role_kinds",
+              "role.manage"},
 }
 
 
@@ -117,7 +118,7 @@ def test_unknown_names_are_refused_everywhere():
     with pytest.raises(UnknownPermission):
         permissions.require(system, "evidence.burn", "no")
     with pytest.raises(UnknownPermission):
-        permissions.roles_with("case.veiw")
+        permissions.roles_with("case.veiw", None)
     assert permissions.get("case.view") is Permission.CASE_VIEW
 
 
@@ -188,7 +189,7 @@ def test_an_account_holds_its_roles_permissions(role):
     for p in Permission:
         assert permissions.allowed(actor, p) is (p.value in EXPECTED[role.value])
         assert permissions.holds(user, p) is (p.value in EXPECTED[role.value])
-    assert set(permissions.roles_with(Permission.CASE_EDIT)) == {Role.ANALYST, Role.MANAGER}
+    assert set(permissions.roles_with(Permission.CASE_EDIT, None)) == {Role.ANALYST, Role.MANAGER}
 
 
 def test_the_cli_operator_holds_everything_and_anonymous_nothing():

@@ -47,7 +47,7 @@ def test_non_admin_cannot_change_users_through_forms(login, make_user, db, role)
     assert client.post(f"/admin/users/{victim.username}/tokens", {"name": "x"}).status_code == 403
     assert client.post("/admin/settings/mfa", {"required_roles": "analyst"}).status_code == 403
     row = user_row(db, victim.username)
-    assert row.role is Role.ANALYST
+    assert row.role == Role.ANALYST
     assert not row.is_disabled
     admin = login("admin")
     users_page = text_of(admin.get("/admin/users"))
@@ -60,9 +60,9 @@ def test_admin_manages_users_through_forms(login, db):
     response = admin.post("/admin/users", {"username": "newbie", "role": "manager", "display_name": "New Bie",
                                            "password": "a long enough passphrase"})
     assert response.status_code == 302
-    assert user_row(db, "newbie").role is Role.MANAGER
+    assert user_row(db, "newbie").role == Role.MANAGER
     assert admin.post("/admin/users/newbie", {"role": "auditor"}).status_code == 302
-    assert user_row(db, "newbie").role is Role.AUDITOR
+    assert user_row(db, "newbie").role == Role.AUDITOR
     assert admin.post("/admin/users/newbie", {"disabled": "true"}).status_code == 302
     assert user_row(db, "newbie").is_disabled
     assert admin.post("/admin/users/newbie", {"disabled": "false"}).status_code == 302
@@ -117,7 +117,7 @@ def test_user_management_api_is_admin_only(api, make_user, db, role):
     for response in _admin_calls(client, victim.username):
         assert response.status_code == 403, response.request.path
         assert response.json["error"]["code"] == "forbidden"
-    assert user_row(db, victim.username).role is Role.ANALYST
+    assert user_row(db, victim.username).role == Role.ANALYST
 
 
 def test_user_management_api_for_admins(api, make_user, db):
@@ -125,7 +125,7 @@ def test_user_management_api_for_admins(api, make_user, db):
     victim = make_user("analyst")
     statuses = [r.status_code for r in _admin_calls(client, victim.username)]
     assert statuses == [200, 201, 200, 403, 200]  # not even an admin creates a token for someone else
-    assert user_row(db, victim.username).role is Role.ADMIN
+    assert user_row(db, victim.username).role == Role.ADMIN
     listed = client.get("/api/v1/users").json
     assert {u["username"] for u in listed["items"]} >= {victim.username, "mallory", client.user.username}
     assert listed["total"] == len(listed["items"])

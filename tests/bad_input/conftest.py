@@ -125,6 +125,9 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     admin = api("admin")
     team = admin.post("/api/v1/teams", json={"name": "CERT"})
     assert team.status_code == 201, team.get_json()
+    # a custom role whose code is also an incident role kind's, so that both kinds of <code> route find theirs
+    made = admin.post("/api/v1/roles", json={"code": "scribe", "name": "Scribe", "permissions": ["case.view"]})
+    assert made.status_code == 201, made.get_json()
     from casemgr.indicators import sharing
 
     with db.transaction() as s:
@@ -132,7 +135,8 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     values = {"case_id": case["id"], "evidence_id": item.get_json()["id"], "token_id": token,
               "username": manager.user.username, "object_id": added.get_json()["stix"]["id"],
               "collection_id": collection, "filename": "app.css", "action": "seal",
-              "entry_id": note.get_json()["id"], "team_id": team.get_json()["id"]}
+              "entry_id": note.get_json()["id"], "team_id": team.get_json()["id"],
+              "code": "scribe"}
     return World(app, manager, login("manager"), case, values, [admin, api("auditor")])
 
 
