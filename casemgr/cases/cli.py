@@ -93,7 +93,7 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
             ("Priority", f"{c.priority.value} (impact {c.impact.value}, urgency {c.urgency.value})"
              + (" overridden" if c.priority_overridden else "")),
             ("Severity", c.severity.value),
-            ("Category", service.taxonomy().label(c.category, c.subcategory)),
+            ("Category", service.taxonomy(s).label(c.category, c.subcategory)),
             ("TLP / PAP", f"{c.tlp.value.upper()} / {c.pap.value.upper()}"),
             ("Restricted", "yes" if c.restricted else "no"),
             ("Owner", c.owner.username if c.owner else "unassigned"),
