@@ -14,7 +14,7 @@ can serve a taxonomy older than the request that shows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -25,6 +25,9 @@ from casemgr.auth.permissions import Permission, require
 from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory
 from casemgr.collaborators import clock
 from casemgr.errors import Invalid
+
+if TYPE_CHECKING:
+    from casemgr.cases.schemas import SubcategoryItem
 
 NAME = "ENISA Reference Security Incident Taxonomy (RSIT), as used by casemgr"
 SOURCE = "https://github.com/enisaeu/Reference-Security-Incident-Taxonomy-Task-Force"
@@ -164,7 +167,7 @@ def apply_config(session: Session, actor: Actor, items: list[dict[str, Any]]) ->
                          {"section": "taxonomy", "code": row.code, "name": row.name, "retired": cmd.retired})
             done.append(f"taxonomy: added category {row.code} ({row.name})")
         else:
-            changes = _update(row, cmd.name, cmd.description, cmd.retired, position, now)
+            changes = _update(row, cmd, position, now)
             if changes:
                 session.flush()
                 audit.record(session, actor, "taxonomy.category_update", "taxonomy_category", row.code,
@@ -184,7 +187,7 @@ def apply_config(session: Session, actor: Actor, items: list[dict[str, Any]]) ->
                              {"section": "taxonomy", "code": name, "name": sub.name, "retired": sub_cmd.retired})
                 done.append(f"taxonomy: added subcategory {name} ({sub.name})")
                 continue
-            changes = _update(sub, sub_cmd.name, sub_cmd.description, sub_cmd.retired, sub_position, now)
+            changes = _update(sub, sub_cmd, sub_position, now)
             if changes:
                 session.flush()
                 audit.record(session, actor, "taxonomy.subcategory_update", "taxonomy_subcategory", name,
@@ -208,10 +211,11 @@ def left_out(session: Session, items: list[dict[str, Any]]) -> list[str]:
     return missing
 
 
-def _update(row: TaxonomyCategory | TaxonomySubcategory, name: str, description: str, retired: bool,
-            position: int, now: Any) -> dict[str, list[Any]]:
+def _update(row: TaxonomyCategory | TaxonomySubcategory, item: SubcategoryItem, position: int,
+            now: Any) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
-    for field, value in (("name", name), ("description", description), ("position", position)):
+    retired = item.retired
+    for field, value in (("name", item.name), ("description", item.description), ("position", position)):
         if getattr(row, field) != value:
             changes[field] = [getattr(row, field), value]
             setattr(row, field, value)
