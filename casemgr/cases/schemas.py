@@ -364,7 +364,8 @@ class CategoryItem(FileItem):
 class RoleKindItem(FileItem):
     """An incident role kind in incident-roles.yaml."""
 
-    code: Annotated[str, Field(pattern=ROLE_CODE_PATTERN)]
+    code: Annotated[str, Field(pattern=ROLE_CODE_PATTERN, description="lower-case letters, digits and _, starting "
+                                                                      "with a letter, e.g. forensics_lead")]
     label: RoleLabel
     description: Annotated[str, Field(max_length=REASON_MAX)] = ""
     retired: bool = False

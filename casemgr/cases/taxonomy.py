@@ -27,7 +27,7 @@ from casemgr.collaborators import clock
 from casemgr.errors import Invalid
 
 if TYPE_CHECKING:
-    from casemgr.cases.schemas import SubcategoryItem
+    from casemgr.cases.schemas import CategoryItem, SubcategoryItem
 
 NAME = "ENISA Reference Security Incident Taxonomy (RSIT), as used by casemgr"
 SOURCE = "https://github.com/enisaeu/Reference-Security-Incident-Taxonomy-Task-Force"
@@ -122,7 +122,8 @@ def load(session: Session) -> Taxonomy:
     return taxonomy
 
 
-def _forget(session: Session) -> None:
+def forget(session: Session) -> None:
+    """Drop the taxonomy this session read (after a change, or a rolled-back savepoint that made one)."""
     session.info.pop(_MEMO, None)
 
 
@@ -193,7 +194,7 @@ def apply_config(session: Session, actor: Actor, items: list[dict[str, Any]]) ->
                 audit.record(session, actor, "taxonomy.subcategory_update", "taxonomy_subcategory", name,
                              {"section": "taxonomy", "code": name, "changes": changes})
                 done.append(f"taxonomy: changed subcategory {name}: {', '.join(changes)}")
-    _forget(session)
+    forget(session)
     return done
 
 
@@ -211,7 +212,7 @@ def left_out(session: Session, items: list[dict[str, Any]]) -> list[str]:
     return missing
 
 
-def _update(row: TaxonomyCategory | TaxonomySubcategory, item: SubcategoryItem, position: int,
+def _update(row: TaxonomyCategory | TaxonomySubcategory, item: CategoryItem | SubcategoryItem, position: int,
             now: Any) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
     retired = item.retired
@@ -223,3 +224,18 @@ def _update(row: TaxonomyCategory | TaxonomySubcategory, item: SubcategoryItem, 
         changes["retired"] = [row.retired_at is not None, retired]
         row.retired_at = now if retired else None
     return changes
+
+
+def check_config(session: Session, items: list[CategoryItem]) -> list[tuple[tuple[int | str, ...], str]]:
+    """What in taxonomy.yaml's (valid) categories apply would refuse: a subcategory code given twice in
+    one category. Each problem with the path of its field."""
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    for i, category in enumerate(items):
+        seen: dict[str, int] = {}
+        for j, sub in enumerate(category.subcategories):
+            if sub.code in seen:
+                problems.append(((i, "subcategories", j, "code"),
+                                 f"subcategory {sub.code!r} is listed twice in {category.code} "
+                                 f"(also subcategories[{seen[sub.code]}])"))
+            seen.setdefault(sub.code, j)
+    return problems
