@@ -264,3 +264,15 @@ def test_the_real_command_exports_checks_and_applies(cli_env, app, tmp_path):
     missing = casemgr("config", "check", str(tmp_path / "nowhere"))
     assert missing.returncode == 1
     assert "no such folder" in missing.stderr
+
+
+def test_casemgr_taxonomy_list_shows_retired_codes_only_when_asked(run_cli, tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "taxonomy.yaml").write_text("categories:\n- code: insider\n  name: Insider\n  retired: true\n"
+                                          "  subcategories:\n  - code: theft\n    name: Theft\n")
+    assert run_cli("config", "apply", str(folder)).exit_code == 0
+    listed = run_cli("taxonomy", "list").output
+    assert "malicious-code/ransomware\tRansomware" in listed
+    assert "insider" not in listed
+    assert "insider\tInsider (retired)\n  insider/theft\tTheft\n" in run_cli("taxonomy", "list", "--retired").output
