@@ -316,6 +316,8 @@ def apply_config(session: Session, actor: Actor, items: list[dict[str, object]])
         if item.retired != kind.is_retired:
             changed["retired"] = item.retired
         if changed:
-            update_kind(session, actor, kind.code, RoleKindUpdate(**changed))
+            # Built from the validated item as it is: an empty description clears it (a command parsed from a
+            # form reads a blank value as "not given").
+            update_kind(session, actor, kind.code, RoleKindUpdate.model_construct(**changed))
             done.append(f"incident-roles: changed {kind.code}: {', '.join(changed)}")
     return done

@@ -276,3 +276,29 @@ def test_casemgr_taxonomy_list_shows_retired_codes_only_when_asked(run_cli, tmp_
     assert "malicious-code/ransomware\tRansomware" in listed
     assert "insider" not in listed
     assert "insider\tInsider (retired)\n  insider/theft\tTheft\n" in run_cli("taxonomy", "list", "--retired").output
+
+
+def test_role_kinds_are_relabelled_cleared_and_retired_from_the_file(run_cli, tmp_path):
+    folder = tmp_path / "conf"
+    assert run_cli("config", "export", str(folder)).exit_code == 0
+    _edit(folder / "incident-roles.yaml", "label: Scribe\n  description: Keeps the timeline and the record of "
+          "decisions.\n  retired: false", "label: Note taker\n  description: ''\n  retired: true")
+    applied = run_cli("config", "apply", str(folder))
+    assert "incident-roles: changed scribe: label, description, retired" in applied.output
+    assert run_cli("config", "apply", str(folder)).output.endswith("nothing to change: the database already says "
+                                                                  "what the files say\n")
+    run_cli("config", "export", str(tmp_path / "again"))
+    exported = (tmp_path / "again" / "incident-roles.yaml").read_text()
+    assert "- code: scribe\n  label: Note taker\n  description: ''\n  retired: true\n" in exported
+
+
+def test_a_taxonomy_change_shows_on_the_next_request_of_every_server_process(run_cli, login, tmp_path):
+    """Each process reads the taxonomy once per request, never from a cache older than the request: a
+    server that showed the form before the change offers the new category on its next request."""
+    web = login("analyst")  # the app a server process would run, already serving
+    assert 'value="insider"' not in web.get("/cases/new").get_data(as_text=True)
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "taxonomy.yaml").write_text("categories:\n- code: insider\n  name: Insider\n")
+    assert run_cli("config", "apply", str(folder)).exit_code == 0  # another process changes it
+    assert 'value="insider"' in web.get("/cases/new").get_data(as_text=True)
