@@ -35,6 +35,7 @@ DOMAINS: tuple[str, ...] = (
     "casemgr.indicators",
     "casemgr.evidence",
     "casemgr.teams",
+    "casemgr.configfiles",
 )
 
 

@@ -236,3 +236,10 @@ def problem(model: type[BaseModel], error: Any) -> tuple[str | None, str]:
     if kind in _PLAIN:
         return field, _PLAIN[kind]
     return field, str(error["msg"])
+
+
+class FileItem(Input):
+    """The base of the schemas of configuration-file items (casemgr/configfiles): every key known, and
+    values of the type written (strict: `retired: "yes"` or `name: 12` is a mistake, not a guess)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, strict=True)

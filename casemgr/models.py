@@ -12,6 +12,7 @@ from casemgr.auth.models import (
 )
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.cases.role_models import IncidentRoleAssignment, IncidentRoleKind
+from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
@@ -21,4 +22,4 @@ __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Ca
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "CustomRole", "EvidenceItem", "IncidentRoleAssignment",
            "IncidentRoleKind", "IndicatorCollection", "InstanceSetting",
            "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
-           "Team", "TimelineEntry", "User", "team_members"]
+           "TaxonomyCategory", "TaxonomySubcategory", "Team", "TimelineEntry", "User", "team_members"]

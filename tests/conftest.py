@@ -8,6 +8,7 @@ tests the migrations) and dropped at the end; every test starts from empty table
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from casemgr.auth.actor import Actor
 from casemgr.auth.models import Role, User
 from casemgr.auth.schemas import NewToken, NewUser
 from casemgr.cases.role_models import BUILTIN_KINDS, IncidentRoleKind
+from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory
 from casemgr.clock import ManualClock
 from casemgr.config import Settings, generate_secret_key
 from casemgr.db import Base, Database, utcnow
@@ -116,6 +119,14 @@ def _wipe(url: str) -> None:
         conn.execute(IncidentRoleKind.__table__.insert(), [
             {"code": c, "label": label, "description": d, "builtin": True, "position": i, "created_at": utcnow()}
             for i, (c, label, d) in enumerate(BUILTIN_KINDS)])
+        # So is the taxonomy of a fresh install (migration 0017, from the package's taxonomy.json).
+        raw = json.loads(resources.files("casemgr.cases").joinpath("data/taxonomy.json").read_text("utf-8"))
+        for i, c in enumerate(raw["categories"]):
+            category_id = conn.execute(TaxonomyCategory.__table__.insert().values(
+                code=c["code"], name=c["name"], description=c["description"], position=i)).inserted_primary_key[0]
+            conn.execute(TaxonomySubcategory.__table__.insert(), [
+                {"category_id": category_id, "code": sub["code"], "name": sub["name"],
+                 "description": sub["description"], "position": j} for j, sub in enumerate(c["subcategories"])])
     engine.dispose()
 
 

@@ -96,6 +96,8 @@ class Permission(enum.StrEnum):
                             "or read who held them)")
     ROLE_MANAGE = ("role.manage", "Define custom roles: their names, descriptions and permissions (whoever "
                    "holds it can grant any permission)")
+    CASE_CONFIGURE_TAXONOMY = ("case.configure_taxonomy", "Add, rename and retire the incident categories and "
+                               "subcategories cases are filed under")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -126,7 +128,8 @@ BUILT_IN: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: _DIRECTORY | {P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
                                 P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT},
     Role.ADMIN: _DIRECTORY | {P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
-                              P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES, P.ROLE_MANAGE},
+                              P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES, P.ROLE_MANAGE,
+                              P.CASE_CONFIGURE_TAXONOMY},
 }
 EVERYTHING = frozenset(Permission)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # this module is imported by `casemgr --help`: it imports not
 # (tests/test_cli_startup.py checks that line against the group's docstring).
 COMMANDS = {
     "case": "List and show cases.",
+    "taxonomy": "Show the incident categories and subcategories.",
 }
 
 

@@ -187,6 +187,7 @@ class SubcategoryOut(BaseModel):
     code: str
     name: str
     description: str
+    retired: bool = Field(description="kept for the cases filed under it; new cases and edits cannot choose it")
 
 
 class CategoryOut(SubcategoryOut):
@@ -245,7 +246,7 @@ def _fields(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
 
 @bp.operation("/taxonomy", "GET", "Incident categories and subcategories with their codes", response=TaxonomyOut)
 def get_taxonomy() -> Any:
-    return out(TaxonomyOut, service.taxonomy())
+    return out(TaxonomyOut, service.taxonomy(db_session()))
 
 
 @bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages",

@@ -57,7 +57,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     Raises Forbidden for auditors and admins, or when an analyst assigns someone else; Invalid
     naming the field for an unknown category/subcategory, user or inconsistent times."""
     _require_case_worker(actor, Permission.CASE_CREATE)
-    taxonomy().check(cmd.category, cmd.subcategory)
+    taxonomy(session).check(cmd.category, cmd.subcategory)
     _check_incident_times(cmd.occurred_at, cmd.detected_at)
     now = clock(session).now()
     owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
@@ -125,7 +125,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
                  "reported_at"):
         if name in fields:
             _set(case, name, getattr(cmd, name), changes)
-    _apply_category(case, cmd, fields, changes)
+    _apply_category(session, case, cmd, fields, changes)
     if "tags" in fields:
         new_tags = sorted(set(cmd.tags or []))
         if new_tags != case.tag_names:
@@ -203,17 +203,18 @@ def _apply_override(case: Case, name: str, value: Any, reason: str | None, chang
     _set(case, name, value, changes)
 
 
-def _apply_category(case: Case, cmd: CaseUpdate, fields: set[str], changes: dict[str, list[Any]]) -> None:
+def _apply_category(session: Session, case: Case, cmd: CaseUpdate, fields: set[str],
+                    changes: dict[str, list[Any]]) -> None:
     if not fields & {"category", "subcategory"}:
         return
     category = cmd.category if "category" in fields and cmd.category is not None else case.category
     subcategory = cmd.subcategory if "subcategory" in fields else case.subcategory
     if "subcategory" not in fields and category != case.category and subcategory is not None:
-        cat = taxonomy().category(category)
+        cat = taxonomy(session).category(category)
         if cat is not None and cat.subcategory(subcategory) is None:
             raise Invalid(f"subcategory: {subcategory!r} does not belong to {category!r}; send a subcategory "
                           "of the new category, or null", field="subcategory")
-    taxonomy().check(category, subcategory)
+    taxonomy(session).check(category, subcategory, current=(case.category, case.subcategory))
     _set(case, "category", category, changes)
     _set(case, "subcategory", subcategory, changes)
 

@@ -95,7 +95,7 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
             ("Priority", f"{c.priority.value} (impact {c.impact.value}, urgency {c.urgency.value})"
              + (" overridden" if c.priority_overridden else "")),
             ("Severity", c.severity.value),
-            ("Category", service.taxonomy().label(c.category, c.subcategory)),
+            ("Category", service.taxonomy(s).label(c.category, c.subcategory)),
             ("TLP / PAP", f"{c.tlp.value.upper()} / {c.pap.value.upper()}"),
             ("Restricted", "yes" if c.restricted else "no"),
             ("Owner", c.owner.username if c.owner else "unassigned"),
@@ -252,3 +252,25 @@ def retire_kind(ctx: CliContext, code: str, undo: bool) -> None:
     with ctx.transaction() as s:
         k = incident_roles.update_kind(s, ctx.actor(), code, parse(RoleKindUpdate, {"retired": not undo}))
         click.echo(f"incident role {k.code} {'retired' if k.is_retired else 'in use again'}")
+
+
+@click.group()
+def taxonomy() -> None:
+    """Show the incident categories and subcategories."""
+
+
+@taxonomy.command("list")
+@click.option("--retired", is_flag=True, help="Include retired categories and subcategories.")
+@pass_ctx
+@reports_errors
+def list_taxonomy(ctx: CliContext, retired: bool) -> None:
+    """List the categories with their subcategories: code, then name. Change them with `casemgr config apply`
+    (docs/configuration-files.md)."""
+    with ctx.transaction() as s:
+        for c in service.taxonomy(s).categories:
+            if c.retired and not retired:
+                continue
+            click.echo(f"{c.code}\t{c.name}{' (retired)' if c.retired else ''}")
+            for sub in c.subcategories:
+                if retired or not sub.retired:
+                    click.echo(f"  {c.code}/{sub.code}\t{sub.name}{' (retired)' if sub.retired else ''}")

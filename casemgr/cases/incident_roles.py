@@ -304,3 +304,44 @@ def roles_panel(session: Session, actor: Actor, case: Case) -> RolesPanel:
     return RolesPanel(holdings, True, [u for u in users
                                        if not (case.restricted and not holds(u, Permission.CASE_VIEW_ALL)
                                                and u.id not in members)])
+
+
+# ---------------------------------------------------------------- as configuration (incident-roles.yaml)
+
+
+def export_config(session: Session) -> list[dict[str, object]]:
+    """Every role kind, built-in first, retired ones too, as incident-roles.yaml lists them."""
+    return [{"code": k.code, "label": k.label, "description": k.description, "retired": k.is_retired}
+            for k in _kinds(session)]
+
+
+def apply_config(session: Session, actor: Actor, items: list[dict[str, object]]) -> list[str]:
+    """Make the role kinds what `items` (incident-roles.yaml) say: add new codes, change labels and
+    descriptions, retire or bring back. Kinds the file leaves out are kept as they are; a code never
+    changes. Each change is audited by create_kind/update_kind. Returns the changes, in words.
+
+    Raises Forbidden (case.configure_roles); Invalid naming the field."""
+    from casemgr.cases.schemas import RoleKindItem
+    from casemgr.fields import parse
+
+    _require_admin(actor)
+    existing = {k.code: k for k in _kinds(session)}
+    done: list[str] = []
+    for raw in items:
+        item = parse(RoleKindItem, raw)
+        kind = existing.get(item.code)
+        if kind is None:
+            kind = create_kind(session, actor, NewRoleKind(code=item.code, label=item.label,
+                                                           description=item.description or None))
+            existing[kind.code] = kind
+            done.append(f"incident-roles: added {kind.code} ({kind.label})")
+        changed = {name: getattr(item, name) for name in ("label", "description") if getattr(item, name) !=
+                   getattr(kind, name)}
+        if item.retired != kind.is_retired:
+            changed["retired"] = item.retired
+        if changed:
+            # Built from the validated item as it is: an empty description clears it (a command parsed from a
+            # form reads a blank value as "not given").
+            update_kind(session, actor, kind.code, RoleKindUpdate.model_construct(**changed))
+            done.append(f"incident-roles: changed {kind.code}: {', '.join(changed)}")
+    return done

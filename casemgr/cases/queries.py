@@ -42,9 +42,9 @@ from casemgr.teams.models import Team, name_key
 # ---------------------------------------------------------------- one case
 
 
-def taxonomy() -> Taxonomy:
-    """The incident taxonomy (categories and subcategories with their codes)."""
-    return load_taxonomy()
+def taxonomy(session: Session) -> Taxonomy:
+    """The incident taxonomy (categories and subcategories with their codes, retired ones marked)."""
+    return load_taxonomy(session)
 
 
 def get_case(session: Session, actor: Actor, case_id: int) -> Case:

@@ -32,7 +32,7 @@ from casemgr.cases.models import (
     Source,
     Tlp,
 )
-from casemgr.fields import Input, aware_utc, lower, single_line
+from casemgr.fields import FileItem, Input, aware_utc, lower, single_line
 
 TITLE_MAX = 200
 MARKDOWN_MAX = 100_000
@@ -331,3 +331,41 @@ class RoleKindUpdate(Command):
 
 class RoleRelease(Command):
     """Release an incident role on a case (the form carries no field)."""
+
+
+# ---------------------------------------------------------------- the taxonomy and role kinds as files
+
+CATEGORY_CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+TaxonomyCode = Annotated[str, Field(pattern=CATEGORY_CODE_PATTERN,
+                                    description="lower-case letters, digits and hyphens, e.g. malicious-code")]
+TaxonomyName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(single_line)]
+TaxonomyText = Annotated[str, Field(max_length=2_000)]
+
+
+class SubcategoryItem(FileItem):
+    """A subcategory in taxonomy.yaml."""
+
+    code: TaxonomyCode
+    name: TaxonomyName
+    description: TaxonomyText = ""
+    retired: bool = False
+
+
+class CategoryItem(FileItem):
+    """A category in taxonomy.yaml, with its subcategories in the order the forms offer them."""
+
+    code: TaxonomyCode
+    name: TaxonomyName
+    description: TaxonomyText = ""
+    retired: bool = False
+    subcategories: list[SubcategoryItem] = Field(default_factory=list, max_length=500)
+
+
+class RoleKindItem(FileItem):
+    """An incident role kind in incident-roles.yaml."""
+
+    code: Annotated[str, Field(pattern=ROLE_CODE_PATTERN, description="lower-case letters, digits and _, starting "
+                                                                      "with a letter, e.g. forensics_lead")]
+    label: RoleLabel
+    description: Annotated[str, Field(max_length=REASON_MAX)] = ""
+    retired: bool = False

@@ -42,9 +42,17 @@ CHOICES = {"statuses": list(CaseStatus), "priorities": list(Priority), "levels":
            "escalation_kinds": list(EscalationKind), "link_kinds": list(LinkKind)}
 
 
+class _RequestTaxonomy:
+    """The taxonomy for templates, read from the database only when a page uses it (the sign-in page
+    does not), and then once per request (casemgr.cases.taxonomy.load keeps it in the request's session)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(service.taxonomy(db_session()), name)
+
+
 @bp.app_context_processor
 def _choices() -> dict[str, Any]:
-    return {"case_choices": CHOICES, "case_taxonomy": service.taxonomy()}
+    return {"case_choices": CHOICES, "case_taxonomy": _RequestTaxonomy()}
 
 
 # ---------------------------------------------------------------- list and forms

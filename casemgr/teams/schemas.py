@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
-from casemgr.fields import Input, lower, single_line
+from casemgr.fields import FileItem, Input, lower, single_line
 
 # The free-text team values cases had before teams were records followed this pattern too.
 TEAM_NAME_PATTERN = r"^[\w][\w .&/+-]{0,63}$"
@@ -68,3 +68,14 @@ class TeamQuery(Input):
     retired: bool = Field(default=False, description="include retired teams")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
+
+
+class TeamItem(FileItem):
+    """A team in teams.yaml: `members` is the whole list (the lead among them)."""
+
+    name: TeamName
+    description: Description = ""
+    lead: Username | None = None
+    members: list[Username] = Field(default_factory=list, max_length=500)
+    contact_email: Email | None = None
+    retired: bool = False

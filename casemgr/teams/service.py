@@ -21,7 +21,7 @@ from casemgr.collaborators import clock
 from casemgr.errors import Conflict, Invalid, NotFound
 from casemgr.paging import Page
 from casemgr.teams.models import Team, name_key
-from casemgr.teams.schemas import NewTeam, TeamUpdate
+from casemgr.teams.schemas import NewTeam, TeamItem, TeamUpdate
 
 TeamRef = int | str  # a team's id, or its name (any letter case)
 
@@ -228,3 +228,83 @@ def _user(session: Session, username: str, field: str) -> User:
 
 def _unique(users: Sequence[User]) -> list[User]:
     return list({u.id: u for u in users}.values())
+
+
+# ---------------------------------------------------------------- as configuration (teams.yaml)
+
+def export_config(session: Session) -> list[dict[str, Any]]:
+    """Every team, retired ones too, by name, as teams.yaml lists them."""
+    return [{"name": t.name, "description": t.description, "lead": t.lead.username if t.lead else None,
+             "members": t.member_names, "contact_email": t.contact_email, "retired": t.is_retired}
+            for t in session.scalars(_teams(retired=True))]
+
+
+def check_config(session: Session, items: list[TeamItem]) -> list[tuple[tuple[int | str, ...], str]]:
+    """What in teams.yaml's (valid) items apply would refuse: unknown users, a lead not listed among the
+    members, a retired team listed as active. Each problem with the path of its field."""
+    wanted = {u for item in items for u in [*item.members, *([item.lead] if item.lead else [])]}
+    known = set(session.scalars(select(User.username).where(User.username.in_(wanted)))) if wanted else set()
+    retired = set(session.scalars(select(Team.name_key).where(Team.retired_at.is_not(None))))
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    for i, item in enumerate(items):
+        if item.lead and item.lead not in known:
+            problems.append(((i, "lead"), f"no user named {item.lead!r}"))
+        elif item.lead and item.lead not in item.members:
+            problems.append(((i, "lead"), f"{item.lead} leads the team and must be listed in members too"))
+        problems += [((i, "members", j), f"no user named {u!r}") for j, u in enumerate(item.members) if u not in known]
+        problems += [((i, "members", j), f"{u!r} is listed twice") for j, u in enumerate(item.members)
+                     if u in item.members[:j]]
+        if name_key(item.name) in retired and not item.retired:
+            problems.append(((i, "retired"), f"team {item.name} is retired and cannot be brought back; "
+                                              "write retired: true, or give the team a new name"))
+    return problems
+
+
+def apply_config(session: Session, actor: Actor, items: list[dict[str, Any]]) -> list[str]:
+    """Make the teams what `items` (teams.yaml) say: create the new ones, change fields and members,
+    retire those marked `retired: true`. Teams the file leaves out are kept as they are. The changes
+    go through the use cases above, so each is audited as if an admin made it. Returns the changes,
+    in words (none: nothing changed).
+
+    Raises Forbidden (not an admin); Invalid naming the field (as check_config finds)."""
+    from casemgr.fields import parse
+    from casemgr.teams.schemas import TeamItem
+
+    _require_admin(actor)
+    parsed = [parse(TeamItem, raw) for raw in items]
+    problems = check_config(session, parsed)
+    if problems:
+        (path, message) = problems[0]
+        raise Invalid(f"{path[1]}: {message}", field=str(path[1]))
+    done: list[str] = []
+    for item in parsed:
+        team = session.scalars(select(Team).where(Team.name_key == name_key(item.name)).options(*_OPTIONS)).first()
+        if team is None:
+            team = create_team(session, actor, NewTeam(name=item.name, description=item.description, lead=item.lead,
+                                                       members=item.members, contact_email=item.contact_email))
+            done.append(f"teams: created team {team.name}")
+        else:
+            done += _apply_team(session, actor, team, item)
+        if item.retired and not team.is_retired:
+            retire_team(session, actor, team.id)
+            done.append(f"teams: retired team {team.name}")
+    return done
+
+
+def _apply_team(session: Session, actor: Actor, team: Team, item: TeamItem) -> list[str]:
+    current = {"name": team.name, "description": team.description, "contact_email": team.contact_email,
+               "lead": team.lead.username if team.lead else None}
+    changed = {k: getattr(item, k) for k, v in current.items() if getattr(item, k) != v}
+    done = []
+    if changed:
+        update_team(session, actor, team.id, TeamUpdate(**changed))
+        done.append(f"teams: changed team {team.name}: {', '.join(changed)}")
+    for username in item.members:
+        if username not in team.member_names:
+            add_member(session, actor, team.id, username)
+            done.append(f"teams: added {username} to team {team.name}")
+    for username in team.member_names:
+        if username not in item.members:
+            remove_member(session, actor, team.id, username)
+            done.append(f"teams: removed {username} from team {team.name}")
+    return done
