@@ -278,18 +278,36 @@ def test_casemgr_taxonomy_list_shows_retired_codes_only_when_asked(run_cli, tmp_
     assert "insider\tInsider (retired)\n  insider/theft\tTheft\n" in run_cli("taxonomy", "list", "--retired").output
 
 
-def test_role_kinds_are_relabelled_cleared_and_retired_from_the_file(run_cli, tmp_path):
+def test_role_kinds_are_relabelled_cleared_added_and_retired_from_the_file(run_cli, tmp_path):
     folder = tmp_path / "conf"
     assert run_cli("config", "export", str(folder)).exit_code == 0
     _edit(folder / "incident-roles.yaml", "label: Scribe\n  description: Keeps the timeline and the record of "
-          "decisions.\n  retired: false", "label: Note taker\n  description: ''\n  retired: true")
+          "decisions.\n  retired: false", "label: Note taker\n  description: ''\n  retired: false")
+    with (folder / "incident-roles.yaml").open("a") as f:
+        f.write("- code: forensics_lead\n  label: Forensics lead\n  description: Runs the imaging\n  retired: true\n")
     applied = run_cli("config", "apply", str(folder))
-    assert "incident-roles: changed scribe: label, description, retired" in applied.output
+    assert "incident-roles: changed scribe: label, description" in applied.output
+    assert "forensics_lead" in applied.output
     assert run_cli("config", "apply", str(folder)).output.endswith("nothing to change: the database already says "
                                                                   "what the files say\n")
     run_cli("config", "export", str(tmp_path / "again"))
     exported = (tmp_path / "again" / "incident-roles.yaml").read_text()
-    assert "- code: scribe\n  label: Note taker\n  description: ''\n  retired: true\n" in exported
+    assert "- code: scribe\n  label: Note taker\n  description: ''\n  retired: false\n" in exported
+    assert "- code: forensics_lead\n  label: Forensics lead\n  description: Runs the imaging\n  retired: true\n" \
+        in exported
+
+
+def test_a_built_in_role_kind_retired_in_the_file_is_a_problem_with_its_line(run_cli, tmp_path):
+    folder = tmp_path / "conf"
+    assert run_cli("config", "export", str(folder)).exit_code == 0
+    _edit(folder / "incident-roles.yaml", "label: Scribe\n  description: Keeps the timeline and the record of "
+          "decisions.\n  retired: false", "label: Scribe\n  description: Keeps the timeline and the record of "
+          "decisions.\n  retired: true")
+    checked = run_cli("config", "check", str(folder))
+    assert checked.exit_code == 1
+    assert "incident-roles.yaml:" in checked.output
+    assert "built-in roles cannot be retired" in checked.output
+    assert "nothing was changed" in run_cli("config", "apply", str(folder)).output
 
 
 def test_a_taxonomy_change_shows_on_the_next_request_of_every_server_process(run_cli, login, tmp_path):
