@@ -109,8 +109,6 @@ def build_database(settings: Settings, *, clock: Clock | None = None) -> Databas
     hasher and the signing key are loaded on first use, so that `casemgr case list` starts fast
     (tests/test_cli_startup.py). `check_before_serving` loads the signing key before a server starts.
     """
-    from limits import parse_many
-
     from casemgr.audit.service import AuditTrail
     from casemgr.auth.policy import AuthPolicy
     from casemgr.clock import SystemClock
@@ -131,7 +129,7 @@ def build_database(settings: Settings, *, clock: Clock | None = None) -> Databas
         max_failures=settings.login_max_failures,
         lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
         secret_key=settings.secret_key,
-        attempt_limits=tuple((limit.amount, limit.get_expiry()) for limit in parse_many(settings.login_rate_limit)),
+        attempt_rate=settings.login_rate_limit,
     ))
     SETTINGS.install(db.info, settings)
     CLOCK.install(db.info, clock or SystemClock())

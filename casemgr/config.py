@@ -225,7 +225,9 @@ def _domains(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = env.get(name) or default
+    raw = env.get(name)
+    if not raw:
+        return default  # known to parse (tests/test_config.py); not importing `limits` for it saves ~30 ms
     from limits import parse_many
 
     try:

@@ -21,7 +21,7 @@ HEAVY = ("ioc_finder", "pyparsing", "stix2", "stix2patterns", "weasyprint", "pyd
          "gunicorn", "alembic", "jsonschema", "magic", "zxcvbn", "pypdf")
 # `case list` reads cases: it renders no Markdown, parses no observable, signs no one in, signs or decrypts nothing.
 NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", "flask", "jinja2", "werkzeug",
-                     "argon2", "cryptography", "casemgr.signing")
+                     "argon2", "cryptography", "casemgr.signing", "limits")
 # On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
 NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.

@@ -92,6 +92,25 @@ def test_values_are_read(tmp_path):
     assert settings.database_url == "postgresql+psycopg://u@db/x"
 
 
+def test_the_default_sign_in_rate_is_twenty_a_minute(tmp_path):
+    """Settings leave the default rate unparsed (so `limits` loads only for a sign-in); it must parse."""
+    import casemgr
+    from casemgr.collaborators import auth_policy
+
+    settings = Settings.from_env(_env(tmp_path, CASEMGR_SECRET_KEY=GOOD_KEY))
+    db = casemgr.build_database(settings)
+    try:
+        assert auth_policy(db).attempt_limits == ((20, 60),)
+    finally:
+        db.dispose()
+    hourly = casemgr.build_database(Settings.from_env(_env(tmp_path, CASEMGR_SECRET_KEY=GOOD_KEY,
+                                                           CASEMGR_LOGIN_RATE_LIMIT="5 per hour; 50/day")))
+    try:
+        assert auth_policy(hourly).attempt_limits == ((5, 3600), (50, 86400))
+    finally:
+        hourly.dispose()
+
+
 def test_instance_dir_that_is_a_file(tmp_path):
     (tmp_path / "instance").write_text("oops")
     with pytest.raises(ConfigError) as caught:

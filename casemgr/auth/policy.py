@@ -29,8 +29,9 @@ class AuthPolicy:
     max_failures: int
     lockout: dt.timedelta
     secret_key: str
-    # Sign-in attempts allowed per client address: (how many, per how many seconds), each enforced.
-    attempt_limits: tuple[tuple[int, int], ...] = ((20, 60),)
+    # Sign-in attempts allowed per client address, in the `limits` library's notation ("20 per minute",
+    # several separated by ";"), each enforced; see `attempt_limits`.
+    attempt_rate: str = "20 per minute"
 
     @cached_property
     def hasher(self) -> PasswordHasher:
@@ -38,6 +39,15 @@ class AuthPolicy:
         from casemgr.auth.passwords import make_hasher
 
         return make_hasher(*self.argon2)
+
+    @cached_property
+    def attempt_limits(self) -> tuple[tuple[int, int], ...]:
+        """(how many, per how many seconds) for each limit of `attempt_rate`. Parsed on first use: the
+        `limits` package (with wrapt, deprecated and its storage modules) takes about 30 ms to import,
+        which `casemgr case list` would pay without ever counting a sign-in."""
+        from limits import parse_many
+
+        return tuple((limit.amount, limit.get_expiry()) for limit in parse_many(self.attempt_rate))
 
     @property
     def fernet(self) -> Fernet:

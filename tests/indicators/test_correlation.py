@@ -105,3 +105,26 @@ def test_search_pages(api, open_case):
     assert (past_the_end["items"], past_the_end["total"]) == ([], 3)
     nowhere = analyst.get("/api/v1/indicators?value=unseen.example.com").get_json()
     assert (nowhere["items"], nowhere["total"]) == ([], 0)
+
+
+def test_a_lookup_answers_for_who_asks_each_time(api, open_case):
+    """The lookup's statements are built once per user and kept: asked in turn by a member and an outsider of a
+    restricted case, each sees their own answer, and an outsider made a member sees the case from then on."""
+    insider, outsider, manager = api("analyst", "insider"), api("analyst", "outsider"), api("manager")
+    secret = open_case(insider, title="Secret", restricted=True)
+    add(insider, secret, "ipv4-addr", "198.51.100.0/24")
+    add(insider, secret, "domain-name", "hidden.example.net")
+
+    def cases_found(client, value):
+        body = client.get(f"/api/v1/indicators?value={value}").get_json()
+        return body["total"], [c["reference"] for c in body["cases"]]
+
+    for value in ("hidden.example.net", "198.51.100.7", "198.51.100.0/25", "198.51.100.0/24"):
+        for _ in range(2):
+            assert cases_found(insider, value) == (1, [secret["reference"]])
+            assert cases_found(outsider, value) == (0, [])
+    r = manager.patch(f"/api/v1/cases/{secret['id']}", json={"version": secret["version"],
+                                                              "members": ["insider", "outsider"]})
+    assert r.status_code == 200, r.get_json()
+    assert cases_found(outsider, "198.51.100.7") == (1, [secret["reference"]])
+    assert cases_found(outsider, "hidden.example.net") == (1, [secret["reference"]])

@@ -99,3 +99,14 @@ def test_progress_is_reported_in_batches(db, system, case):
     assert seen[-1] == (len(many), len(many))
     assert len(seen) >= 3
     assert report.added == {"indicator": len(many)}
+
+
+@pytest.mark.parametrize("value", ["198.19.4.5", "10.0.0.0/8", "0.0.0.0/0", "255.255.255.255", "2001:db8:1::5",
+                                   "2001:db8::/32", "::/0", "::ffff:1.2.3.4"])
+def test_the_networks_holding_a_value_are_every_supernet(value):
+    """The lookup's `ip_start` candidates (masked integers) are the first addresses of every supernet."""
+    import ipaddress
+
+    network = ipaddress.ip_network(value, strict=False)
+    assert rows.holder_starts(network) == sorted(
+        {rows.ip_hex(network.supernet(new_prefix=p).network_address) for p in range(network.prefixlen + 1)})
