@@ -101,6 +101,7 @@ class Permission(enum.StrEnum):
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
+NAMES = frozenset(_BY_NAME)  # every permission's name, for checking a list of names
 
 
 def get(name: str) -> Permission:

@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from casemgr.auth.models import ROLE_CODE_LENGTH
-from casemgr.fields import Input, lower, single_line
+from casemgr.fields import FileItem, Input, lower, single_line
 
 # A role code: lower-case, stable (accounts and the second-factor policy name it), never a built-in role's.
 ROLE_CODE_PATTERN = r"^[a-z][a-z0-9_-]{1,31}$"
@@ -49,3 +49,14 @@ class RoleQuery(Input):
     model_config = ConfigDict(extra="ignore")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
+
+
+class RoleItem(FileItem):
+    """A custom role in roles.yaml (built-in roles are not listed: they are fixed)."""
+
+    code: Annotated[str, Field(min_length=2, max_length=ROLE_CODE_LENGTH, pattern=ROLE_CODE_PATTERN,
+                               description="lower-case letters, digits, '_' or '-', starting with a letter, "
+                                           "e.g. tier-1")]
+    name: RoleName
+    description: RoleDescription = ""
+    permissions: PermissionNames = Field(default_factory=list)

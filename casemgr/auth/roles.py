@@ -289,6 +289,23 @@ def export_config(session: Session) -> list[dict[str, Any]]:
             for r in session.scalars(select(CustomRole).order_by(CustomRole.code))]
 
 
+def check_config(session: Session, items: list[Any]) -> list[tuple[tuple[int | str, ...], str]]:
+    """What in roles.yaml's (valid) items apply would refuse: a built-in role's code, a permission the
+    registry does not hold, a permission listed twice. Each problem with the path of its field."""
+    problems: list[tuple[tuple[int | str, ...], str]] = []
+    for i, item in enumerate(items):
+        if permissions.is_built_in(item.code):
+            problems.append(((i, "code"), f"{item.code!r} is a built-in role, which cannot be changed; "
+                                          "give the custom role another code"))
+        for j, name in enumerate(item.permissions):
+            if name not in permissions.NAMES:
+                problems.append(((i, "permissions", j), f"no permission named {name!r} (docs/permissions.md "
+                                                         "lists them)"))
+            elif name in item.permissions[:j]:
+                problems.append(((i, "permissions", j), f"{name!r} is listed twice"))
+    return problems
+
+
 def apply_config(session: Session, actor: Actor, items: list[dict[str, Any]]) -> list[str]:
     """Create or update the custom roles so that those in `items` match them (roles not in `items` are left as
     they are); returns one line per role created or changed. The same validation and audit as the other

@@ -53,6 +53,8 @@ class Section:
 
 def sections() -> tuple[Section, ...]:
     """Every section, in the order apply goes in."""
+    from casemgr.auth import roles
+    from casemgr.auth.role_schemas import RoleItem
     from casemgr.cases import incident_roles, taxonomy
     from casemgr.cases.schemas import CategoryItem, RoleKindItem
     from casemgr.teams import service as teams
@@ -64,6 +66,10 @@ def sections() -> tuple[Section, ...]:
                 export=taxonomy.export_config, apply=taxonomy.apply_config, check=taxonomy.check_config,
                 omitted=taxonomy.left_out,
                 about="The incident categories and their subcategories, in the order the case forms offer them."),
+        Section("roles", "roles.yaml", "roles", RoleItem, key=lambda i: i.code, key_field="code",
+                export=roles.export_config, apply=roles.apply_config, check=roles.check_config,
+                about="The custom roles: each a named set of permissions (docs/permissions.md lists them); "
+                      "the four built-in roles are fixed and not listed."),
         Section("teams", "teams.yaml", "teams", TeamItem, key=lambda i: name_key(i.name), key_field="name",
                 export=teams.export_config, apply=teams.apply_config, check=teams.check_config,
                 about="The teams cases are given to: lead, members (the lead among them), contact address."),

@@ -121,7 +121,7 @@ def test_check_reports_every_problem_with_file_line_and_field(run_cli, db, peopl
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert "incident-roles.yaml:4: roles[0].label: given twice in this item (first on line 3)" in lines
-    assert ("notes.yaml: not a casemgr configuration file; the files are taxonomy.yaml, teams.yaml, "
+    assert ("notes.yaml: not a casemgr configuration file; the files are taxonomy.yaml, roles.yaml, teams.yaml, "
             "incident-roles.yaml") in lines
     assert any(line.startswith("taxonomy.yaml:4: not valid YAML: while parsing a flow sequence") for line in lines)
     assert "teams.yaml:6: teams[0].members[1]: no user named 'zed'" in lines
@@ -320,3 +320,43 @@ def test_a_taxonomy_change_shows_on_the_next_request_of_every_server_process(run
     (folder / "taxonomy.yaml").write_text("categories:\n- code: insider\n  name: Insider\n")
     assert run_cli("config", "apply", str(folder)).exit_code == 0  # another process changes it
     assert 'value="insider"' in web.get("/cases/new").get_data(as_text=True)
+
+
+def test_custom_roles_go_through_the_files_and_their_problems_are_reported_by_line(run_cli, settings, tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "roles.yaml").write_text(
+        "roles:\n"                              # 1
+        "- code: tier-1\n"                      # 2
+        "  name: Tier-1 analyst\n"              # 3
+        "  permissions:\n"                      # 4
+        "  - case.view\n"                       # 5
+        "  - case.fly\n"                        # 6 not in the registry
+        "  - case.view\n"                       # 7 twice
+        "- code: analyst\n"                     # 8 a built-in role's code
+        "  name: Mine\n")                       # 9
+    checked = run_cli("config", "check", str(folder))
+    assert checked.exit_code == 1
+    assert "roles.yaml:6: roles[0].permissions[1]: no permission named 'case.fly'" in checked.output
+    assert "roles.yaml:7: roles[0].permissions[2]: 'case.view' is listed twice" in checked.output
+    assert "roles.yaml:8: roles[1].code: 'analyst' is a built-in role" in checked.output
+    assert "nothing was changed" in run_cli("config", "apply", str(folder)).output
+    assert "tier-1" not in run_cli("role", "list").output
+
+    (folder / "roles.yaml").write_text("roles:\n- code: tier-1\n  name: Tier-1 analyst\n  description: First line\n"
+                                       "  permissions: [case.view, case.create, case.edit]\n")
+    applied = run_cli("config", "apply", str(folder))
+    assert applied.exit_code == 0, applied.output
+    assert "created role tier-1 (3 permissions)" in applied.output
+    assert "Tier-1 analyst" in run_cli("role", "list").output
+    exported = tmp_path / "exported"
+    assert run_cli("config", "export", str(exported)).exit_code == 0
+    text = (exported / "roles.yaml").read_text()
+    assert "- code: tier-1\n  name: Tier-1 analyst\n  description: First line\n  permissions:\n" in text
+    assert "  - case.create\n" in text
+    assert "code: analyst" not in text  # built-in roles are fixed, not listed
+    _edit(exported / "roles.yaml", "  - case.edit\n", "")
+    changed = run_cli("config", "apply", str(exported))
+    assert "updated role tier-1 -case.edit" in changed.output
+    assert run_cli("config", "apply", str(exported)).output.strip().endswith(
+        "nothing to change: the database already says what the files say")
