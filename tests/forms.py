@@ -57,7 +57,8 @@ class Form:
     def data(self, fill: dict[str, Any] | None = None, button: str | None = None) -> list[tuple[str, Any]]:
         """The (name, value) pairs a browser sends, with `fill` typed in or chosen by the user:
         a string for a text field, textarea or select (one of its options), True/False to tick
-        or untick a checkbox, a radio's value to choose it, a list for a multiple select, and
+        or untick a checkbox (a list: which of a group of checkboxes of one name to tick), a
+        radio's value to choose it, a list for a multiple select, and
         (bytes, filename) for a file input. `button`: the name of the submit button pressed
         (default: the first; a browser sends the one clicked)."""
         fill = dict(fill or {})
@@ -69,7 +70,9 @@ class Form:
                 continue
             given = fill.get(f.name)
             if f.kind == "checkbox":
-                ticked = f.checked if f.name not in fill else (given is True or given == f.value)
+                # a list ticks the boxes of that name whose values it holds (a group of checkboxes)
+                ticked = f.checked if f.name not in fill else (given is True or given == f.value
+                                                               or (isinstance(given, list) and f.value in given))
                 if ticked:
                     pairs.append((f.name, f.value))
             elif f.kind == "radio":
@@ -92,6 +95,8 @@ class Form:
             elif f.kind == "file":
                 content, filename = given if f.name in fill else (b"", "")
                 pairs.append((f.name, (io.BytesIO(content), filename)))
+            elif f.kind == "hidden" and isinstance(given, list):
+                pairs.append((f.name, f.value))  # a checkbox group's hidden companion: no one types into it
             else:
                 pairs.append((f.name, str(given) if f.name in fill else f.value))
         if self.buttons:

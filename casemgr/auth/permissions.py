@@ -85,6 +85,8 @@ class Permission(enum.StrEnum):
     TEAM_MANAGE = ("team.manage", "Create, edit and retire teams: their name, lead, members and contact address")
     CASE_CONFIGURE_ROLES = ("case.configure_roles", "Add, rename and retire the kinds of incident role "
                                "that cases name people in")
+    CASE_CONFIGURE_FIELDS = ("case.configure_fields", "Define, change and retire the custom fields of cases "
+                                "(per category: type, label, help, validation, required from which state)")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -113,7 +115,8 @@ BUILT_IN: dict[Role, frozenset[Permission]] = {
     Role.AUDITOR: frozenset({P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
                              P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT}),
     Role.ADMIN: frozenset({P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
-                           P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES}),
+                           P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES,
+                           P.CASE_CONFIGURE_FIELDS}),
 }
 EVERYTHING = frozenset(Permission)
 

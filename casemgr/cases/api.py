@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
-from casemgr.cases import incident_roles, service
+from casemgr.cases import custom_fields, incident_roles, service
 from casemgr.cases.models import (
     Case,
     CaseEscalation,
@@ -144,6 +144,9 @@ class CaseOut(CaseSummaryOut):
     related: list[RelatedOut]
     incident_roles: dict[str, str] = Field(
         default_factory=dict, description="the incident roles held now: role code -> username (GET .../roles for more)")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="custom field code -> value recorded (retired fields' too; "
+                                          "GET /api/v1/case-fields describes them)")
 
 
 class RevisionOut(BaseModel):
@@ -227,6 +230,7 @@ def _detail(case_id: int) -> dict[str, Any]:
         "related": [{"kind": r.kind, "case": _ref(r.case)} for r in d.related],
         "incident_roles": {code: a.user.username for code, a in
                            incident_roles.current_roles(db_session(), [c.id])[c.id].items()},
+        "custom_fields": custom_fields.values_by_case(db_session(), [c.id])[c.id],
     })
 
 

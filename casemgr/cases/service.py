@@ -29,7 +29,7 @@ from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, holds, require, roles_with
-from casemgr.cases import access, incident_roles, lifecycle, search
+from casemgr.cases import access, custom_fields, incident_roles, lifecycle, search
 from casemgr.cases.models import (
     OPEN_STATUSES,
     SEVERITY_FOR_PRIORITY,
@@ -233,6 +233,7 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
 def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
     visible, filters = access.visible_filter(actor), _filters(query)
+    filters += custom_fields.filters(session, query.fields)
     if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
         total = search.count(session, query.q, visible, filters)
         # Only a search alone counts its matches: with another filter a few cases can be the few matches
@@ -451,6 +452,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     naming the field for an unknown category/subcategory, user or inconsistent times."""
     _require_case_worker(actor, Permission.CASE_CREATE)
     taxonomy().check(cmd.category, cmd.subcategory)
+    field_values = custom_fields.prepare_new(session, cmd.category, cmd.custom_fields)  # checked before any write
     _check_incident_times(cmd.occurred_at, cmd.detected_at)
     now = clock(session).now()
     owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
@@ -479,6 +481,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     session.flush()
     initial: dict[str, list[Any]] = {"status": [None, case.status.value], "priority": [None, priority.value],
                "restricted": [None, case.restricted], "tlp": [None, case.tlp.value]}
+    custom_fields.record_new(session, case, field_values, initial)
     _entry(session, actor, case, EntryKind.CREATED, f"Case {case.reference} opened", changes=initial, at=now)
     audit.record(session, actor, "case.create", "case", case.id,
                  {"reference": case.reference, "category": case.category, "priority": priority.value,
@@ -519,6 +522,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
         if name in fields:
             _set(case, name, getattr(cmd, name), changes)
     _apply_category(case, cmd, fields, changes)
+    custom_fields.apply_update(session, case, cmd.custom_fields if "custom_fields" in fields else None, changes)
     if "tags" in fields:
         new_tags = sorted(set(cmd.tags or []))
         if new_tags != case.tag_names:
@@ -665,6 +669,7 @@ def transition(session: Session, actor: Actor, case_id: int, cmd: Transition) ->
     for name in need.fields:
         if getattr(cmd, name) is None:
             raise Invalid(f"{name}: required to move a case to {target}", field=name)
+    custom_fields.check_required(session, case, target)
     if cmd.duplicate_of is not None and cmd.resolution != Resolution.DUPLICATE:
         raise Invalid("duplicate_of: only with resolution 'duplicate'", field="duplicate_of")
     if target == CaseStatus.RESOLVED and cmd.resolution == Resolution.DUPLICATE:

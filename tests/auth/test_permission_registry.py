@@ -41,7 +41,7 @@ EXPECTED = {
     "auditor": {"case.view", "case.view_all", "evidence.download_if_enabled", "indicator.export", "indicator.share",
                 "audit.read", "audit.export"},
     "admin": {"audit.read", "user.manage", "token.manage", "instance.configure", "evidence.maintain",
-              "team.manage", "case.configure_roles"},
+              "team.manage", "case.configure_roles", "case.configure_fields"},
 }
 
 
