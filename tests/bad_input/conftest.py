@@ -125,6 +125,9 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     admin = api("admin")
     team = admin.post("/api/v1/teams", json={"name": "CERT"})
     assert team.status_code == 201, team.get_json()
+    # A custom field whose code is the default path value "x", so that /case-fields/<code> finds one.
+    field = admin.post("/api/v1/case-fields", json={"code": "x", "label": "X", "type": "text"})
+    assert field.status_code == 201, field.get_json()
     from casemgr.indicators import sharing
 
     with db.transaction() as s:
