@@ -252,7 +252,8 @@ def get_taxonomy() -> Any:
     return out(TaxonomyOut, service.taxonomy())
 
 
-@bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages",
+@bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages; "
+              "field.CODE=value filters by a custom field (GET /api/v1/case-fields)",
               query=CaseQuery, response=CaseSummaryOut, is_list=True)
 def list_cases() -> Any:
     return listing(service.list_cases(db_session(), current_actor(), query(CaseQuery)), _summary)

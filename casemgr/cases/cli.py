@@ -60,12 +60,14 @@ def case() -> None:
                    "(-updated: last updated first; -age: oldest first).")
 @click.option("--page", default=1, show_default=True, type=int)
 @click.option("--per-page", default=50, show_default=True, type=int)
+@click.option("--field", "fields", multiple=True, metavar="CODE=VALUE", help="A custom field's value; repeat for more.")
 @as_user
 @pass_ctx
 @reports_errors
-def list_cases(ctx: CliContext, as_username: str | None, **filters: Any) -> None:
+def list_cases(ctx: CliContext, as_username: str | None, fields: tuple[str, ...], **filters: Any) -> None:
     """List cases: reference, status, priority, owner, title."""
-    query = parse(CaseQuery, {k: v for k, v in filters.items() if v is not None})
+    wanted = {f"field.{code}": value for code, value in _custom_fields(fields).items()}
+    query = parse(CaseQuery, {**{k: v for k, v in filters.items() if v is not None}, **wanted})
     with ctx.transaction() as s:
         page = service.list_cases(s, _actor(ctx, s, as_username), query)
         for c in page.items:

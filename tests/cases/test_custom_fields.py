@@ -192,8 +192,12 @@ def test_definitions_are_checked_and_only_admins_manage_them(api):
 
 def test_the_openapi_document_describes_custom_fields(api):
     doc = api("analyst", "ann").get("/api/v1/openapi.json").get_json()
-    assert "/case-fields" in str(doc["paths"].keys())
-    assert "custom_fields" in str(doc["components"]) if "components" in doc else "custom_fields" in str(doc)
+    assert {"/api/v1/case-fields", "/api/v1/case-fields/{code}"} <= set(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    for name in ("CaseOut", "NewCase", "CaseUpdate"):
+        assert "custom_fields" in schemas[name]["properties"], name
+    listing = doc["paths"]["/api/v1/cases"]["get"]
+    assert "field.CODE=value" in listing["summary"]
 
 
 def test_hostile_text_is_stored_verbatim_and_rendered_inert(api, fields, open_case, web):
@@ -283,6 +287,10 @@ def test_the_cli_defines_fields_and_sets_values_through_the_same_checks(run_cli,
     assert "Hosts:" in shown
     assert " 4" in shown
     assert "mail, web" in shown
+    listed = run_cli("case", "list", "--field", "hosts=4").output
+    assert reference in listed
+    assert "1 case(s)" in listed
+    assert "0 case(s)" in run_cli("case", "list", "--field", "hosts=5").output
     assert run_cli("field", "retire", "hosts").exit_code == 0
     assert "(retired)" in run_cli("field", "list").output
     assert "Hosts (retired):" in run_cli("case", "show", reference).output
