@@ -557,7 +557,7 @@ simple("GET", "/admin/case-fields", "/admin/case-fields")
 simple("GET", "/api/v1/case-fields", "/api/v1/case-fields")
 for _method, _rule, _path, _kw in [
     ("GET", "/admin/case-fields/<code>", "/admin/case-fields/{code}", {}),
-    ("POST", "/admin/case-fields/<code>", "/admin/case-fields/{code}", {"data": {"label": "Matrix 2", "position": "5"}}),
+    ("POST", "/admin/case-fields/<code>", "/admin/case-fields/{code}", {"data": {"label": "Matrix 2"}}),
     ("POST", "/admin/case-fields/<code>/retire", "/admin/case-fields/{code}/retire", {"data": {}}),
     ("GET", "/api/v1/case-fields/<code>", "/api/v1/case-fields/{code}", {}),
     ("PATCH", "/api/v1/case-fields/<code>", "/api/v1/case-fields/{code}", {"json": {"label": "Matrix 2"}}),
