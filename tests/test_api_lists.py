@@ -37,6 +37,7 @@ LISTS: dict[tuple[str, str], Route] = {
     ("GET", "/cases/<int:case_id>/stix/objects"): Route("member", "/cases/{case}/stix/objects",
                                                         extra=frozenset({"types"})),
     ("GET", "/teams"): Route("member", "/teams"),
+    ("GET", "/case-fields"): Route("member", "/case-fields"),
     ("GET", "/indicators"): Route("member", "/indicators?value=203.0.113.0/24", extra=frozenset({"cases"})),
     # Two whole lists: the items of one case, and what one request added.
     ("GET", "/cases/<int:case_id>/evidence"): Route("member", "/cases/{case}/evidence", paged=False),
@@ -49,7 +50,8 @@ LISTS: dict[tuple[str, str], Route] = {
 
 @pytest.fixture(scope="module")
 def world(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, World]]:
-    """tests/world.py, with three escalations waiting on the first case and two teams (so that they come in pages)."""
+    """tests/world.py, with three escalations waiting on the first case, two teams and two custom fields (so that
+    they come in pages)."""
     settings = Settings.from_env({"CASEMGR_INSTANCE_DIR": str(instance_dir), "CASEMGR_DATABASE_URL": migrated,
                                   "CASEMGR_EVIDENCE_DIR": str(tmp_path_factory.mktemp("lists") / "evidence")})
     _wipe(migrated)
@@ -63,6 +65,10 @@ def world(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFa
         assert raised.status_code == 201, raised.get_json()
     for name in ("SOC", "CERT"):
         made = client.post("/api/v1/teams", json={"name": name}, headers=_auth(built, "admin"))
+        assert made.status_code == 201, made.get_json()
+    for code in ("backup_status", "business_service"):  # two custom fields, in pages of one
+        made = client.post("/api/v1/case-fields", json={"code": code, "label": code, "type": "text"},
+                           headers=_auth(built, "admin"))
         assert made.status_code == 201, made.get_json()
     try:
         yield app, built
@@ -83,7 +89,7 @@ def test_every_list_operation_is_covered(app):
               if op["responses"].get(next(iter(op["responses"])), {}).get("content", {}).get(
                   "application/json", {}).get("schema", {}).get("required") == ["items", "total"]}
     rules = {(m, _openapi(rule)) for m, rule in LISTS}
-    assert len(listed) == 11  # every is_list operation (the search declares its own model)
+    assert len(listed) == 12  # every is_list operation (the search declares its own model)
     assert listed <= rules, f"list operations without a row in LISTS: {sorted(listed - rules)}"
 
 
@@ -130,4 +136,4 @@ def test_each_list_answers_the_one_envelope(world, operation):
 
 def _key(item: dict[str, Any]) -> Any:
     """What tells the items apart (their other fields may change as they are read: a token's last use)."""
-    return item["seq"] if "seq" in item else item["id"]
+    return item["seq"] if "seq" in item else item["id"] if "id" in item else item["code"]
