@@ -220,6 +220,11 @@ def _key(f: CaseFieldDefinition, value: Any) -> str:
     return key[:KEY_MAX]
 
 
+def _search_text(f: CaseFieldDefinition, value: Any) -> str | None:
+    """What the text search reads of a text value: the words, lower-cased, space-separated."""
+    return " ".join(re.findall(r"[^\W_]+", str(value).casefold())) if f.type in TEXT_TYPES else None
+
+
 def _require_values(category: str, state: CaseStatus, fields: Iterable[CaseFieldDefinition], have: set[int],
                     moving: bool) -> None:
     """Raise Invalid naming the first field required in `state` (of a `category` case) whose id is not in `have`."""
@@ -245,7 +250,8 @@ def record_new(session: Session, case: Case, cleaned: dict[CaseFieldDefinition, 
                changes: dict[str, list[Any]]) -> None:
     """Store the values `prepare_new` checked on the case just created; adds them to `changes`."""
     for f, value in cleaned.items():
-        session.add(CaseFieldValue(case_id=case.id, field_id=f.id, value=value, key=_key(f, value)))
+        session.add(CaseFieldValue(case_id=case.id, field_id=f.id, value=value, key=_key(f, value),
+                                   search_text=_search_text(f, value)))
         changes[_name(f.code)] = [None, value]
 
 
@@ -271,9 +277,10 @@ def apply_update(session: Session, case: Case, raw: Mapping[str, Any] | None, ch
         if value is None and row is not None:
             session.delete(row)
         elif row is None:
-            session.add(CaseFieldValue(case_id=case.id, field_id=f.id, value=value, key=_key(f, value)))
+            session.add(CaseFieldValue(case_id=case.id, field_id=f.id, value=value, key=_key(f, value),
+                                       search_text=_search_text(f, value)))
         else:
-            row.value, row.key = value, _key(f, value)
+            row.value, row.key, row.search_text = value, _key(f, value), _search_text(f, value)
         changes[_name(f.code)] = [old, value]
 
 
@@ -406,10 +413,8 @@ def text_matching(words: list[str]) -> Any:
     value (the full-text search's rule, casemgr.cases.search), or None for no words."""
     if not words:
         return None
-    rows = select(CaseFieldValue.case_id).join(CaseFieldDefinition,
-                                               CaseFieldDefinition.id == CaseFieldValue.field_id)
-    rows = rows.where(CaseFieldDefinition.type.in_(sorted(TEXT_TYPES)))
+    rows = select(CaseFieldValue.case_id).where(CaseFieldValue.search_text.is_not(None))
     for w in words:
-        rows = rows.where((CaseFieldValue.key.startswith(w, autoescape=True))
-                          | CaseFieldValue.key.contains(f" {w}", autoescape=True))
+        rows = rows.where((CaseFieldValue.search_text.startswith(w, autoescape=True))
+                          | CaseFieldValue.search_text.contains(f" {w}", autoescape=True))
     return rows

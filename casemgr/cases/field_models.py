@@ -2,7 +2,8 @@
 
 No Flask and no I/O here; the rules are in casemgr/cases/custom_fields.py. A value is kept as JSON in
 the type of its field (text, a number, true/false, a list of options, an ISO date-time), beside `key`,
-its canonical text, which the case list's filters compare (`field.CODE=value`) and the text search reads.
+its canonical text, which the case list's filters compare (`field.CODE=value`), and for text the
+lower-cased value the text search reads.
 A field that is changed or retired keeps the values already recorded: nothing here cascades from a
 definition to its values.
 """
@@ -20,7 +21,9 @@ from casemgr.cases.models import CaseStatus
 from casemgr.db import Base, UTCDateTime, utcnow
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-KEY_MAX = 2_000  # the canonical text the filters compare (longer values are compared by their first part)
+# The canonical text the filters compare, in an index: longer values are compared by their first part (a
+# PostgreSQL b-tree entry holds at most about 2,700 bytes, a character up to 4).
+KEY_MAX = 200
 
 
 class FieldType(enum.StrEnum):
@@ -87,5 +90,7 @@ class CaseFieldValue(Base):
     field_id: Mapped[int] = mapped_column(ForeignKey("case_fields.id"))
     value: Mapped[Any] = mapped_column(JSON)
     key: Mapped[str] = mapped_column(String(KEY_MAX))
+    # Text, long text and URL values in lower case, for the free-text search (not indexed; None for other types).
+    search_text: Mapped[str | None] = mapped_column(Text)
 
     field: Mapped[CaseFieldDefinition] = relationship()

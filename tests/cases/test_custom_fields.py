@@ -316,6 +316,14 @@ def test_the_case_list_filters_by_a_custom_field_value(api, fields, open_case, w
     assert "business_service: Payroll" in page
 
 
+def test_long_values_are_stored_and_searched(api, fields, open_case):
+    analyst = api("analyst", "ann")
+    long_text = "Überprüfung " + "é" * 19_000  # far more bytes than an index entry holds
+    case = open_case(analyst, **RANSOM, custom_fields={"notes_for_legal": long_text})
+    assert case["custom_fields"]["notes_for_legal"] == long_text
+    assert [c["id"] for c in analyst.get("/api/v1/cases?q=überprüfung").get_json()["items"]] == [case["id"]]
+
+
 def test_free_text_search_finds_text_field_values(api, fields, open_case):
     analyst = api("analyst", "ann")
     case = open_case(analyst, **RANSOM, custom_fields={"notes_for_legal": "Counsel: Brightwater LLP"})
