@@ -30,6 +30,8 @@ def _option(value: str) -> str:
 
 def _category(value: Any) -> Any:
     """'all' (any letter case) or blank: the field is for every category."""
+    if not isinstance(value, str):
+        return value  # the schema names what is wrong with it
     value = lower(value)
     return None if value in {"", "all", "*"} else value
 
@@ -110,8 +112,8 @@ class CaseFieldUpdate(Command):
 
 class CaseFieldQuery(Input):
     model_config = ConfigDict(extra="ignore")
-    category: Annotated[str | None, BeforeValidator(lower), Field(default=None, max_length=64,
-                                                                  description="only the fields of this category")]
+    category: Annotated[Annotated[str, Field(max_length=64)] | None, BeforeValidator(lower)] = Field(
+        default=None, description="only the fields of this category")
     retired: bool = Field(default=True, description="false: leave retired fields out")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)

@@ -184,7 +184,10 @@ def test_definitions_are_checked_and_only_admins_manage_them(api):
     assert admin.post("/api/v1/case-fields", json={"code": "dup", "label": "D", "type": "text"}).status_code == 409
     assert api("manager", "mona").post("/api/v1/case-fields", json={"code": "m", "label": "M",
                                                                      "type": "text"}).status_code == 403
-    listed = api("analyst", "ann").get("/api/v1/case-fields?per_page=1").get_json()
+    assert admin.patch("/api/v1/case-fields/dup", json={"category": {}}).status_code == 422
+    reader = api("analyst", "ann")
+    assert reader.get("/api/v1/case-fields?category=").status_code == 200
+    listed = reader.get("/api/v1/case-fields?per_page=1").get_json()
     assert listed["total"] == 1
     assert listed["items"][0]["code"] == "dup"
     assert listed["per_page"] == 1
