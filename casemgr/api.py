@@ -263,8 +263,10 @@ def _operation(tag: str, op: Operation, refs: Mapping[Any, dict[str, Any]], sche
          {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}} for t, n in path_params]
     if op.query is not None:
         model = schemas[_name(refs[(op.query, "validation")])]
+        # An object (the case list's custom field filters) is sent as parameters of its own (field.CODE=value),
+        # which the operation's description names: no single parameter describes it.
         params += [_query_parameter(name, prop, name in model.get("required", []), schemas)
-                   for name, prop in model["properties"].items()]
+                   for name, prop in model["properties"].items() if prop.get("type") != "object"]
     if params:
         spec["parameters"] = params
     if op.body is not None:

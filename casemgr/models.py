@@ -10,6 +10,7 @@ from casemgr.auth.models import (
     RecoveryCode,
     User,
 )
+from casemgr.cases.field_models import CaseFieldDefinition, CaseFieldValue
 from casemgr.cases.models import Case, CaseEscalation, CaseLink, CaseReferenceCounter, CaseTag, TimelineEntry
 from casemgr.cases.role_models import IncidentRoleAssignment, IncidentRoleKind
 from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory
@@ -18,7 +19,8 @@ from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
 from casemgr.teams.models import Team, team_members
 
-__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation", "CaseLink",
+__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation",
+           "CaseFieldDefinition", "CaseFieldValue", "CaseLink",
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "CustomRole", "EvidenceItem", "IncidentRoleAssignment",
            "IncidentRoleKind", "IndicatorCollection", "InstanceSetting",
            "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",

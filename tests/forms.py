@@ -95,6 +95,8 @@ class Form:
             elif f.kind == "file":
                 content, filename = given if f.name in fill else (b"", "")
                 pairs.append((f.name, (io.BytesIO(content), filename)))
+            elif f.kind == "hidden" and isinstance(given, list):
+                pairs.append((f.name, f.value))  # a checkbox group's hidden companion: no one types into it
             else:
                 pairs.append((f.name, str(given) if f.name in fill else f.value))
         if self.buttons:

@@ -38,6 +38,7 @@ LISTS: dict[tuple[str, str], Route] = {
                                                         extra=frozenset({"types"})),
     ("GET", "/teams"): Route("member", "/teams"),
     ("GET", "/roles"): Route("admin", "/roles"),  # the four built-in roles and tier-1 (tests/world.py)
+    ("GET", "/case-fields"): Route("member", "/case-fields"),
     ("GET", "/indicators"): Route("member", "/indicators?value=203.0.113.0/24", extra=frozenset({"cases"})),
     # Two whole lists: the items of one case, and what one request added.
     ("GET", "/cases/<int:case_id>/evidence"): Route("member", "/cases/{case}/evidence", paged=False),
@@ -50,7 +51,8 @@ LISTS: dict[tuple[str, str], Route] = {
 
 @pytest.fixture(scope="module")
 def world(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, World]]:
-    """tests/world.py, with three escalations waiting on the first case and two teams (so that they come in pages)."""
+    """tests/world.py, with three escalations waiting on the first case, two teams and two custom fields (so that
+    they come in pages)."""
     settings = Settings.from_env({"CASEMGR_INSTANCE_DIR": str(instance_dir), "CASEMGR_DATABASE_URL": migrated,
                                   "CASEMGR_EVIDENCE_DIR": str(tmp_path_factory.mktemp("lists") / "evidence")})
     _wipe(migrated)
@@ -64,6 +66,10 @@ def world(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFa
         assert raised.status_code == 201, raised.get_json()
     for name in ("SOC", "CERT"):
         made = client.post("/api/v1/teams", json={"name": name}, headers=_auth(built, "admin"))
+        assert made.status_code == 201, made.get_json()
+    for code in ("backup_status", "business_service"):  # two custom fields, in pages of one
+        made = client.post("/api/v1/case-fields", json={"code": code, "label": code, "type": "text"},
+                           headers=_auth(built, "admin"))
         assert made.status_code == 201, made.get_json()
     try:
         yield app, built

@@ -587,6 +587,41 @@ for _method, _rule, _path, _kw in [
     ("POST", "/api/v1/teams/<int:team_id>/retire", "/api/v1/teams/{team}/retire", {}),
 ]:
     REQUESTS[(_method, _rule)] = _team_request(_path, **_kw)
+
+
+# -- custom case fields: a field made for each request (a retired one stays retired)
+def _case_field_request(path: str, **kw: Any) -> Build:
+    def build(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+        from casemgr.cases import custom_fields
+        from casemgr.cases.field_schemas import NewCaseField
+
+        code = f"matrix_{next(ctx.counter)}"
+        with ctx.db.transaction() as s:
+            custom_fields.create_field(s, Actor.system("test"), NewCaseField(code=code, label="Matrix", type="text"))
+        return path.format(code=code), dict(kw)
+    return build
+
+
+@request("POST", "/admin/case-fields")
+def _web_new_case_field(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/admin/case-fields", {"data": {"code": f"new_{next(ctx.counter)}", "type": "text", "label": "New"}}
+
+
+@request("POST", "/api/v1/case-fields")
+def _api_new_case_field(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return "/api/v1/case-fields", {"json": {"code": f"new_{next(ctx.counter)}", "type": "text", "label": "New"}}
+
+
+simple("GET", "/admin/case-fields", "/admin/case-fields")
+simple("GET", "/api/v1/case-fields", "/api/v1/case-fields")
+for _method, _rule, _path, _kw in [
+    ("GET", "/admin/case-fields/<code>", "/admin/case-fields/{code}", {}),
+    ("POST", "/admin/case-fields/<code>", "/admin/case-fields/{code}", {"data": {"label": "Matrix 2"}}),
+    ("POST", "/admin/case-fields/<code>/retire", "/admin/case-fields/{code}/retire", {"data": {}}),
+    ("GET", "/api/v1/case-fields/<code>", "/api/v1/case-fields/{code}", {}),
+    ("PATCH", "/api/v1/case-fields/<code>", "/api/v1/case-fields/{code}", {"json": {"label": "Matrix 2"}}),
+]:
+    REQUESTS[(_method, _rule)] = _case_field_request(_path, **_kw)
 simple("GET", "/api/v1/audit", "/api/v1/audit")
 simple("GET", "/api/v1/audit/verify", "/api/v1/audit/verify")
 simple("POST", "/api/v1/audit/checkpoints", "/api/v1/audit/checkpoints")

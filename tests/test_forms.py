@@ -671,6 +671,41 @@ def test_role_forms(world):
     assert "Role Tier-1 analyst (tier-1) was deleted." in page
 
 
+# ---------------------------------------------------------------- custom case fields
+
+
+@covers("case_fields.create", "case_fields.edit", "case_fields.retire")
+def test_custom_field_forms_and_a_value_on_the_case_forms(world):
+    admin, web, case = world["admin"], world["analyst"], world["case"]
+    new = form_on(admin, "/admin/case-fields", testid="new-case-field-form")
+    page = ok(admin, new.submit(admin, {"code": "employee_id", "type": "text", "label": "Employee id",
+                                        "category": "fraud", "max_length": "12",
+                                        "help_text": "The HR id of the employee concerned."}))
+    assert "Custom field Employee id created." in page
+    edit = form_on(admin, "/admin/case-fields/employee_id", testid="case-field-form")
+    page = ok(admin, edit.submit(admin, {"label": "Employee number"}))
+    assert "Custom field Employee number saved." in page
+    assert 'value="12"' in page  # the settings not changed stay as they were
+
+    form = form_on(web, f"/cases/{case['id']}/edit", testid="case-form")
+    page = ok(web, form.submit(web, {"field.employee_id": "E-1042"}))
+    assert 'data-testid="custom-employee_id">E-1042' in page
+    too_long = form_on(web, f"/cases/{case['id']}/edit", testid="case-form").submit(
+        web, {"field.employee_id": "E-" + "9" * 20})
+    assert too_long.status_code == 422
+    shown = too_long.get_data(as_text=True)
+    assert 'data-field="custom_fields.employee_id"' in shown
+    assert "Employee number may be at most 12 characters long (this is 22)" in shown
+
+    retire = form_on(admin, "/admin/case-fields/employee_id", testid="retire-case-field-form")
+    assert "retired: the values recorded stay readable" in ok(admin, retire.submit(admin))
+    page = web.get(f"/cases/{case['id']}").get_data(as_text=True)
+    assert 'data-testid="custom-employee_id">E-1042' in page
+    assert "custom-field-employee_id" not in web.get(f"/cases/{case['id']}/edit").get_data(as_text=True)
+    back = form_on(admin, "/admin/case-fields/employee_id", testid="retire-case-field-form")
+    assert "in use again" in ok(admin, back.submit(admin))
+
+
 # ---------------------------------------------------------------- every form has a test
 
 
@@ -717,7 +752,7 @@ def test_every_form_of_every_role_has_a_test(app, world):
     start = ["/", f"/cases/{case['id']}", f"/cases/{case['id']}/evidence", f"/evidence/{item}",
              f"/cases/{case['id']}/indicators", "/account", "/admin/users", "/admin/evidence", "/audit",
              "/admin/teams", f"/admin/teams/{world['team_id']}", "/admin/incident-roles", "/admin/roles",
-             "/admin/roles/analyst"]
+             "/admin/roles/analyst", "/admin/case-fields"]
     found: dict[str, str] = {}
     for role in ("analyst", "manager", "auditor", "admin"):
         for endpoint, page in _crawl(app, world[role], start).items():

@@ -33,7 +33,7 @@ def test_the_migration_seeds_the_packaged_taxonomy_and_new_categories_get_fresh_
             session.commit()
     finally:
         engine.dispose()
-    migrate.downgrade(fresh_database_url, "0015")
+    migrate.downgrade(fresh_database_url, "0016")
     engine = make_engine(fresh_database_url)
     try:
         assert "taxonomy_categories" not in inspect(engine).get_table_names()

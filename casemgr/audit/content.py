@@ -45,8 +45,9 @@ def without_content(summary: dict[str, Any]) -> dict[str, Any]:
     changes = summary.get("changes")
     texts: set[str] = set(summary.get("text_changed") or [])
     if isinstance(changes, dict):
-        kept = {k: v for k, v in changes.items() if k not in CHANGED_TEXT}
-        texts |= {k for k in changes if k in CHANGED_TEXT}
+        # Custom field values (casemgr/cases/custom_fields.py) are case content of any kind: named only.
+        kept = {k: v for k, v in changes.items() if k not in CHANGED_TEXT and not k.startswith("custom_fields.")}
+        texts |= {k for k in changes if k in CHANGED_TEXT or k.startswith("custom_fields.")}
         if kept:
             result["changes"] = kept
     elif changes is not None:

@@ -98,6 +98,8 @@ class Permission(enum.StrEnum):
                    "holds it can grant any permission)")
     CASE_CONFIGURE_TAXONOMY = ("case.configure_taxonomy", "Add, rename and retire the incident categories and "
                                "subcategories cases are filed under")
+    CASE_CONFIGURE_FIELDS = ("case.configure_fields", "Define, change and retire the custom fields of cases "
+                                "(per category: type, label, help, validation, required from which state)")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -130,7 +132,7 @@ BUILT_IN: dict[Role, frozenset[Permission]] = {
                                 P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT},
     Role.ADMIN: _DIRECTORY | {P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
                               P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES, P.ROLE_MANAGE,
-                              P.CASE_CONFIGURE_TAXONOMY},
+                              P.CASE_CONFIGURE_TAXONOMY, P.CASE_CONFIGURE_FIELDS},
 }
 EVERYTHING = frozenset(Permission)
 

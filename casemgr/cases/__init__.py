@@ -18,19 +18,21 @@ if TYPE_CHECKING:  # this module is imported by `casemgr --help`: it imports not
 COMMANDS = {
     "case": "List and show cases.",
     "taxonomy": "Show the incident categories and subcategories.",
+    "field": "Define the custom fields of cases.",
 }
 
 
 def register(app: Flask) -> None:
     """Add the domain's pages (blueprints, and anything else they need of the app)."""
-    from casemgr.cases import role_kinds_views, roles_views, views  # noqa: F401 (roles_views adds to views.bp)
+    from casemgr.cases import field_views, role_kinds_views, roles_views, views  # noqa: F401 (roles_views adds to views.bp)
 
     app.register_blueprint(views.bp)
     app.register_blueprint(role_kinds_views.bp)
+    app.register_blueprint(field_views.bp)
 
 
 def api_blueprint() -> ApiBlueprint:
     """The domain's endpoints, nested under /api/v1 by casemgr.api.make_api."""
-    from casemgr.cases import api, roles_api  # noqa: F401 (roles_api adds the incident roles' operations to api.bp)
+    from casemgr.cases import api, field_api, roles_api  # noqa: F401 (they add their operations to api.bp)
 
     return api.bp

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from casemgr.audit import service as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.permissions import Permission, allowed, holds, require
-from casemgr.cases import access, lifecycle
+from casemgr.cases import access, custom_fields, lifecycle
 from casemgr.cases._helpers import (
     _assignee,
     _audit,
@@ -64,6 +64,7 @@ def transition(session: Session, actor: Actor, case_id: int, cmd: Transition) ->
     for name in need.fields:
         if getattr(cmd, name) is None:
             raise Invalid(f"{name}: required to move a case to {target}", field=name)
+    custom_fields.check_required(session, case, target)
     if cmd.duplicate_of is not None and cmd.resolution != Resolution.DUPLICATE:
         raise Invalid("duplicate_of: only with resolution 'duplicate'", field="duplicate_of")
     if target == CaseStatus.RESOLVED and cmd.resolution == Resolution.DUPLICATE:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from casemgr.api import ApiBlueprint, PageQuery, body, listing, out, query
-from casemgr.cases import incident_roles, service
+from casemgr.cases import custom_fields, incident_roles, service
 from casemgr.cases.models import (
     Case,
     CaseEscalation,
@@ -144,6 +144,9 @@ class CaseOut(CaseSummaryOut):
     related: list[RelatedOut]
     incident_roles: dict[str, str] = Field(
         default_factory=dict, description="the incident roles held now: role code -> username (GET .../roles for more)")
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, description="custom field code -> value recorded (retired fields' too; "
+                                          "GET /api/v1/case-fields describes them)")
 
 
 class RevisionOut(BaseModel):
@@ -228,6 +231,7 @@ def _detail(case_id: int) -> dict[str, Any]:
         "related": [{"kind": r.kind, "case": _ref(r.case)} for r in d.related],
         "incident_roles": {code: a.user.username for code, a in
                            incident_roles.current_roles(db_session(), [c.id])[c.id].items()},
+        "custom_fields": custom_fields.values_by_case(db_session(), [c.id])[c.id],
     })
 
 
@@ -249,7 +253,8 @@ def get_taxonomy() -> Any:
     return out(TaxonomyOut, service.taxonomy(db_session()))
 
 
-@bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages",
+@bp.operation("/cases", "GET", "Cases the caller may see: filters, text search (q), sort, pages; "
+              "field.CODE=value filters by a custom field (GET /api/v1/case-fields)",
               query=CaseQuery, response=CaseSummaryOut, is_list=True)
 def list_cases() -> Any:
     return listing(service.list_cases(db_session(), current_actor(), query(CaseQuery)), _summary)

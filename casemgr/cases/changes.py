@@ -13,6 +13,7 @@ from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed
+from casemgr.cases import custom_fields
 from casemgr.cases._helpers import (
     LIFECYCLE_TIMES,
     _assignee,
@@ -58,6 +59,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     naming the field for an unknown category/subcategory, user or inconsistent times."""
     _require_case_worker(actor, Permission.CASE_CREATE)
     taxonomy(session).check(cmd.category, cmd.subcategory)
+    field_values = custom_fields.prepare_new(session, cmd.category, cmd.custom_fields)  # checked before any write
     _check_incident_times(cmd.occurred_at, cmd.detected_at)
     now = clock(session).now()
     owner = _assignee(session, cmd.owner, "owner") if cmd.owner else None
@@ -86,6 +88,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     session.flush()
     initial: dict[str, list[Any]] = {"status": [None, case.status.value], "priority": [None, priority.value],
                "restricted": [None, case.restricted], "tlp": [None, case.tlp.value]}
+    custom_fields.record_new(session, case, field_values, initial)
     _entry(session, actor, case, EntryKind.CREATED, f"Case {case.reference} opened", changes=initial, at=now)
     audit.record(session, actor, "case.create", "case", case.id,
                  {"reference": case.reference, "category": case.category, "priority": priority.value,
@@ -126,6 +129,7 @@ def update_case(session: Session, actor: Actor, case_id: int, cmd: CaseUpdate) -
         if name in fields:
             _set(case, name, getattr(cmd, name), changes)
     _apply_category(session, case, cmd, fields, changes)
+    custom_fields.apply_update(session, case, cmd.custom_fields if "custom_fields" in fields else None, changes)
     if "tags" in fields:
         new_tags = sorted(set(cmd.tags or []))
         if new_tags != case.tag_names:

@@ -62,12 +62,14 @@ def case() -> None:
                    "(-updated: last updated first; -age: oldest first).")
 @click.option("--page", default=1, show_default=True, type=int)
 @click.option("--per-page", default=50, show_default=True, type=int)
+@click.option("--field", "fields", multiple=True, metavar="CODE=VALUE", help="A custom field's value; repeat for more.")
 @as_user
 @pass_ctx
 @reports_errors
-def list_cases(ctx: CliContext, as_username: str | None, **filters: Any) -> None:
+def list_cases(ctx: CliContext, as_username: str | None, fields: tuple[str, ...], **filters: Any) -> None:
     """List cases: reference, status, priority, owner, title."""
-    query = parse(CaseQuery, {k: v for k, v in filters.items() if v is not None})
+    wanted = {f"field.{code}": value for code, value in _custom_fields(fields).items()}
+    query = parse(CaseQuery, {**{k: v for k, v in filters.items() if v is not None}, **wanted})
     with ctx.transaction() as s:
         page = service.list_cases(s, _actor(ctx, s, as_username), query)
         for c in page.items:
@@ -109,11 +111,85 @@ def show_case(ctx: CliContext, reference: str, as_username: str | None) -> None:
         click.echo(c.reference)
         for label, value in rows:
             click.echo(f"  {label + ':':<12} {value}")
+        from casemgr.cases import custom_fields
+
+        for shown in custom_fields.shown_fields(s, c):
+            if shown.value is not None:
+                mark = " (retired)" if shown.retired else ""
+                click.echo(f"  {shown.field.label + mark + ':':<12} {shown.text}")
         if c.description:
             click.echo("\nDescription:\n" + "\n".join(f"  {line}" for line in c.description.splitlines()))
         click.echo("\nTimeline:")
         for e in entries:
             click.echo(f"  {e.occurred_at.isoformat(timespec='minutes')}  {e.actor_name:<14} {e.summary}")
+
+
+def _custom_fields(given: tuple[str, ...]) -> dict[str, Any]:
+    """`--field CODE=VALUE` options as custom field values; a code given twice is a list (multi-choice)."""
+    values: dict[str, Any] = {}
+    for item in given:
+        code, sep, value = item.partition("=")
+        if not sep or not code.strip():
+            raise Invalid(f"--field: give CODE=VALUE, not {item!r}", field="--field")
+        code = code.strip()
+        if code in values:
+            values[code] = [*(values[code] if isinstance(values[code], list) else [values[code]]), value]
+        else:
+            values[code] = value
+    return values
+
+
+field_option = click.option("--field", "fields", multiple=True, metavar="CODE=VALUE",
+                            help="A custom field's value (`casemgr field list`); repeat for more, and a code "
+                                 "twice for several options of a multi-choice; CODE= clears it (update).")
+
+
+@case.command("create")
+@click.option("--title", required=True)
+@click.option("--category", required=True, help="A taxonomy category code, e.g. malicious-code.")
+@click.option("--subcategory")
+@click.option("--impact", default="medium", show_default=True)
+@click.option("--urgency", default="medium", show_default=True)
+@click.option("--description")
+@click.option("--tlp")
+@click.option("--owner", help="A username.")
+@field_option
+@as_user
+@pass_ctx
+@reports_errors
+def create_case(ctx: CliContext, as_username: str | None, fields: tuple[str, ...], **given: Any) -> None:
+    """Open a case (as --as USERNAME, or as the system)."""
+    from casemgr.cases.schemas import NewCase
+
+    cmd = parse(NewCase, {**{k: v for k, v in given.items() if v is not None},
+                          "custom_fields": _custom_fields(fields)})
+    with ctx.transaction() as s:
+        click.echo(f"opened {service.create_case(s, _actor(ctx, s, as_username), cmd).reference}")
+
+
+@case.command("update")
+@click.argument("reference")
+@click.option("--title")
+@click.option("--category")
+@click.option("--subcategory")
+@click.option("--description")
+@field_option
+@as_user
+@pass_ctx
+@reports_errors
+def update_case(ctx: CliContext, reference: str, as_username: str | None, fields: tuple[str, ...],
+                **given: Any) -> None:
+    """Change case REFERENCE: only the options given."""
+    from casemgr.cases.schemas import CaseUpdate
+
+    data: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if fields:
+        data["custom_fields"] = _custom_fields(fields)
+    with ctx.transaction() as s:
+        actor = _actor(ctx, s, as_username)
+        c = service.get_case_by_reference(s, actor, reference)
+        service.update_case(s, actor, c.id, parse(CaseUpdate, {**data, "version": c.version}))
+        click.echo(f"{c.reference} saved (version {c.version})")
 
 
 @case.command("escalations")
@@ -274,3 +350,14 @@ def list_taxonomy(ctx: CliContext, retired: bool) -> None:
             for sub in c.subcategories:
                 if retired or not sub.retired:
                     click.echo(f"  {c.code}/{sub.code}\t{sub.name}{' (retired)' if sub.retired else ''}")
+
+
+# ---------------------------------------------------------------- custom fields (casemgr/cases/field_cli.py)
+
+
+@click.group()
+def field() -> None:
+    """Define the custom fields of cases."""
+
+
+from casemgr.cases import field_cli  # noqa: E402, F401 (adds its commands to `field`)

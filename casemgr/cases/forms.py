@@ -39,6 +39,7 @@ def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
         if not values:
             continue
         data[name] = ",".join(values) if name in LIST_FIELDS else values[-1]
+    data |= {k: args.get(k) for k in args if k.startswith("field.") and (args.get(k) or "").strip()}
     until = data.get("until")
     if isinstance(until, str) and _DATE_ONLY.match(until.strip()):
         with contextlib.suppress(ValueError, OverflowError):  # an impossible date is left for the schema to name
@@ -48,7 +49,8 @@ def query_args(args: MultiDict[str, str]) -> dict[str, Any]:
 
 def filter_args(args: MultiDict[str, str]) -> dict[str, Any]:
     """The current filters, for links (sort, pages) that keep them; lists stay lists."""
-    return {k: (args.getlist(k) if k in LIST_FIELDS else args.get(k)) for k in args if k in CaseQuery.model_fields}
+    return {k: (args.getlist(k) if k in LIST_FIELDS else args.get(k)) for k in args
+            if k in CaseQuery.model_fields or k.startswith("field.")}
 
 
 def tags(text: str | None) -> list[str]:
@@ -56,12 +58,25 @@ def tags(text: str | None) -> list[str]:
 
 
 def new_case(form: MultiDict[str, str]) -> dict[str, Any]:
-    """The create form as NewCase input."""
-    data: dict[str, Any] = {k: v for k, v in form.items() if k not in {"csrf_token", "tags", "members", "restricted"}}
+    """The create form as NewCase input (custom fields, `field.CODE`, into `custom_fields`)."""
+    data: dict[str, Any] = {k: v for k, v in form.items() if k not in {"csrf_token", "tags", "members", "restricted"}
+                            and not k.startswith("field.")}
     data["tags"] = tags(form.get("tags"))
     data["members"] = [m for m in form.getlist("members") if m]
     data["restricted"] = form.get("restricted") == "on"
+    data["custom_fields"] = {name[len("field."):]: value for name, value in _custom(form, "field.").items()}
     return data
+
+
+def _custom(form: MultiDict[str, str], prefix: str) -> dict[str, Any]:
+    """The custom fields' inputs under `prefix` (`field.CODE`, or `was.field.CODE`): text, or for a multi-choice
+    (its inputs start with an empty hidden one, so that none ticked is sent too) the options ticked."""
+    values: dict[str, Any] = {}
+    for name in dict.fromkeys(k for k in form if k.startswith(prefix)):
+        given = form.getlist(name)
+        key = "field." + name[len(prefix):]
+        values[key] = sorted(v for v in given if v) if len(given) > 1 or name.endswith("[]") else given[0].strip()
+    return values
 
 
 def shown(case: Case) -> dict[str, Any]:
@@ -99,7 +114,7 @@ def submitted(form: MultiDict[str, str]) -> dict[str, Any]:
             values[name] = "on" if form.get("restricted") == "on" else ""
         else:
             values[name] = form.get(name, "").strip()
-    return values
+    return values | _custom(form, "field.")
 
 
 def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
@@ -121,6 +136,11 @@ def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
             data[name] = now[name] == "on"
         else:
             data[name] = now[name] if now[name] != "" or name not in TIME_FIELDS else None
+    shown, sent = _custom(form, "was.field."), _custom(form, "field.")
+    changed = {name[len("field."):]: sent.get(name, "") for name in {*shown, *sent}
+               if sent.get(name, "") != shown.get(name, "") and sent.get(name, []) != shown.get(name, [])}
+    if changed:
+        data["custom_fields"] = changed
     if form.get("time_reason", "").strip():
         data["time_reason"] = form["time_reason"]
     if form.get("reason", "").strip():
@@ -131,7 +151,7 @@ def case_update(form: MultiDict[str, str]) -> dict[str, Any]:
 def was(form: MultiDict[str, str]) -> dict[str, Any]:
     """The values the edit form showed (its `was.<field>` inputs), in the shapes of `shown`."""
     return {name: sorted(m for m in form.getlist(f"was.{name}") if m) if name == "members"
-            else form.get(f"was.{name}", "") for name in EDIT_FIELDS}
+            else form.get(f"was.{name}", "") for name in EDIT_FIELDS} | _custom(form, "was.field.")
 
 
 def priority_override(form: MultiDict[str, str]) -> dict[str, Any]:
@@ -176,4 +196,8 @@ def active_filters(args: MultiDict[str, str]) -> list[tuple[str, dict[str, Any]]
         shown = ", ".join(value) if isinstance(value, list) else value
         without = {k: v for k, v in current.items() if k not in {name, "page"}}
         chips.append((f"{label}: {shown}" if label else shown, without))
+    for name, value in current.items():
+        if name.startswith("field.") and value:
+            chips.append((f"{name[len('field.'):]}: {value}", {k: v for k, v in current.items()
+                                                                if k not in {name, "page"}}))
     return chips

@@ -15,7 +15,7 @@ from casemgr import markdown, paging
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, roles_with
-from casemgr.cases import access, incident_roles, lifecycle, search
+from casemgr.cases import access, custom_fields, incident_roles, lifecycle, search
 from casemgr.cases._helpers import DETAIL_OPTIONS, LIST_OPTIONS, _require_case_worker, _user_id
 from casemgr.cases.models import (
     OPEN_STATUSES,
@@ -184,6 +184,7 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
 def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
     visible, filters = access.visible_filter(actor), _filters(query)
+    filters += custom_fields.filters(session, query.fields)
     if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
         total = search.count(session, query.q, visible, filters)
         # Only a search alone counts its matches: with another filter a few cases can be the few matches

@@ -18,7 +18,7 @@ import enum
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from casemgr.cases.models import (
     CaseStatus,
@@ -67,6 +67,11 @@ Tag = Annotated[str, BeforeValidator(lower), Field(pattern=TAG_PATTERN,
 # A team record, by name in any letter case (casemgr/teams); the service refuses an unknown or retired one.
 Team = Annotated[str, Field(min_length=1, max_length=64, description="a team's name (GET /api/v1/teams)")]
 Username = Annotated[str, BeforeValidator(lower), Field(min_length=1, max_length=64)]
+# Custom field values, code -> value; each is checked against its field by casemgr.cases.custom_fields.clean
+# (text, a number, true/false, a list of options for multi-choice, an ISO 8601 date-time, a username).
+FieldValue = str | int | float | bool | list[Annotated[str, Field(max_length=100)]] | None
+CustomFields = Annotated[dict[Annotated[str, Field(max_length=64)], FieldValue], Field(
+    max_length=200, description="custom field code -> value (GET /api/v1/case-fields); null or blank: no value")]
 When = Annotated[dt.datetime, AfterValidator(aware_utc)]
 
 
@@ -97,6 +102,7 @@ class NewCase(Command):
         default=None, description="username; analysts may only name themselves")
     team: Team | None = None
     members: list[Username] = Field(default_factory=list, max_length=100, description="usernames (managers)")
+    custom_fields: CustomFields = Field(default_factory=dict)
 
 
 class CaseUpdate(Command):
@@ -135,6 +141,8 @@ class CaseUpdate(Command):
     team: Team | None = None
     members: list[Username] | None = Field(default=None, max_length=100,
                                            description="usernames (replaces the list)")
+    custom_fields: CustomFields | None = Field(
+        default=None, description="custom field code -> value: only the codes sent change; null or blank clears one")
 
     @field_validator("title", "category", "tags", "impact", "urgency", "tlp", "pap", "restricted", "members",
                      mode="before")
@@ -298,6 +306,23 @@ class CaseQuery(Input):
                                   "(age: youngest first, -age: oldest first)")
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=50, ge=1, le=200)
+    fields: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=dict, max_length=20,
+        description="custom field filters, given as field.CODE=value parameters (text: any letter case; "
+                    "multi-choice: one of the options chosen)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _field_parameters(cls, data: Any) -> Any:
+        """`field.CODE=value` parameters (the query string's form) into `fields`; blank ones are not given."""
+        if not isinstance(data, dict):
+            return data
+        given = {k[len("field."):]: v for k, v in data.items()
+                 if isinstance(k, str) and k.startswith("field.") and not (isinstance(v, str) and not v.strip())}
+        rest = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("field."))}
+        if given:
+            rest["fields"] = {**(rest.get("fields") or {}), **given}
+        return rest
 
 
 # ---------------------------------------------------------------- incident roles (casemgr/cases/incident_roles.py)

@@ -163,9 +163,25 @@ def _text_matching(session: Session, query: str) -> SelectBase | None:
     if dialect == "postgresql":
         # One document per case (title, description, notes, events): every word, as a prefix.
         ids = text("SELECT case_id AS id FROM case_search WHERE document @@ to_tsquery('simple'::regconfig, :pg_fts)")
-        return ids.bindparams(pg_fts=" & ".join(f"{w}:*" for w in words)).columns(column("id", Integer))
-    if dialect != "sqlite":  # pragma: no cover - only SQLite and PostgreSQL are supported
+        found = ids.bindparams(pg_fts=" & ".join(f"{w}:*" for w in words)).columns(column("id", Integer))
+    elif dialect == "sqlite":
+        ids = text("SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH :fts").bindparams(
+            fts=" ".join(f'"{w}"*' for w in words))
+        found = ids.columns(column("id", Integer))
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"no full-text search for {dialect}")
-    ids = text("SELECT rowid AS id FROM cases_fts WHERE cases_fts MATCH :fts").bindparams(
-        fts=" ".join(f'"{w}"*' for w in words))
-    return ids.columns(column("id", Integer))
+    return _with_custom_fields(session, found, words)
+
+
+def _with_custom_fields(session: Session, found: SelectBase, words: list[str]) -> SelectBase:
+    """`found` and the cases whose text custom fields hold every word (one value holding them all:
+    casemgr.cases.custom_fields.text_matching). Only while a text field is defined, so that an instance
+    without one keeps the plans above."""
+    from casemgr.cases.field_models import TEXT_TYPES, CaseFieldDefinition
+
+    if not session.scalar(select(exists().where(CaseFieldDefinition.type.in_(sorted(TEXT_TYPES))))):
+        return found
+    from casemgr.cases import custom_fields
+
+    by_text = found.subquery("by_text")
+    return union(select(by_text.c.id), custom_fields.text_matching(words))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
 
-from casemgr.cases import access, forms, incident_roles, lifecycle, service, tabs
+from casemgr.cases import access, custom_fields, forms, incident_roles, lifecycle, service, tabs
 from casemgr.cases.models import CaseStatus, EscalationKind, Level, LinkKind, Pap, Priority, Resolution, Source, Tlp
 from casemgr.cases.schemas import (
     BulkAction,
@@ -87,7 +87,7 @@ def _create_form(status: int = 200, **extra: Any) -> Any:
     users = service.assignable_users(s, actor)  # Forbidden for read-only roles
     return render_template("cases/new.html", users=users, can_assign=service.can_assign(actor),
                            values=extra.pop("values", {}), team_choices=service.team_choices(s, actor),
-                           **extra), status
+                           case_fields=custom_fields.list_fields(s, actor, retired=False), **extra), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -105,8 +105,9 @@ def _edit_form(case_id: int, status: int = 200, **extra: Any) -> Any:
     s, actor = db_session(), current_actor()
     info = service.case_detail(s, actor, case_id)
     access.require_edit(actor, info.case)
-    shown = forms.shown(info.case)
+    shown = {**forms.shown(info.case), **custom_fields.form_values(s, info.case)}
     return render_template("cases/edit.html", case=info.case, info=info, active_tab="overview",
+                           case_fields=custom_fields.fields_for(s, info.case.category),
                            users=service.assignable_users(s, actor), can_assign=service.can_assign(actor),
                            team_choices=info.team_choices,
                            was=extra.pop("was", shown),
@@ -144,7 +145,8 @@ def overview_page(case_id: int, status: int = 200, **extra: Any) -> Any:
     transitions = [(to, lifecycle.requirement(info.case.status, to).fields) for to in info.allowed_transitions]
     roles = incident_roles.roles_panel(db_session(), current_actor(), info.case)
     return render_template("cases/detail.html", case=info.case, info=info, active_tab="overview",
-                           transitions=transitions, roles=roles, form=extra.pop("form", {}), **extra), status
+                           transitions=transitions, roles=roles, form=extra.pop("form", {}),
+                           custom=custom_fields.shown_fields(db_session(), info.case), **extra), status
 
 
 @bp.get("/<int:case_id>")

@@ -55,7 +55,8 @@ def sections() -> tuple[Section, ...]:
     """Every section, in the order apply goes in."""
     from casemgr.auth import roles
     from casemgr.auth.role_schemas import RoleItem
-    from casemgr.cases import incident_roles, taxonomy
+    from casemgr.cases import field_definitions, incident_roles, taxonomy
+    from casemgr.cases.field_schemas import CaseFieldItem
     from casemgr.cases.schemas import CategoryItem, RoleKindItem
     from casemgr.teams import service as teams
     from casemgr.teams.models import name_key
@@ -66,6 +67,10 @@ def sections() -> tuple[Section, ...]:
                 export=taxonomy.export_config, apply=taxonomy.apply_config, check=taxonomy.check_config,
                 omitted=taxonomy.left_out,
                 about="The incident categories and their subcategories, in the order the case forms offer them."),
+        Section("case-fields", "case-fields.yaml", "fields", CaseFieldItem, key=lambda i: i.code,
+                key_field="code", export=field_definitions.export_config, apply=field_definitions.apply_config,
+                about="The custom fields of cases, per category (or all), with their validation and the state "
+                      "from which a value is required."),
         Section("roles", "roles.yaml", "roles", RoleItem, key=lambda i: i.code, key_field="code",
                 export=roles.export_config, apply=roles.apply_config, check=roles.check_config,
                 about="The custom roles: each a named set of permissions (docs/permissions.md lists them); "

@@ -132,10 +132,10 @@ def _apply_all(session: Session, actor: Actor, loaded: list[Loaded]) -> list[str
             changes += one.section.apply(session, actor, one.items)
         except DomainError as exc:  # what no check saw: report it on the section's file, and change nothing
             index = exc.details.get("index") if isinstance(exc.details, dict) else None
-            where: tuple[int | str, ...] = (one.section.list_key,)
             if isinstance(index, int):  # the item the domain refused, and its field where it names one
-                where = (one.section.list_key, index, *([exc.field] if exc.field else []))
-            raise ConfigRefused([Problem(one.document.file, one.document.line(where),
+                path: tuple[int | str, ...] = (one.section.list_key, index, *([exc.field] if exc.field else []))
+                raise ConfigRefused([one.document.problem(path, _without_field(exc))]) from None
+            raise ConfigRefused([Problem(one.document.file, one.document.line((one.section.list_key,)),
                                          exc.field or "", _without_field(exc))]) from None
     return changes
 

@@ -18,3 +18,20 @@ document.addEventListener("DOMContentLoaded", () => {
     sync();
   }
 });
+
+// Custom fields: show (and send) only those of the chosen category. Without this script every field is
+// shown and the server refuses a value given for another category's field, naming it.
+document.addEventListener("DOMContentLoaded", () => {
+  const category = document.querySelector("select[name=category]");
+  const fields = document.querySelectorAll(".custom-field[data-category]");
+  if (!category || !fields.length) return;
+  const sync = () => {
+    for (const field of fields) {
+      const match = !field.dataset.category || field.dataset.category === category.value;
+      field.hidden = !match;
+      for (const input of field.querySelectorAll("input, select, textarea")) input.disabled = !match;
+    }
+  };
+  category.addEventListener("change", sync);
+  sync();
+});

@@ -44,7 +44,8 @@ EXPECTED = {
                 "audit.read", "audit.export", "team.view", "case.read_role_kinds"},
     "admin": {"audit.read", "user.manage", "token.manage", "instance.configure", "evidence.maintain",
               "team.manage", "case.configure_roles", "team.view", "case.read_role_kinds",
-              "role.manage", "case.configure_taxonomy"},
+              "role.manage", "case.configure_taxonomy",
+              "case.configure_fields"},
 }
 
 

@@ -128,6 +128,9 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     # a custom role whose code is also an incident role kind's, so that both kinds of <code> route find theirs
     made = admin.post("/api/v1/roles", json={"code": "scribe", "name": "Scribe", "permissions": ["case.view"]})
     assert made.status_code == 201, made.get_json()
+    # A custom field with the <code> path value too, so that /case-fields/<code> finds one.
+    field = admin.post("/api/v1/case-fields", json={"code": "scribe", "label": "X", "type": "text"})
+    assert field.status_code == 201, field.get_json()
     from casemgr.indicators import sharing
 
     with db.transaction() as s:

@@ -121,8 +121,8 @@ def test_check_reports_every_problem_with_file_line_and_field(run_cli, db, peopl
     assert result.exit_code == 1
     lines = result.output.splitlines()
     assert "incident-roles.yaml:4: roles[0].label: given twice in this item (first on line 3)" in lines
-    assert ("notes.yaml: not a casemgr configuration file; the files are taxonomy.yaml, roles.yaml, teams.yaml, "
-            "incident-roles.yaml") in lines
+    assert ("notes.yaml: not a casemgr configuration file; the files are taxonomy.yaml, case-fields.yaml, "
+            "roles.yaml, teams.yaml, incident-roles.yaml") in lines
     assert any(line.startswith("taxonomy.yaml:4: not valid YAML: while parsing a flow sequence") for line in lines)
     assert "teams.yaml:6: teams[0].members[1]: no user named 'zed'" in lines
     assert "teams.yaml:7: teams[1].name: 'cert' is given twice (also teams[0], line 2)" in lines
@@ -358,5 +358,44 @@ def test_custom_roles_go_through_the_files_and_their_problems_are_reported_by_li
     _edit(exported / "roles.yaml", "  - case.edit\n", "")
     changed = run_cli("config", "apply", str(exported))
     assert "updated role tier-1 -case.edit" in changed.output
+    assert run_cli("config", "apply", str(exported)).output.strip().endswith(
+        "nothing to change: the database already says what the files say")
+
+
+def test_custom_fields_go_through_the_files(run_cli, tmp_path):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "case-fields.yaml").write_text(
+        "fields:\n"                                   # 1
+        "- code: backup_status\n"                     # 2
+        "  label: Backup status\n"                    # 3
+        "  type: choice\n"                            # 4
+        "  category: malicious-code\n"                # 5
+        "  required: true\n"                          # 6
+        "  required_from: containment\n"              # 7
+        "  options: [intact, encrypted, none]\n"      # 8
+        "- code: ticket\n"                            # 9
+        "  label: Ticket\n"                           # 10
+        "  type: colour\n")                           # 11 not a type
+    checked = run_cli("config", "check", str(folder))
+    assert checked.exit_code == 1
+    assert "case-fields.yaml:11: fields[1].type:" in checked.output
+    (folder / "case-fields.yaml").write_text(
+        (folder / "case-fields.yaml").read_text().replace("type: colour", "type: choice"))
+    refused = run_cli("config", "check", str(folder))  # a choice field with no options: the service refuses
+    assert refused.exit_code == 1
+    assert "case-fields.yaml:9: fields[1].options: a choice field needs at least one option" in refused.output
+    (folder / "case-fields.yaml").write_text(
+        (folder / "case-fields.yaml").read_text().replace("type: choice\n", "type: text\n", 2)
+        .replace("  type: text\n  category", "  type: choice\n  category", 1))
+    applied = run_cli("config", "apply", str(folder))
+    assert applied.exit_code == 0, applied.output
+    assert "case-fields: created custom field backup_status" in applied.output
+    assert "case-fields: created custom field ticket" in applied.output
+    exported = tmp_path / "exported"
+    assert run_cli("config", "export", str(exported)).exit_code == 0
+    text = (exported / "case-fields.yaml").read_text()
+    assert "- code: backup_status\n  label: Backup status\n  type: choice\n" in text
+    assert "required_from: containment\n" in text
     assert run_cli("config", "apply", str(exported)).output.strip().endswith(
         "nothing to change: the database already says what the files say")

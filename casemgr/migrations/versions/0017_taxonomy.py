@@ -15,7 +15,7 @@ from alembic import op
 import casemgr.db
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
