@@ -241,6 +241,9 @@ def test_every_export_is_audited_with_its_filters_and_row_count_and_no_case_cont
     ann = world["ann"]
     assert ann.get(f"/api/v1/cases/export.csv?q={SECRET}&category=insider-threat").status_code == 200
     assert ann.get("/api/v1/cases/export.json?tag=fs01&field.vectors=mail&state=open").status_code == 200
+    log = world["admin"].get("/api/v1/audit?action=case.export").get_json()  # admins read the audit log
+    assert [e["action"] for e in log["items"]] == ["case.export", "case.export"]
+    assert SECRET not in json.dumps(log)
     entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.export")
                               .order_by(AuditEntry.seq)).all()
     assert [(e.actor_name, e.summary["format"], e.summary["rows"]) for e in entries] == [
