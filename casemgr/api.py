@@ -213,7 +213,7 @@ ERROR_DESCRIPTIONS = {
     403: "not allowed for this role",
     404: "no such object, or one hidden from the caller",
     409: "conflicts with the object's current state (the message says which)",
-    413: "the request body is larger than this server accepts",
+    413: "too large: the request body, or what it asks for (the message says which)",
     422: "invalid input, naming the field",
     414: "the request line is longer than the server accepts (answered by the HTTP server)",
     500: "stored evidence failed its integrity check (recorded in custody and audit)",

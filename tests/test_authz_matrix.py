@@ -357,6 +357,8 @@ def _api_delete_role(ctx: Context, who: str, target: str) -> tuple[str, dict[str
 
 # -- cases (web)
 simple("GET", "/cases", "/cases?per_page=200", marker="reference")
+simple("GET", "/cases/export.csv", "/cases/export.csv", marker="reference")
+simple("GET", "/cases/export.json", "/cases/export.json", marker="reference")
 simple("GET", "/cases/new", "/cases/new")
 simple("GET", "/cases/<int:case_id>", "/cases/{case}")
 simple("GET", "/cases/<int:case_id>/edit", "/cases/{case}/edit")
@@ -629,6 +631,8 @@ simple("POST", "/api/v1/audit/export.csv", "/api/v1/audit/export.csv", json={"ac
 simple("POST", "/api/v1/audit/export.jsonl", "/api/v1/audit/export.jsonl", json={})
 simple("GET", "/api/v1/taxonomy", "/api/v1/taxonomy")
 simple("GET", "/api/v1/cases", "/api/v1/cases?per_page=200", marker="reference")
+simple("GET", "/api/v1/cases/export.csv", "/api/v1/cases/export.csv", marker="reference")
+simple("GET", "/api/v1/cases/export.json", "/api/v1/cases/export.json", marker="reference")
 simple("POST", "/api/v1/cases", "/api/v1/cases", json={"title": "From the API", "category": "malicious-code",
                                                       "impact": "low", "urgency": "low"})
 simple("GET", "/api/v1/cases/<int:case_id>", "/api/v1/cases/{case}")

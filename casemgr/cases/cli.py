@@ -1,4 +1,4 @@
-"""`casemgr case list` and `casemgr case show REF`.
+"""`casemgr case list`, `casemgr case export` and `casemgr case show REF`.
 
 The CLI operator acts as the system and sees every case; `--as USERNAME` shows what that user
 would see (their access rules apply).
@@ -6,7 +6,7 @@ would see (their access rules apply).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 import click
 from sqlalchemy.orm import Session
@@ -37,32 +37,45 @@ def _actor(ctx: CliContext, session: Session, username: str | None) -> Actor:
     return Actor(user=user, via="cli", system_name=ctx.actor().system_name)
 
 
+def case_filters(command: Any) -> Any:
+    """The case list's filters (CaseQuery), shared by `case list` and `case export`."""
+    for option in reversed(_FILTERS):
+        command = option(command)
+    return command
+
+
+_FILTERS = [
+    click.option("--status", help="One or more states, comma-separated: " + ", ".join(CaseStatus)),
+    click.option("--priority", help="One or more of " + ", ".join(Priority) + ", comma-separated."),
+    click.option("--category", help="A taxonomy category code, e.g. malicious-code."),
+    click.option("--owner", help="A username, or 'none' for unassigned cases."),
+    click.option("--team"),
+    click.option("--tag"),
+    click.option("--tlp", type=click.Choice(list(Tlp))),
+    click.option("--open", "state", flag_value="open", help="Only open cases."),
+    click.option("--closed", "state", flag_value="closed", help="Only resolved and closed cases."),
+    click.option("--since", help="Created at or after (ISO 8601)."),
+    click.option("--until", help="Created before (ISO 8601)."),
+    click.option("-q", "--search", "q", help="Words to find in title, description and notes."),
+    click.option("--no-commander", "no_commander", is_flag=True, default=None,
+                  help="Only open P1 cases with no incident commander (the list's 'no incident commander' flag)."),
+    click.option("--sort", default="-created", show_default=True,
+                  help="created, updated, age, priority, occurred or reference; '-' for descending "
+                       "(-updated: last updated first; -age: oldest first)."),
+    click.option("--field", "fields", multiple=True, metavar="CODE=VALUE",
+                 help="A custom field's value; repeat for more."),
+]
+
+
 @click.group()
 def case() -> None:
-    """List and show cases."""
+    """List, show and export cases."""
 
 
 @case.command("list")
-@click.option("--status", help="One or more states, comma-separated: " + ", ".join(CaseStatus))
-@click.option("--priority", help="One or more of " + ", ".join(Priority) + ", comma-separated.")
-@click.option("--category", help="A taxonomy category code, e.g. malicious-code.")
-@click.option("--owner", help="A username, or 'none' for unassigned cases.")
-@click.option("--team")
-@click.option("--tag")
-@click.option("--tlp", type=click.Choice(list(Tlp)))
-@click.option("--open", "state", flag_value="open", help="Only open cases.")
-@click.option("--closed", "state", flag_value="closed", help="Only resolved and closed cases.")
-@click.option("--since", help="Created at or after (ISO 8601).")
-@click.option("--until", help="Created before (ISO 8601).")
-@click.option("-q", "--search", "q", help="Words to find in title, description and notes.")
-@click.option("--no-commander", "no_commander", is_flag=True, default=None,
-              help="Only open P1 cases with no incident commander (the list's 'no incident commander' flag).")
-@click.option("--sort", default="-created", show_default=True,
-              help="created, updated, age, priority, occurred or reference; '-' for descending "
-                   "(-updated: last updated first; -age: oldest first).")
+@case_filters
 @click.option("--page", default=1, show_default=True, type=int)
 @click.option("--per-page", default=50, show_default=True, type=int)
-@click.option("--field", "fields", multiple=True, metavar="CODE=VALUE", help="A custom field's value; repeat for more.")
 @as_user
 @pass_ctx
 @reports_errors
@@ -78,6 +91,28 @@ def list_cases(ctx: CliContext, as_username: str | None, fields: tuple[str, ...]
             click.echo(f"{c.reference:<14} {c.status.value:<13} {c.priority.value:<3} {owner:<16} {c.title}{flag}")
     shown = f"{page.offset + 1}-{page.offset + len(page.items)}"
     click.echo(f"{page.total} case(s)" + (f", showing {shown}" if page.items and page.total > len(page.items) else ""))
+
+
+@case.command("export")
+@case_filters
+@click.option("--format", "format_", type=click.Choice(["csv", "json"]), required=True,
+              help="csv (a header row, custom fields as field.CODE) or json (JSON lines, one case a line).")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="The file to write (default: standard output).")
+@as_user
+@pass_ctx
+@reports_errors
+def export_cases(ctx: CliContext, as_username: str | None, fields: tuple[str, ...], format_: str, output: IO[str],
+                 **filters: Any) -> None:
+    """Export every case the filters match (as `case list`, all pages; at most 10,000) as CSV or JSON lines."""
+    wanted = {f"field.{code}": value for code, value in _custom_fields(fields).items()}
+    query = parse(CaseQuery, {**{k: v for k, v in filters.items() if v is not None}, **wanted})
+    with ctx.transaction() as s:  # the export's audit entry
+        plan = service.start_export(s, _actor(ctx, s, as_username), query, format_)
+    with ctx.db.session(write=False) as s, s.begin():
+        for chunk in service.export_chunks(s, plan):
+            output.write(chunk)
+    click.echo(f"exported {len(plan.case_ids)} case(s)", err=True)
 
 
 @case.command("show")

@@ -183,6 +183,14 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
 
 def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
+    where, order, total = matching_cases(session, actor, query)
+    return paging.fetch(session, select(Case).where(*where).order_by(*order).options(*LIST_OPTIONS),
+                        query.page, query.per_page, total=total)
+
+
+def matching_cases(session: Session, actor: Actor, query: CaseQuery) -> tuple[list[Any], list[Any], int]:
+    """The conditions, order and count of the cases `actor` may see that `query` matches (its page aside):
+    the one definition the case list and the case export (casemgr/cases/export.py) share."""
     visible, filters = access.visible_filter(actor), _filters(query)
     filters += custom_fields.filters(session, query.fields)
     if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
@@ -205,8 +213,7 @@ def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
         order = [c.desc() if descending else c.asc() for c in columns]
     if query.q and (reference_first := search.reference_first(query.q)) is not None:
         order.insert(0, reference_first)
-    return paging.fetch(session, select(Case).where(*where).order_by(*order).options(*LIST_OPTIONS),
-                        query.page, query.per_page, total=total)
+    return where, order, total
 
 
 def list_notice(actor: Actor) -> str | None:

@@ -26,6 +26,7 @@ from casemgr.cases.actions import (
     transition,
 )
 from casemgr.cases.changes import add_event, add_note, create_case, edit_entry, retract_entry, update_case
+from casemgr.cases.export import CaseExport, export_chunks, start_export
 from casemgr.cases.queries import (
     DATE_FIELDS,
     PRIORITY_TARGETS,
@@ -44,6 +45,7 @@ from casemgr.cases.queries import (
     get_case_by_reference,
     list_cases,
     list_notice,
+    matching_cases,
     may_correct,
     pending_escalations,
     related_cases,
@@ -61,5 +63,5 @@ __all__ = [
     "assignable_users", "can_assign", "team_choices", "create_case", "update_case", "add_note", "add_event",
     "edit_entry",
     "retract_entry", "transition", "escalate", "acknowledge_escalation", "link_cases", "BulkOutcome", "BulkResult",
-    "can_bulk", "bulk_apply",
+    "can_bulk", "bulk_apply", "matching_cases", "CaseExport", "start_export", "export_chunks",
 ]

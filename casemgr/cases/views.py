@@ -12,7 +12,7 @@ import datetime as dt
 from functools import partial
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_login import login_required
 
 from casemgr.cases import access, custom_fields, forms, incident_roles, lifecycle, service, tabs
@@ -33,7 +33,16 @@ from casemgr.cases.schemas import (
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict
 from casemgr.fields import parse
-from casemgr.web import current_actor, database, db_session, form_action, form_data, redirect_with
+from casemgr.web import (
+    commit_now,
+    current_actor,
+    database,
+    db_session,
+    form_action,
+    form_data,
+    redirect_with,
+    stream_with_session,
+)
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -74,6 +83,36 @@ def _list(q: CaseQuery, args: dict[str, Any]) -> Any:
                            users=users, chips=forms.active_filters(request.args),
                            no_commander=incident_roles.without_commander(s, page.items),
                            notice=service.list_notice(actor))
+
+
+@bp.get("/export.csv")
+@login_required
+def export_csv() -> Any:
+    return _export("csv")
+
+
+@bp.get("/export.json")
+@login_required
+def export_json() -> Any:
+    return _export("json")
+
+
+def _export(fmt: str) -> Any:
+    """The cases the list's filters match, all of them, as a file (casemgr/cases/export.py); a bad filter or
+    too many cases is the list page with the error."""
+    args = forms.filter_args(request.args)
+
+    def start() -> service.CaseExport:
+        query = parse(CaseQuery, forms.query_args(request.args))
+        return service.start_export(db_session(), current_actor(), query, fmt)
+
+    def send(plan: service.CaseExport) -> Any:
+        commit_now()  # the export's audit entry, before the rows are read
+        chunks = stream_with_session(lambda rs: service.export_chunks(rs, plan))
+        return Response(chunks, content_type=plan.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{plan.filename}"'})
+
+    return form_action(start, page=partial(_bad_filters, args=args), done=send, raise_statuses=(403,))
 
 
 def _bad_filters(status: int, args: dict[str, Any], **error: Any) -> Any:
