@@ -109,7 +109,7 @@ def build_database(settings: Settings, *, clock: Clock | None = None) -> Databas
     hasher and the signing key are loaded on first use, so that `casemgr case list` starts fast
     (tests/test_cli_startup.py). `check_before_serving` loads the signing key before a server starts.
     """
-    from casemgr.audit.service import AuditTrail
+    from casemgr.audit.trail import AuditTrail
     from casemgr.auth.policy import AuthPolicy
     from casemgr.clock import SystemClock
     from casemgr.collaborators import AUTH_POLICY, CLOCK, SETTINGS
