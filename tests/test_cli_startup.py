@@ -24,10 +24,12 @@ NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", 
                      "argon2", "cryptography", "casemgr.signing", "limits")
 # Nor the code behind what it does not do: the audit service and its models (it writes no audit entry: the
 # services that do import `record` from casemgr.audit.trail), the evidence keyring and cipher (it opens no
-# evidence), the indicator models, the configuration files' YAML.
+# evidence), the indicator models, the configuration files' YAML, Markdown (it renders none), the incident
+# roles and the taxonomy (it filters on neither unless asked).
 NOT_READ_BY_CASE_LIST = ("casemgr.audit.service", "casemgr.audit.models", "casemgr.audit.readable", "rfc8785",
                          "casemgr.evidence.keyring", "casemgr.evidence.crypto", "casemgr.evidence.models",
-                         "casemgr.indicators.models", "yaml")
+                         "casemgr.indicators.models", "yaml", "casemgr.markdown", "nh3", "casemgr.cases.incident_roles",
+                         "casemgr.cases.role_models", "casemgr.cases.taxonomy", "casemgr.cases.taxonomy_models")
 # On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
 NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.
@@ -100,7 +102,7 @@ print("\\nMAPPED=" + json.dumps(sorted(mapper.class_.__name__ for mapper in Base
 """
 
 
-def test_case_list_configures_no_audit_evidence_or_indicator_mapper(cli_env, app):
+def test_case_list_configures_only_the_mappers_it_uses(cli_env, app):
     """SQLAlchemy configures every mapper in the registry on the first query: a model imported but unused
     costs `case list` its import and its configuration."""
     import os
@@ -111,7 +113,8 @@ def test_case_list_configures_no_audit_evidence_or_indicator_mapper(cli_env, app
     mapped = set(json.loads(done.stdout.rpartition("\nMAPPED=")[2]))
     assert {"Case", "User", "Team"} <= mapped
     assert mapped.isdisjoint({"AuditEntry", "AuditHead", "AuditCheckpoint", "EvidenceItem", "CustodyEvent",
-                              "StixObject", "IndicatorCollection"}), sorted(mapped)
+                              "StixObject", "IndicatorCollection", "IncidentRoleKind", "IncidentRoleAssignment",
+                              "TaxonomyCategory", "TaxonomySubcategory"}), sorted(mapped)
 
 
 BUILT_PROBE = """
