@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import logging.handlers
 import os
 from collections.abc import Sequence
 from functools import partial
@@ -183,6 +182,8 @@ class _AuditFileHandler(logging.FileHandler):
 
 
 def _syslog_handler(target: str) -> logging.Handler:
+    import logging.handlers  # socket and pickle: for an instance that streams its audit trail to syslog
+
     if target.startswith("/"):
         handler = logging.handlers.SysLogHandler(address=target)
     else:

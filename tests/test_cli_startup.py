@@ -25,11 +25,12 @@ NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", 
 # Nor the code behind what it does not do: the audit service and its models (it writes no audit entry: the
 # services that do import `record` from casemgr.audit.trail), the evidence keyring and cipher (it opens no
 # evidence), the indicator models, the configuration files' YAML, Markdown (it renders none), the incident
-# roles and the taxonomy (it filters on neither unless asked).
+# roles and the taxonomy (it filters on neither unless asked), the syslog handler (no audit stream).
 NOT_READ_BY_CASE_LIST = ("casemgr.audit.service", "casemgr.audit.models", "casemgr.audit.readable", "rfc8785",
                          "casemgr.evidence.keyring", "casemgr.evidence.crypto", "casemgr.evidence.models",
                          "casemgr.indicators.models", "yaml", "casemgr.markdown", "nh3", "casemgr.cases.incident_roles",
-                         "casemgr.cases.role_models", "casemgr.cases.taxonomy", "casemgr.cases.taxonomy_models")
+                         "casemgr.cases.role_models", "casemgr.cases.taxonomy", "casemgr.cases.taxonomy_models",
+                         "logging.handlers")
 # On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
 NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.
