@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import logging.handlers
 import os
 from collections.abc import Sequence
 from functools import partial
@@ -109,7 +108,7 @@ def build_database(settings: Settings, *, clock: Clock | None = None) -> Databas
     hasher and the signing key are loaded on first use, so that `casemgr case list` starts fast
     (tests/test_cli_startup.py). `check_before_serving` loads the signing key before a server starts.
     """
-    from casemgr.audit.service import AuditTrail
+    from casemgr.audit.trail import AuditTrail
     from casemgr.auth.policy import AuthPolicy
     from casemgr.clock import SystemClock
     from casemgr.collaborators import AUTH_POLICY, CLOCK, SETTINGS
@@ -183,6 +182,8 @@ class _AuditFileHandler(logging.FileHandler):
 
 
 def _syslog_handler(target: str) -> logging.Handler:
+    import logging.handlers  # socket and pickle: for an instance that streams its audit trail to syslog
+
     if target.startswith("/"):
         handler = logging.handlers.SysLogHandler(address=target)
     else:

@@ -18,7 +18,7 @@ from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
-    from casemgr.audit.service import AuditTrail
+    from casemgr.audit.trail import AuditTrail
     from casemgr.auth.policy import AuthPolicy
     from casemgr.clock import Clock
     from casemgr.config import Settings

@@ -22,6 +22,15 @@ HEAVY = ("ioc_finder", "pyparsing", "stix2", "stix2patterns", "weasyprint", "pyd
 # `case list` reads cases: it renders no Markdown, parses no observable, signs no one in, signs or decrypts nothing.
 NOT_FOR_CASE_LIST = (*HEAVY, "markdown_it", "email_validator", "idna", "pyotp", "flask", "jinja2", "werkzeug",
                      "argon2", "cryptography", "casemgr.signing", "limits")
+# Nor the code behind what it does not do: the audit service and its models (it writes no audit entry: the
+# services that do import `record` from casemgr.audit.trail), the evidence keyring and cipher (it opens no
+# evidence), the indicator models, the configuration files' YAML, Markdown (it renders none), the incident
+# roles and the taxonomy (it filters on neither unless asked), the syslog handler (no audit stream).
+NOT_READ_BY_CASE_LIST = ("casemgr.audit.service", "casemgr.audit.models", "casemgr.audit.readable", "rfc8785",
+                         "casemgr.evidence.keyring", "casemgr.evidence.crypto", "casemgr.evidence.models",
+                         "casemgr.indicators.models", "yaml", "casemgr.markdown", "nh3", "casemgr.cases.incident_roles",
+                         "casemgr.cases.role_models", "casemgr.cases.taxonomy", "casemgr.cases.taxonomy_models",
+                         "logging.handlers")
 # On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
 NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.
@@ -74,10 +83,39 @@ def test_case_list_loads_no_heavy_library(cli_env, app, open_case, api):
     output, modules = loaded_by(["case", "list"], env={**os.environ, **cli_env})
     assert "Phishing wave" in output
     assert "1 case(s)" in output
-    not_loaded = {*NOT_FOR_CASE_LIST, *(NOT_ON_SQLITE if cli_env["CASEMGR_DATABASE_URL"].startswith("sqlite") else ())}
+    on_sqlite = cli_env["CASEMGR_DATABASE_URL"].startswith("sqlite")
+    not_loaded = {*NOT_FOR_CASE_LIST, *NOT_READ_BY_CASE_LIST, *(NOT_ON_SQLITE if on_sqlite else ())}
     assert modules.isdisjoint(not_loaded), sorted(modules & not_loaded)
     sign_in = {"casemgr.auth.service", "casemgr.auth.signin", "casemgr.auth.tokens", "casemgr.auth.users"}
     assert modules.isdisjoint(sign_in), "the sign-in code is for --as only"
+
+
+MAPPERS_PROBE = """
+import json, sys
+sys.argv = ["casemgr", "case", "list"]
+from casemgr.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+from casemgr.db import Base
+print("\\nMAPPED=" + json.dumps(sorted(mapper.class_.__name__ for mapper in Base.registry.mappers)))
+"""
+
+
+def test_case_list_configures_only_the_mappers_it_uses(cli_env, app):
+    """SQLAlchemy configures every mapper in the registry on the first query: a model imported but unused
+    costs `case list` its import and its configuration."""
+    import os
+
+    done = subprocess.run([sys.executable, "-c", MAPPERS_PROBE], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **cli_env}, check=False)
+    assert "\nMAPPED=" in done.stdout, done.stderr
+    mapped = set(json.loads(done.stdout.rpartition("\nMAPPED=")[2]))
+    assert {"Case", "User", "Team"} <= mapped
+    assert mapped.isdisjoint({"AuditEntry", "AuditHead", "AuditCheckpoint", "EvidenceItem", "CustodyEvent",
+                              "StixObject", "IndicatorCollection", "IncidentRoleKind", "IncidentRoleAssignment",
+                              "TaxonomyCategory", "TaxonomySubcategory"}), sorted(mapped)
 
 
 BUILT_PROBE = """
@@ -116,3 +154,15 @@ def test_a_lazy_group_runs_its_commands(run_cli):
     result = run_cli("case", "list")
     assert result.exit_code == 0, result.stderr
     assert "0 case(s)" in result.stdout
+
+
+def test_the_vaults_default_segment_size_is_the_formats():
+    """casemgr.evidence.vault writes the default out so that building a database does not import the cipher."""
+    from pathlib import Path
+
+    from casemgr.evidence.crypto import DEFAULT_SEGMENT_SIZE
+    from casemgr.evidence.store import EvidenceStore
+    from casemgr.evidence.vault import EvidenceVault
+
+    vault = EvidenceVault(instance_dir=Path("."), store=EvidenceStore(Path("evidence")), max_upload_bytes=1)
+    assert vault.segment_size == DEFAULT_SEGMENT_SIZE

@@ -19,11 +19,13 @@ Admins read the audit log but see no case content (casemgr/cases/access.py). So:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from casemgr.audit.models import AuditEntry
 from casemgr.auth.actor import Actor
 from casemgr.cases import access
+
+if TYPE_CHECKING:
+    from casemgr.audit.models import AuditEntry
 
 # Top-level summary keys whose value is case content.
 CONTENT_KEYS = frozenset({"filename", "purpose", "reason", "description", "collected_by", "source",

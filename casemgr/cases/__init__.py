@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # this module is imported by `casemgr --help`: it imports not
 # The groups of `casemgr` in casemgr.cases.cli, each with the line `casemgr --help` shows for it
 # (tests/test_cli_startup.py checks that line against the group's docstring).
 COMMANDS = {
-    "case": "List and show cases.",
+    "case": "List, show and export cases.",
     "taxonomy": "Show the incident categories and subcategories.",
     "field": "Define the custom fields of cases.",
 }

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User

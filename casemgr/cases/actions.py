@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.permissions import Permission, allowed, holds, require
 from casemgr.cases import access, custom_fields, lifecycle

@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.audit.content import without_content
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User

@@ -30,8 +30,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from casemgr.audit import service as audit
-from casemgr.audit.export import safe_cell
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases import access, custom_fields
 from casemgr.cases._helpers import LIST_OPTIONS
@@ -143,6 +142,8 @@ def _csv_row(fields: Sequence[CaseFieldDefinition], case: Case, values: dict[str
 
 
 def _csv_rows(rows: list[list[Any]]) -> str:
+    from casemgr.audit.export import safe_cell  # with the audit export's models: only when a CSV is written
+
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows([[safe_cell(v) for v in row] for row in rows])
     return out.getvalue()

@@ -20,13 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from casemgr import paging
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.permissions import Permission, require
 from casemgr.cases.field_models import TEXT_TYPES, CaseFieldDefinition, FieldType
 from casemgr.cases.field_schemas import CaseFieldUpdate, NewCaseField
 from casemgr.cases.models import CaseStatus
-from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from casemgr.fields import parse
@@ -155,6 +154,8 @@ def _plain(value: Any) -> Any:
 def _check_settings(session: Session, kind: FieldType, s: dict[str, Any]) -> None:
     """Refuse settings that do not fit the field's type, naming the setting."""
     if s["category"] is not None:
+        from casemgr.cases.taxonomy import load as load_taxonomy  # (not loaded by `casemgr case list`)
+
         load_taxonomy(session).check(s["category"], None)
     choice = kind in {FieldType.CHOICE, FieldType.MULTI_CHOICE}
     if choice and not s["options"]:

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, holds, require, roles_with

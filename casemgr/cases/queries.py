@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from casemgr import markdown, paging
+from casemgr import paging
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, roles_with
-from casemgr.cases import access, custom_fields, incident_roles, lifecycle, search
+from casemgr.cases import access, custom_fields, lifecycle, search
 from casemgr.cases._helpers import DETAIL_OPTIONS, LIST_OPTIONS, _require_case_worker, _user_id
 from casemgr.cases.models import (
     OPEN_STATUSES,
@@ -31,20 +31,23 @@ from casemgr.cases.models import (
     case_members,
 )
 from casemgr.cases.schemas import CaseQuery
-from casemgr.cases.taxonomy import Taxonomy
-from casemgr.cases.taxonomy import load as load_taxonomy
 from casemgr.collaborators import clock
 from casemgr.errors import Forbidden, NotFound
 from casemgr.paging import Page
 from casemgr.teams import service as teams
 from casemgr.teams.models import Team, name_key
 
+if TYPE_CHECKING:
+    from casemgr.cases.taxonomy import Taxonomy
+
 # ---------------------------------------------------------------- one case
 
 
 def taxonomy(session: Session) -> Taxonomy:
     """The incident taxonomy (categories and subcategories with their codes, retired ones marked)."""
-    return load_taxonomy(session)
+    from casemgr.cases.taxonomy import load  # its models are mapped when a command uses the taxonomy
+
+    return load(session)
 
 
 def get_case(session: Session, actor: Actor, case_id: int) -> Case:
@@ -95,6 +98,8 @@ class CaseDetail:
 def case_detail(session: Session, actor: Actor, case_id: int) -> CaseDetail:
     """The case with its rendered description, the actor's possible transitions and the
     visible related cases. Raises NotFound."""
+    from casemgr import markdown  # nh3 and markdown-it: for pages that render Markdown, not for `case list`
+
     case = get_case(session, actor, case_id)
     related = related_cases(session, actor, case_id)
     survivor = next((r.case for r in related if r.kind == LinkKind.DUPLICATE_OF.value
@@ -155,6 +160,8 @@ def timeline(session: Session, actor: Actor, case_id: int, *, page: int = 1,
 
 def render_entry(entry: TimelineEntry | TimelineRevision) -> Markup:
     """A note's or event's Markdown body (or an earlier version's) as sanitized HTML."""
+    from casemgr import markdown
+
     return markdown.render(entry.body)
 
 
@@ -253,6 +260,8 @@ def _filters(q: CaseQuery) -> list[Any]:
     if q.escalated is not None:
         where.append(Case.last_escalated_at.is_not(None) if q.escalated else Case.last_escalated_at.is_(None))
     if q.no_commander:
+        from casemgr.cases import incident_roles  # the role models are mapped when a command uses them
+
         where.append(incident_roles.lacks_commander())
     date_column = DATE_FIELDS[q.date_field]
     if q.since:
@@ -315,6 +324,8 @@ class Dashboard:
 def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
     """The case lists of `actor`'s home page (see Dashboard) and the number of cases in each state.
     Raises Forbidden for admins, who see no case content."""
+    from casemgr.cases import incident_roles
+
     if not access.sees_cases(actor):
         raise Forbidden("admins run the instance and do not see case content")
     visible = access.visible_filter(actor)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.permissions import Permission, require
 from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from casemgr.collaborators import VAULT
 from casemgr.config import ConfigError, Settings
 from casemgr.errors import DomainError
-from casemgr.evidence.crypto import DEFAULT_SEGMENT_SIZE
-from casemgr.evidence.keyring import KEYRING_FILE, Keyring, KeyringError
-from casemgr.evidence.store import EvidenceStore
+
+if TYPE_CHECKING:  # the keyring, the cipher and the store load when evidence is used, not for every command
+    from casemgr.evidence.keyring import Keyring
+    from casemgr.evidence.store import EvidenceStore
 
 _WRITTEN_KEY = "casemgr.evidence_written"
 _DOOMED_KEY = "casemgr.evidence_doomed"
@@ -42,7 +43,8 @@ class EvidenceVault:
     instance_dir: Path
     store: EvidenceStore
     max_upload_bytes: int
-    segment_size: int = DEFAULT_SEGMENT_SIZE
+    # casemgr.evidence.crypto.DEFAULT_SEGMENT_SIZE, written out: building the vault does not load the cipher
+    segment_size: int = 64 * 1024
     keyring_loader: Callable[[], Keyring] | None = None
     database: Any = None  # casemgr.db.Database, for recording failures found after a response started
     _keyring: Keyring | None = field(default=None, repr=False)
@@ -50,16 +52,22 @@ class EvidenceVault:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EvidenceVault:
+        from casemgr.evidence.store import EvidenceStore
+
         return cls(instance_dir=settings.instance_dir, store=EvidenceStore(settings.evidence_dir),
                    max_upload_bytes=settings.max_upload_bytes)
 
     @property
     def keyring_path(self) -> Path:
+        from casemgr.evidence.keyring import KEYRING_FILE
+
         return self.instance_dir / KEYRING_FILE
 
     @property
     def keyring(self) -> Keyring:
         """The keyring (loaded once). Raises KeyringError (a ConfigError) when it cannot be loaded."""
+        from casemgr.evidence.keyring import Keyring
+
         with self._lock:
             if self._keyring is None:
                 loader = self.keyring_loader or (lambda: Keyring.load(self.instance_dir))
@@ -68,6 +76,8 @@ class EvidenceVault:
 
     def usable_keyring(self) -> Keyring:
         """The keyring for a request: VaultUnavailable (503) instead of a configuration error."""
+        from casemgr.evidence.keyring import KeyringError
+
         try:
             return self.keyring
         except KeyringError as exc:

@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from casemgr import paging
-from casemgr.audit import service as audit
+from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, require

@@ -16,6 +16,7 @@ from casemgr import migrate
 from casemgr.audit import service as audit
 from casemgr.audit.models import AuditEntry
 from casemgr.auth.actor import Actor
+from casemgr.auth.models import Role, User
 from casemgr.config import Settings, generate_secret_key
 from casemgr.signing import Signer
 from tests.test_migrations import fresh_database_url  # noqa: F401 - a fixture
@@ -137,6 +138,10 @@ def test_the_case_filter_finds_what_the_summary_scan_found_before_and_after_the_
     recorded = column(db)
 
     # As an instance upgraded from 0009 finds them: no case_id; the migration fills it in by the same rule.
+    # An instance at 0009 had no custom roles: the world's tier-1 account goes back to a built-in role first
+    # (migration 0015 refuses to go down while an account has a custom role; no audit entry is touched).
+    with db.engine.begin() as conn:
+        conn.execute(update(User).where(User.role.not_in([r.value for r in Role])).values(role=Role.ANALYST.value))
     db.engine.dispose()
     script = ScriptDirectory.from_config(migrate.alembic_config(settings.database_url))
     migrate.downgrade(settings.database_url, str(script.get_revision("0011").down_revision))
