@@ -35,6 +35,7 @@ DOMAINS: tuple[str, ...] = (
     "casemgr.evidence",
     "casemgr.teams",
     "casemgr.configfiles",
+    "casemgr.playbooks",
 )
 
 

@@ -17,11 +17,13 @@ from casemgr.cases.taxonomy_models import TaxonomyCategory, TaxonomySubcategory
 from casemgr.db import Base
 from casemgr.evidence.models import CustodyEvent, EvidenceItem
 from casemgr.indicators.models import IndicatorCollection, StixObject, StixObjectCorrection, StixObjectVersion
+from casemgr.playbooks.models import Playbook, PlaybookRun, PlaybookVersion, RunStep
 from casemgr.teams.models import Team, team_members
 
 __all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "Case", "CaseEscalation",
            "CaseFieldDefinition", "CaseFieldValue", "CaseLink",
            "CaseReferenceCounter", "CaseTag", "CustodyEvent", "CustomRole", "EvidenceItem", "IncidentRoleAssignment",
            "IncidentRoleKind", "IndicatorCollection", "InstanceSetting",
-           "LoginSession", "LoginThrottle", "RecoveryCode", "StixObject", "StixObjectCorrection", "StixObjectVersion",
+           "LoginSession", "LoginThrottle", "Playbook", "PlaybookRun", "PlaybookVersion",
+           "RecoveryCode", "RunStep", "StixObject", "StixObjectCorrection", "StixObjectVersion",
            "TaxonomyCategory", "TaxonomySubcategory", "Team", "TimelineEntry", "User", "team_members"]

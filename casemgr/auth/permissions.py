@@ -100,6 +100,14 @@ class Permission(enum.StrEnum):
                                "subcategories cases are filed under")
     CASE_CONFIGURE_FIELDS = ("case.configure_fields", "Define, change and retire the custom fields of cases "
                                 "(per category: type, label, help, validation, required from which state)")
+    # playbooks
+    PLAYBOOK_VIEW = ("playbook.view", "List the playbooks and read their versions and the differences between them")
+    PLAYBOOK_RUN = ("playbook.run", "Start playbooks on the cases one may change, work their steps (start, complete, "
+                    "skip, fail, assign) and pause, resume or abort runs")
+    PLAYBOOK_APPROVE = ("playbook.approve", "Approve (or refuse) a completed step whose playbook asks a manager's "
+                        "approval before the steps after it open")
+    PLAYBOOK_MANAGE = ("playbook.manage", "Import playbooks and new versions of them (YAML or CACAO 2.0), choose the "
+                       "current version, retire a playbook")
 
 
 _BY_NAME: dict[str, Permission] = {p.value: p for p in Permission}
@@ -117,7 +125,7 @@ def get(name: str) -> Permission:
 P = Permission
 _WORK = frozenset({P.CASE_VIEW, P.CASE_CREATE, P.CASE_EDIT, P.CASE_ESCALATE, P.EVIDENCE_UPLOAD,
                    P.EVIDENCE_HANDLE, P.EVIDENCE_DOWNLOAD, P.INDICATOR_IMPORT, P.INDICATOR_EXPORT,
-                   P.INDICATOR_SHARE})
+                   P.INDICATOR_SHARE, P.PLAYBOOK_VIEW, P.PLAYBOOK_RUN})
 _DIRECTORY = frozenset({P.TEAM_VIEW, P.CASE_READ_ROLE_KINDS})  # every signed-in account reads these
 
 # The built-in roles. A change here changes what people may do: tests/auth/test_permission_registry.py holds
@@ -127,9 +135,9 @@ BUILT_IN: dict[Role, frozenset[Permission]] = {
     Role.MANAGER: _WORK | _DIRECTORY | {P.CASE_VIEW_ALL, P.CASE_ASSIGN, P.CASE_CLOSE, P.CASE_HAND_OVER,
                                         P.CASE_ACKNOWLEDGE, P.CASE_OVERRIDE_PRIORITY, P.CASE_DISCLOSE,
                                         P.CASE_CORRECT_ANY, P.EVIDENCE_DISPOSE, P.EVIDENCE_EXPORT,
-                                        P.INDICATOR_VIEW_RED},
+                                        P.INDICATOR_VIEW_RED, P.PLAYBOOK_APPROVE, P.PLAYBOOK_MANAGE},
     Role.AUDITOR: _DIRECTORY | {P.CASE_VIEW, P.CASE_VIEW_ALL, P.EVIDENCE_DOWNLOAD_IF_ENABLED, P.INDICATOR_EXPORT,
-                                P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT},
+                                P.INDICATOR_SHARE, P.AUDIT_READ, P.AUDIT_EXPORT, P.PLAYBOOK_VIEW},
     Role.ADMIN: _DIRECTORY | {P.AUDIT_READ, P.USER_MANAGE, P.TOKEN_MANAGE, P.INSTANCE_CONFIGURE,
                               P.EVIDENCE_MAINTAIN, P.TEAM_MANAGE, P.CASE_CONFIGURE_ROLES, P.ROLE_MANAGE,
                               P.CASE_CONFIGURE_TAXONOMY, P.CASE_CONFIGURE_FIELDS},

@@ -115,6 +115,7 @@ class EntryKind(enum.StrEnum):
     NOTE = "note"
     EVENT = "event"
     ROLE = "role"  # an incident role assigned, handed over or released (casemgr/cases/incident_roles.py)
+    PLAYBOOK = "playbook"  # a playbook run started, paused, aborted; a step started, completed, skipped...
 
 
 # ITIL: impact x urgency -> priority. high/high = P1 ... low/low = P5.
