@@ -9,7 +9,7 @@ values recorded under them stay readable.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -124,12 +124,13 @@ class CaseFieldItem(FileItem):
 
     code: Code
     label: Label
-    type: Literal["text", "long_text", "number", "choice", "multi_choice", "datetime", "yes_no", "user", "url"]
+    # The vocabularies are the enums themselves (strict=False: the file's strings are parsed into them), so a
+    # new field type or lifecycle state reaches case-fields.yaml with nothing else to change.
+    type: FieldType = Field(strict=False)
     help_text: HelpText = ""
     category: Category = None
     required: bool = False
-    required_from: Literal["new", "triage", "investigating", "containment", "eradication", "recovery",
-                           "resolved", "closed"] = "new"
+    required_from: CaseStatus = Field(default=CaseStatus.NEW, strict=False)
     options: list[Option] = Field(default_factory=list, max_length=OPTIONS_MAX)
     max_length: MaxLength | None = None
     pattern: Pattern | None = None
