@@ -536,7 +536,7 @@ def _value(session: Session, actor: Actor, case: Case, spec: definition.StepInpu
         return _datetime(spec, raw)
     if kind is InputType.EVIDENCE:
         return _evidence_id(session, actor, case, spec, raw)
-    return _indicator_lines(spec, raw)
+    return _indicator_lines(session, actor, case, spec, raw)
 
 
 def _number(spec: definition.StepInput, raw: Any) -> int | float:
@@ -577,7 +577,11 @@ def _evidence_id(session: Session, actor: Actor, case: Case, spec: definition.St
     return item.id
 
 
-def _indicator_lines(spec: definition.StepInput, raw: Any) -> list[str]:
+def _indicator_lines(session: Session, actor: Actor, case: Case, spec: definition.StepInput,
+                     raw: Any) -> list[tuple[Any, str]]:
+    """The values, one per line, each with its type as the free-text finder recognises it."""
+    from casemgr.indicators import service as indicators
+
     lines = raw if isinstance(raw, list) else str(raw).splitlines()
     if not all(isinstance(v, str) for v in lines):
         raise _bad(spec, "must be values, one per line")
@@ -586,30 +590,30 @@ def _indicator_lines(spec: definition.StepInput, raw: Any) -> list[str]:
         raise _bad(spec, "must hold at least one value")
     if len(values) > MAX_INDICATOR_LINES:
         raise _bad(spec, f"may hold at most {MAX_INDICATOR_LINES} values")
-    return list(dict.fromkeys(values))
-
-
-def _capture(session: Session, actor: Actor, case: Case, spec: definition.StepInput,
-             values: list[str]) -> list[dict[str, str]]:
-    """Each value (its type recognised as the free-text finder does) captured on the case; what is recorded is
-    the value, its type and the indicator's STIX id."""
-    from casemgr.indicators import service as indicators
-    from casemgr.indicators.schemas import NewIndicator
-
-    recorded = []
-    for line, value in enumerate(values, start=1):
+    typed = []
+    for line, value in enumerate(dict.fromkeys(values), start=1):
         found = indicators.extract_candidates(session, actor, case.id, value)
         if len(found) != 1:
             raise _bad(spec, f"line {line}: {value!r} is not one indicator value (an address, domain, URL, e-mail "
                        "address or file hash)")
-        candidate = found[0]
+        typed.append((found[0].type, found[0].value))
+    return typed
+
+
+def _capture(session: Session, actor: Actor, case: Case, spec: definition.StepInput,
+             values: list[tuple[Any, str]]) -> list[dict[str, str]]:
+    """Each value captured on the case through the indicators service; what is recorded is the value, its type
+    and the indicator's STIX id."""
+    from casemgr.indicators import service as indicators
+    from casemgr.indicators.schemas import NewIndicator
+
+    recorded = []
+    for line, (kind, value) in enumerate(values, start=1):
         try:
-            captured = indicators.add_indicator(session, actor, case.id,
-                                                NewIndicator(type=candidate.type, value=candidate.value))
+            captured = indicators.add_indicator(session, actor, case.id, NewIndicator(type=kind, value=value))
         except Invalid as exc:
             raise _bad(spec, f"line {line}: {exc.message}") from None
-        recorded.append({"type": candidate.type.value, "value": candidate.value,
-                         "stix_id": captured.indicator.stix_id})
+        recorded.append({"type": kind.value, "value": value, "stix_id": captured.indicator.stix_id})
     return recorded
 
 
