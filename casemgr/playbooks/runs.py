@@ -38,7 +38,7 @@ import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -54,7 +54,6 @@ from casemgr.cases.models import Case, CaseStatus, EntryKind, TimelineEntry
 from casemgr.cases.role_models import IncidentRoleAssignment, IncidentRoleKind
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from casemgr.evidence.items import Upload
 from casemgr.playbooks import conditions, definition
 from casemgr.playbooks.definition import InputType, Phase, Trigger
 from casemgr.playbooks.models import (
@@ -68,6 +67,9 @@ from casemgr.playbooks.models import (
 )
 from casemgr.playbooks.runs_schemas import RunActionKind, RunChange, StartRun, StepAction, StepActionKind
 from casemgr.teams.models import Team, name_key
+
+if TYPE_CHECKING:  # the evidence service (and libmagic) loads when an evidence input is recorded
+    from casemgr.evidence.items import Upload
 
 OPEN_RUN = frozenset({RunStatus.ACTIVE, RunStatus.PAUSED})
 MAX_TEXT = 20_000

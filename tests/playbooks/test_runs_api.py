@@ -143,3 +143,20 @@ def test_two_parallel_steps_completed_at_once_open_the_next_step_once(db, make_u
             TimelineEntry.summary == "Playbook step Join: ready"))
         assert opened == 1
         assert s.get(PlaybookRun, run_id).version == 4  # start, a, left, right: no update lost
+
+
+def test_the_cli_starts_shows_and_works_a_run(run_cli, api, open_case, stored):
+    case = open_case(api("analyst"))
+    started = run_cli("playbook", "run", "start", case["reference"], "test-pb")
+    assert started.exit_code == 0, started.output
+    run_id = started.output.split()[1]
+    assert "triage" in started.output
+    assert "ready" in started.output
+    done = run_cli("playbook", "run", "step", run_id, "triage", "complete", "--note", "done by the operator")
+    assert done.exit_code == 0, done.output
+    assert "1/5 finished" in done.output
+    refused = run_cli("playbook", "run", "step", run_id, "notify", "skip")
+    assert refused.exit_code != 0
+    assert "reason: a reason is required to skip" in refused.output
+    shown = run_cli("playbook", "run", "show", run_id)
+    assert "containment:" in shown.output
