@@ -160,3 +160,17 @@ def test_the_cli_starts_shows_and_works_a_run(run_cli, api, open_case, stored):
     assert "reason: a reason is required to skip" in refused.output
     shown = run_cli("playbook", "run", "show", run_id)
     assert "containment:" in shown.output
+
+
+def test_the_case_timeline_shows_the_run(api, login, open_case, stored):
+    ana = api("analyst")
+    case = open_case(ana)
+    run = ana.post(f"/api/v1/cases/{case['id']}/playbook-runs", json={"playbook": "test-pb"}).get_json()
+    ana.post(f"/api/v1/playbook-runs/{run['id']}/steps/triage",
+             json={"action": "skip", "version": run["steps"][0]["version"], "reason": "<b>not needed</b>"})
+    page = login("manager").get(f"/cases/{case['id']}/timeline")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"Playbook Test playbook test-pb 1.0.0 started (run {run['id']})" in html
+    assert f"Playbook step Triage: skipped by {ana.user.username}" in html
+    assert "<b>not needed</b>" not in html  # the reason is shown as text, inert
