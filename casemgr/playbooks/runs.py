@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import functools
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,18 +77,18 @@ MAX_INDICATOR_LINES = 500
 # ---------------------------------------------------------------- the definition of a stored version
 
 
-@functools.lru_cache(maxsize=256)
-def _parsed(content_hash: str, frozen: str) -> definition.Playbook:
-    import json
-
-    return definition.Playbook.model_validate(json.loads(frozen))
+_DEFINITIONS: dict[str, definition.Playbook] = {}  # by content hash: a stored version never changes
 
 
 def definition_of(version: PlaybookVersion) -> definition.Playbook:
     """The definition a stored version holds, parsed once per content hash."""
-    import json
-
-    return _parsed(version.content_hash, json.dumps(version.definition, sort_keys=True))
+    found = _DEFINITIONS.get(version.content_hash)
+    if found is None:
+        found = definition.Playbook.model_validate(version.definition)
+        if len(_DEFINITIONS) >= 256:
+            _DEFINITIONS.pop(next(iter(_DEFINITIONS)))
+        _DEFINITIONS[version.content_hash] = found
+    return found
 
 
 # ---------------------------------------------------------------- the engine (pure)
