@@ -7,7 +7,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install libmagic lint test-sqlite test-postgres chromium bench clean
+.PHONY: run test install libmagic graphviz lint test-sqlite test-postgres chromium bench clean
 
 $(BIN)/casemgr: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,13 +15,19 @@ $(BIN)/casemgr: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: libmagic $(BIN)/casemgr
+install: libmagic graphviz $(BIN)/casemgr
 
 # Evidence media types are detected by Debian's libmagic (python-magic loads it); install it if missing.
 libmagic:
 	@ldconfig -p | grep -q 'libmagic\.so\.1' || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libmagic1; }
+
+# Playbook run graphs are laid out by Graphviz `dot` (casemgr/playbooks/graph.py); install it if missing.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq graphviz; }
 
 run: install
 	$(BIN)/casemgr init

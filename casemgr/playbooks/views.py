@@ -9,3 +9,4 @@ bp = Blueprint("playbooks", __name__)
 
 # The modules that add their routes to `bp` (imported for that effect, after bp exists).
 # e.g. from casemgr.playbooks import library_views, run_views
+from casemgr.playbooks import run_views  # noqa: E402, F401
