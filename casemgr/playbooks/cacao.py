@@ -51,12 +51,9 @@ class CacaoRefused(ValueError):
 
 
 def _schema_folder() -> Path:
-    """The OASIS schemas: `shared/data/cacao-schemas` beside the repository (or an ancestor of it)."""
-    for parent in Path(__file__).resolve().parents:
-        folder = parent / "shared" / "data" / "cacao-schemas"
-        if (folder / "playbook.json").is_file():
-            return folder
-    raise FileNotFoundError("the CACAO 2.0 schemas (shared/data/cacao-schemas) are not beside the repository")
+    """The OASIS CACAO 2.0 JSON schemas, vendored in the package (data/cacao-schemas, with their Apache 2.0
+    LICENSE; the same files as ../shared/data/cacao-schemas, which tests/playbooks/test_cacao.py checks)."""
+    return Path(__file__).parent / "data" / "cacao-schemas"
 
 
 @cache

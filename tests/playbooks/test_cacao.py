@@ -229,3 +229,16 @@ def test_schema_validation_never_uses_the_network() -> None:
     # a registry built from the folder: a reference it does not hold is an error, not a download
     assert isinstance(cacao._validator(), jsonschema.Draft7Validator)
     assert cacao._validator().schema["$id"].endswith("/playbook.json")
+
+
+def test_the_vendored_schemas_are_the_oasis_files():
+    """The package carries the OASIS schemas (an installed casemgr has no ../shared): the same bytes."""
+    from casemgr.playbooks.cacao import _schema_folder
+
+    shared = EXAMPLES.parent / "cacao-schemas"
+    ours = _schema_folder()
+    names = sorted(p.relative_to(shared).as_posix() for p in shared.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(ours).as_posix() for p in ours.rglob("*") if p.is_file())
+    assert "LICENSE" in names
+    for name in names:
+        assert (ours / name).read_bytes() == (shared / name).read_bytes(), name
