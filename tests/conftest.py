@@ -113,6 +113,7 @@ def settings(migrated: str, instance_dir: Path, tmp_path: Path) -> Settings:
 def _wipe(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
+        conn.execute(text("UPDATE playbooks SET current_version_id = NULL"))  # playbooks <-> versions point both ways
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
         # The built-in incident role kinds are data the migration seeds: put them back.

@@ -42,6 +42,7 @@ LISTS: dict[tuple[str, str], Route] = {
     ("GET", "/indicators"): Route("member", "/indicators?value=203.0.113.0/24", extra=frozenset({"cases"})),
     # Two whole lists: the items of one case, and what one request added.
     ("GET", "/cases/<int:case_id>/evidence"): Route("member", "/cases/{case}/evidence", paged=False),
+    ("GET", "/cases/<int:case_id>/playbook-runs"): Route("member", "/cases/{case}/playbook-runs", paged=False),
     ("POST", "/cases/<int:case_id>/indicators/accept"): Route(
         "member", "/cases/{case}/indicators/accept", paged=False,
         body={"items": [{"type": "domain-name", "value": "evil.example.com"},
@@ -71,6 +72,13 @@ def world(migrated: str, instance_dir: Path, tmp_path_factory: pytest.TempPathFa
         made = client.post("/api/v1/case-fields", json={"code": code, "label": code, "type": "text"},
                            headers=_auth(built, "admin"))
         assert made.status_code == 201, made.get_json()
+    from tests.playbooks.test_runs import DAG, playbook, store_version
+
+    with app.extensions["casemgr.db"].transaction() as s:  # a playbook run on the first case
+        store_version(s, playbook(DAG))
+    started = client.post(f"/api/v1/cases/{built.cases['case'].id}/playbook-runs", json={"playbook": "test-pb"},
+                          headers=_auth(built, "member"))
+    assert started.status_code == 201, started.get_json()
     try:
         yield app, built
     finally:
@@ -90,7 +98,7 @@ def test_every_list_operation_is_covered(app):
               if op["responses"].get(next(iter(op["responses"])), {}).get("content", {}).get(
                   "application/json", {}).get("schema", {}).get("required") == ["items", "total"]}
     rules = {(m, _openapi(rule)) for m, rule in LISTS}
-    assert len(listed) == 13  # every is_list operation (the search declares its own model)
+    assert len(listed) == 14  # every is_list operation (the search declares its own model)
     assert listed <= rules, f"list operations without a row in LISTS: {sorted(listed - rules)}"
 
 

@@ -48,6 +48,7 @@ from casemgr.cases.schemas import NewRoleKind, RoleKindUpdate
 from casemgr.config import Settings
 from casemgr.db import Database
 from casemgr.indicators.models import IndicatorCollection
+from casemgr.playbooks.models import PlaybookVersion
 from casemgr.teams import service as teams
 from casemgr.teams.schemas import NewTeam
 from tests.conftest import PASSWORD, WebClient, _wipe
@@ -775,6 +776,46 @@ def _api_release(ctx: Context, who: str, target: str) -> tuple[str, dict[str, An
 @request("POST", "/api/v1/evidence/<int:evidence_id>/dispose")
 def _api_dispose(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
     return f"/api/v1/evidence/{ctx.fresh_evidence(target)}/dispose", {"json": {"reason": "retention ended"}}
+
+
+# -- playbook runs (casemgr/playbooks/runs_api.py): each request on a run the member just started on a fresh case
+def _fresh_run(ctx: Context, target: str) -> dict[str, Any]:
+    from tests.playbooks.test_runs import DAG, playbook, store_version
+
+    with ctx.db.transaction() as s:
+        if s.scalar(select(PlaybookVersion.id)) is None:
+            store_version(s, playbook(DAG))
+    return ctx.as_member("POST", f"/api/v1/cases/{ctx.fresh_case(target)}/playbook-runs",  # type: ignore[no-any-return]
+                         json={"playbook": "test-pb"})
+
+
+@request("POST", "/api/v1/cases/<int:case_id>/playbook-runs")
+def _api_start_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    _fresh_run(ctx, "case")  # the playbook is stored
+    return f"/api/v1/cases/{ctx.fresh_case(target)}/playbook-runs", {"json": {"playbook": "test-pb"}}
+
+
+@request("GET", "/api/v1/cases/<int:case_id>/playbook-runs")
+def _api_runs(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/cases/{_fresh_run(ctx, target)['case_id']}/playbook-runs", {}
+
+
+@request("GET", "/api/v1/playbook-runs/<int:run_id>")
+def _api_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/api/v1/playbook-runs/{_fresh_run(ctx, target)['id']}", {}
+
+
+@request("POST", "/api/v1/playbook-runs/<int:run_id>")
+def _api_change_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    run = _fresh_run(ctx, target)
+    return f"/api/v1/playbook-runs/{run['id']}", {"json": {"action": "pause", "version": run["version"]}}
+
+
+@request("POST", "/api/v1/playbook-runs/<int:run_id>/steps/<step_id>")
+def _api_step(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    run = _fresh_run(ctx, target)
+    return f"/api/v1/playbook-runs/{run['id']}/steps/triage", {"json": {"action": "start",
+                                                                        "version": run["steps"][0]["version"]}}
 
 
 # ---------------------------------------------------------------- the tests

@@ -9,3 +9,4 @@ bp = ApiBlueprint("playbooks", __name__)
 
 # The modules that add their endpoints to `bp` (imported for that effect, after bp exists).
 # e.g. from casemgr.playbooks import library_api, runs_api
+from casemgr.playbooks import runs_api  # noqa: E402, F401  (the runs' endpoints)

@@ -1,0 +1,19 @@
+"""The playbooks service: the one import surface (`from casemgr.playbooks import service`) re-exporting the
+public names of the library (library.py) and the runs (runs.py)."""
+
+from casemgr.playbooks.runs import (
+    RunView,
+    StepView,
+    act_on_step,
+    change_run,
+    get_run,
+    next_states,
+    run_view,
+    runs_of_case,
+    start_run,
+)
+
+__all__ = [
+    "start_run", "get_run", "runs_of_case", "act_on_step", "change_run", "run_view", "RunView", "StepView",
+    "next_states",
+]
