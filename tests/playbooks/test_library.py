@@ -97,3 +97,32 @@ def test_managers_set_the_current_version_and_retire_analysts_may_not_import(db,
     with db.transaction() as s:
         library.retire(s, system, "lib-triage")
         assert library.list_playbooks(s, auditor) == []
+
+
+def test_cli_imports_lists_shows_and_exports(run_cli, tmp_path):
+    folder = tmp_path / "pbs"
+    folder.mkdir()
+    (folder / "triage.yaml").write_text(_text("triage-1.0.0.yaml"))
+    assert run_cli("playbook", "import", str(folder)).output == "imported lib-triage 1.0.0 (new)\n"
+    again = run_cli("playbook", "import", str(folder / "triage.yaml"))
+    assert again.output == "imported lib-triage 1.0.0 (unchanged)\n"
+    assert run_cli("playbook", "list").output == "lib-triage\t1.0.0\tLibrary triage\n"
+    shown = run_cli("playbook", "show", "lib-triage").output
+    assert "step contain [containment]: Block the sender" in shown
+    exported = run_cli("playbook", "export", "lib-triage", "--format", "yaml").output
+    assert exported.startswith("id: lib-triage\ntitle: Library triage\nversion: 1.0.0\n")
+    (folder / "broken.yaml").write_text(_text("broken.yaml"))
+    refused = run_cli("playbook", "import", str(folder / "broken.yaml"))
+    assert refused.exit_code == 1
+    assert "broken.yaml:8: steps[0].depends_on" in refused.output
+
+
+def test_init_imports_the_shipped_playbooks_and_says_so(run_cli):
+    from casemgr.playbooks import loader
+
+    shipped = sorted(loader.SHIPPED.glob("*.yaml"))
+    first = run_cli("init", "--no-admin")
+    assert first.exit_code == 0, first.output
+    assert f"shipped playbooks: {len(shipped)}, imported" in first.output
+    again = run_cli("init", "--no-admin")
+    assert f"shipped playbooks: {len(shipped)}, imported none (all stored already)" in again.output
