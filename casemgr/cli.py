@@ -213,6 +213,17 @@ def init(ctx: CliContext, no_admin: bool) -> None:
     click.echo(f"database at head: {_redact(settings.database_url)}")
     if not no_admin:
         _ensure_first_admin(ctx)
+    _import_shipped_playbooks(ctx)
+
+
+def _import_shipped_playbooks(ctx: CliContext) -> None:
+    """Import the playbooks shipped in playbooks/ (new versions only; unchanged ones stay as they are)."""
+    from casemgr.playbooks import library, loader
+
+    with ctx.transaction() as s:
+        results = library.sync_folder(s, ctx.actor(), loader.SHIPPED)
+    new = [f"{r.version.playbook.code} {r.version.version}" for r in results if r.created]
+    click.echo(f"shipped playbooks: {len(results)}, imported {', '.join(new) if new else 'none (all stored already)'}")
 
 
 def _ensure_keyring(settings: Settings) -> None:
