@@ -30,7 +30,11 @@ NOT_READ_BY_CASE_LIST = ("casemgr.audit.service", "casemgr.audit.models", "casem
                          "casemgr.evidence.keyring", "casemgr.evidence.crypto", "casemgr.evidence.models",
                          "casemgr.indicators.models", "yaml", "casemgr.markdown", "nh3", "casemgr.cases.incident_roles",
                          "casemgr.cases.role_models", "casemgr.cases.taxonomy", "casemgr.cases.taxonomy_models",
-                         "logging.handlers")
+                         "logging.handlers",
+                         # the changes, actions and export of cases (the service facade loads them when used), the
+                         # teams' service, and the custom fields (loaded for a `--field` filter only)
+                         "casemgr.cases.changes", "casemgr.cases.actions", "casemgr.cases.export",
+                         "casemgr.teams.service", "casemgr.cases.custom_fields", "casemgr.cases.field_models")
 # On SQLite it loads no PostgreSQL dialect either (whose package imports every driver module SQLAlchemy has).
 NOT_ON_SQLITE = ("sqlalchemy.dialects.postgresql", "psycopg")
 # `--help` needs neither a database nor a web app.
@@ -115,7 +119,8 @@ def test_case_list_configures_only_the_mappers_it_uses(cli_env, app):
     assert {"Case", "User", "Team"} <= mapped
     assert mapped.isdisjoint({"AuditEntry", "AuditHead", "AuditCheckpoint", "EvidenceItem", "CustodyEvent",
                               "StixObject", "IndicatorCollection", "IncidentRoleKind", "IncidentRoleAssignment",
-                              "TaxonomyCategory", "TaxonomySubcategory"}), sorted(mapped)
+                              "TaxonomyCategory", "TaxonomySubcategory", "CaseFieldDefinition",
+                              "CaseFieldValue"}), sorted(mapped)
 
 
 BUILT_PROBE = """
@@ -166,3 +171,14 @@ def test_the_vaults_default_segment_size_is_the_formats():
 
     vault = EvidenceVault(instance_dir=Path("."), store=EvidenceStore(Path("evidence")), max_upload_bytes=1)
     assert vault.segment_size == DEFAULT_SEGMENT_SIZE
+
+
+def test_the_cases_service_facade_names_each_function_once_and_finds_it():
+    """casemgr.cases.service loads its modules on first use: every name it lists is found where it says."""
+    from casemgr.cases import service
+
+    assert sorted(service.__all__) == sorted(service._MODULE_OF)
+    for name in service.__all__:
+        assert getattr(service, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        service.nothing_here  # noqa: B018

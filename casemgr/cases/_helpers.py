@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -22,16 +23,29 @@ from casemgr.cases.models import Case, CaseEscalation, EntryKind, TimelineEntry
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
 
-DETAIL_OPTIONS = (
-    selectinload(Case.owner),
-    selectinload(Case.team),
-    selectinload(Case.created_by),
-    selectinload(Case.tags),
-    selectinload(Case.members),
-    selectinload(Case.escalations).selectinload(CaseEscalation.to_user),
-    selectinload(Case.duplicate_of),
-)
-LIST_OPTIONS = (selectinload(Case.owner), selectinload(Case.tags), selectinload(Case.team))
+
+@cache
+def detail_options() -> tuple[Any, ...]:
+    """The relationships a case page and a change load with the case.
+
+    Built on first use, not at import: building a loader option configures every mapper in the registry,
+    which a command that never loads a case (or only lists them) should not pay for at import."""
+    return (
+        selectinload(Case.owner),
+        selectinload(Case.team),
+        selectinload(Case.created_by),
+        selectinload(Case.tags),
+        selectinload(Case.members),
+        selectinload(Case.escalations).selectinload(CaseEscalation.to_user),
+        selectinload(Case.duplicate_of),
+    )
+
+
+@cache
+def list_options() -> tuple[Any, ...]:
+    """The relationships a row of a case list shows (built on first use, as detail_options)."""
+    return selectinload(Case.owner), selectinload(Case.tags), selectinload(Case.team)
+
 
 # Times the lifecycle sets: changing them by hand needs a reason.
 LIFECYCLE_TIMES = ("acknowledged_at", "contained_at", "resolved_at", "closed_at")
@@ -53,7 +67,7 @@ def _user_id(actor: Actor) -> int | None:
 
 def _load_for_change(session: Session, actor: Actor, case_id: int, version: int | None, *,
                      lock: bool = True) -> Case:
-    case = access.get_case_or_404(session, actor, case_id, for_update=lock, options=DETAIL_OPTIONS)
+    case = access.get_case_or_404(session, actor, case_id, for_update=lock, options=detail_options())
     access.require_edit(actor, case)
     if version is not None and version != case.version:
         raise Conflict(f"case {case.reference} was changed by someone else (you sent version {version}, it is now "

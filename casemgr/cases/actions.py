@@ -40,7 +40,6 @@ from casemgr.cases.models import (
 from casemgr.cases.schemas import BulkAction, BulkKind, CaseUpdate, Escalation, NewLink, Transition
 from casemgr.collaborators import clock
 from casemgr.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from casemgr.teams import service as teams
 
 # ---------------------------------------------------------------- lifecycle transitions
 
@@ -150,6 +149,7 @@ def escalate(session: Session, actor: Actor, case_id: int, cmd: Escalation) -> C
             raise Invalid("to_team: the team that takes the case over is required", field="to_team")
         if cmd.to_user is not None:
             raise Invalid("to_user: only for hierarchical escalations", field="to_user")
+        from casemgr.teams import service as teams  # with its schemas: not for `casemgr case list`
         to_team = teams.team_for_case(session, cmd.to_team, "to_team")
         before = case.team_name
         if to_team is not case.team:

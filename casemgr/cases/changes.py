@@ -47,7 +47,6 @@ from casemgr.cases.schemas import CaseUpdate, EntryEdit, NewCase, NewEvent, NewN
 from casemgr.collaborators import clock
 from casemgr.db import insert_for
 from casemgr.errors import Conflict, Forbidden, Invalid, NotFound
-from casemgr.teams import service as teams
 
 # ---------------------------------------------------------------- creating
 
@@ -69,6 +68,7 @@ def create_case(session: Session, actor: Actor, cmd: NewCase) -> Case:
     members = [_assignee(session, name, "members") for name in dict.fromkeys(cmd.members)]
     if members and not assigns and any(m.id != _user_id(actor) for m in members):
         raise Forbidden("only managers may add other members", field="members")
+    from casemgr.teams import service as teams  # with its schemas: not for `casemgr case list`
     team = teams.team_for_case(session, cmd.team) if cmd.team else None
     priority = priority_for(cmd.impact, cmd.urgency)
     case = Case(
@@ -238,6 +238,7 @@ def _apply_assignment(session: Session, actor: Actor, case: Case, cmd: CaseUpdat
             changes["owner"] = [case.owner.username if case.owner else None, owner.username if owner else None]
             case.owner = owner
     if "team" in fields:
+        from casemgr.teams import service as teams
         team = teams.team_for_case(session, cmd.team, current=case.team) if cmd.team else None
         if team is not case.team:
             if not manager:

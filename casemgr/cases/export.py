@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from casemgr.audit import trail as audit
 from casemgr.auth.actor import Actor
 from casemgr.cases import access, custom_fields
-from casemgr.cases._helpers import LIST_OPTIONS
+from casemgr.cases._helpers import list_options
 from casemgr.cases.field_models import CaseFieldDefinition
 from casemgr.cases.models import Case
 from casemgr.cases.queries import matching_cases
@@ -107,7 +107,7 @@ def export_chunks(session: Session, plan: CaseExport) -> Iterator[str]:
         yield _csv_rows([plan.header])
     for start in range(0, len(plan.case_ids), BATCH):
         ids = plan.case_ids[start:start + BATCH]
-        loaded = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)).options(*LIST_OPTIONS))}
+        loaded = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(ids)).options(*list_options()))}
         values = custom_fields.values_by_case(session, ids)
         cases = [loaded[i] for i in ids if i in loaded]  # a case deleted since the start is left out
         if plan.format == "csv":

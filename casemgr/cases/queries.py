@@ -15,8 +15,8 @@ from casemgr import paging
 from casemgr.auth.actor import Actor
 from casemgr.auth.models import User
 from casemgr.auth.permissions import Permission, allowed, roles_with
-from casemgr.cases import access, custom_fields, lifecycle, search
-from casemgr.cases._helpers import DETAIL_OPTIONS, LIST_OPTIONS, _require_case_worker, _user_id
+from casemgr.cases import access, lifecycle, search
+from casemgr.cases._helpers import _require_case_worker, _user_id, detail_options, list_options
 from casemgr.cases.models import (
     OPEN_STATUSES,
     Case,
@@ -34,7 +34,6 @@ from casemgr.cases.schemas import CaseQuery
 from casemgr.collaborators import clock
 from casemgr.errors import Forbidden, NotFound
 from casemgr.paging import Page
-from casemgr.teams import service as teams
 from casemgr.teams.models import Team, name_key
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ def taxonomy(session: Session) -> Taxonomy:
 
 def get_case(session: Session, actor: Actor, case_id: int) -> Case:
     """The case with its owner, tags, members and escalations loaded. Raises NotFound."""
-    return access.get_case_or_404(session, actor, case_id, options=DETAIL_OPTIONS)
+    return access.get_case_or_404(session, actor, case_id, options=detail_options())
 
 
 def get_case_by_reference(session: Session, actor: Actor, reference: str) -> Case:
@@ -191,7 +190,7 @@ DATE_FIELDS = {"created": Case.created_at, "updated": Case.updated_at, "occurred
 def list_cases(session: Session, actor: Actor, query: CaseQuery) -> Page[Case]:
     """One page of the cases `actor` may see, filtered, searched and sorted, with the total count."""
     where, order, total = matching_cases(session, actor, query)
-    return paging.fetch(session, select(Case).where(*where).order_by(*order).options(*LIST_OPTIONS),
+    return paging.fetch(session, select(Case).where(*where).order_by(*order).options(*list_options()),
                         query.page, query.per_page, total=total)
 
 
@@ -199,7 +198,10 @@ def matching_cases(session: Session, actor: Actor, query: CaseQuery) -> tuple[li
     """The conditions, order and count of the cases `actor` may see that `query` matches (its page aside):
     the one definition the case list and the case export (casemgr/cases/export.py) share."""
     visible, filters = access.visible_filter(actor), _filters(query)
-    filters += custom_fields.filters(session, query.fields)
+    if query.fields:
+        from casemgr.cases import custom_fields  # their models and schemas: only for a `field.CODE` filter
+
+        filters += custom_fields.filters(session, query.fields)
     if query.q:  # the count first: how many cases match picks the page's plan (casemgr.cases.search)
         total = search.count(session, query.q, visible, filters)
         # Only a search alone counts its matches: with another filter a few cases can be the few matches
@@ -337,7 +339,7 @@ def dashboard(session: Session, actor: Actor, *, limit: int = 10) -> Dashboard:
                 empty: str = "None.") -> Section:
         total = session.scalar(select(func.count(Case.id)).where(visible, *where)) or 0
         items = session.scalars(select(Case).where(visible, *where).order_by(*(order or [Case.id.desc()]))
-                                .limit(limit).options(*LIST_OPTIONS)).all()
+                                .limit(limit).options(*list_options())).all()
         return Section(key, title, list(items), total, filters, empty)
 
     sections: list[Section] = []
@@ -421,4 +423,5 @@ def team_choices(session: Session, actor: Actor, case: Case | None = None) -> li
         may = can_assign(actor)
     else:
         may = access.can_edit(actor, case) and (can_assign(actor) or allowed(actor, Permission.CASE_HAND_OVER))
+    from casemgr.teams import service as teams  # with its schemas: not for `casemgr case list`
     return teams.team_choices(session) if may else []
