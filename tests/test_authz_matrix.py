@@ -818,6 +818,36 @@ def _api_step(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]
                                                                         "version": run["steps"][0]["version"]}}
 
 
+# -- the run pages (casemgr/playbooks/run_views.py) and the case's Playbooks tab (casemgr/playbooks/case_views.py)
+@request("POST", "/cases/<int:case_id>/playbooks")
+def _web_start_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    _fresh_run(ctx, "case")  # the playbook is stored
+    return f"/cases/{ctx.fresh_case(target)}/playbooks", {"data": {"playbook": "test-pb"}}
+
+
+@request("GET", "/playbook-runs/<int:run_id>")
+def _web_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/playbook-runs/{_fresh_run(ctx, target)['id']}", {}
+
+
+@request("GET", "/playbook-runs/<int:run_id>/graph.svg")
+def _web_run_graph(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    return f"/playbook-runs/{_fresh_run(ctx, target)['id']}/graph.svg", {}
+
+
+@request("POST", "/playbook-runs/<int:run_id>/change")
+def _web_change_run(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    run = _fresh_run(ctx, target)
+    return f"/playbook-runs/{run['id']}/change", {"data": {"action": "pause", "version": str(run["version"])}}
+
+
+@request("POST", "/playbook-runs/<int:run_id>/steps/<step_id>")
+def _web_step(ctx: Context, who: str, target: str) -> tuple[str, dict[str, Any]]:
+    run = _fresh_run(ctx, target)
+    return f"/playbook-runs/{run['id']}/steps/triage", {"data": {"action": "start",
+                                                                 "version": str(run["steps"][0]["version"])}}
+
+
 # ---------------------------------------------------------------- the tests
 
 def test_every_route_has_a_row_and_a_request(ctx: Context) -> None:

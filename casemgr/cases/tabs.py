@@ -1,4 +1,4 @@
-"""Placeholder pages for the case tabs that later work fills (indicators, playbooks, report).
+"""Placeholder pages for the case tabs that later work fills (the report).
 
 Each tab keeps its endpoint name (`cases.evidence_tab`, ...) and URL (/cases/<id>/evidence, ...)
 so the tab bar in templates/cases/_layout.html links to it. To build a real tab, delete its line
@@ -20,8 +20,6 @@ from casemgr.web import current_actor, db_session
 
 # tab code: (heading, what the tab will hold)
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "playbooks": ("Playbooks", "Playbook runs for this case will appear here: the response steps to follow, "
-                               "who did each and when."),
     "report": ("Report", "The case report will be built here: a PDF of the case, its timeline, evidence and "
                          "indicators, for the TLP audience you choose."),
 }

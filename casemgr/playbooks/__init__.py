@@ -25,9 +25,10 @@ COMMANDS = {
 
 def register(app: Flask) -> None:
     """Add the domain's pages (blueprints, and anything else they need of the app)."""
-    from casemgr.playbooks import views
+    from casemgr.playbooks import case_views, views
 
     app.register_blueprint(views.bp)
+    case_views.register(app)
 
 
 def api_blueprint() -> ApiBlueprint:
