@@ -421,3 +421,9 @@ def test_the_schema_refuses_what_the_loader_refuses_of_the_form():
     data["steps"][0]["colour"] = "red"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, playbook)
+
+
+def test_every_shipped_playbook_loads():
+    playbooks, problems = loader.load_folder(loader.SHIPPED)
+    assert [str(p) for p in problems] == []
+    assert len(playbooks) == len(list(loader.SHIPPED.glob("*.yaml")))
