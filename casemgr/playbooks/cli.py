@@ -12,4 +12,4 @@ def playbook() -> None:
 
 # The modules that add their commands to `playbook` (imported for that effect, after it exists).
 # e.g. from casemgr.playbooks import validate_cli, library_cli, runs_cli
-from casemgr.playbooks import library_cli, runs_cli  # noqa: E402, F401  (import/list/show/export; run ...)
+from casemgr.playbooks import library_cli, runs_cli, validate_cli  # noqa: E402, F401  (import/list/show/export; run ...; validate)

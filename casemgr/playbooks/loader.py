@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from casemgr import fields
 from casemgr.auth.permissions import NAMES as PERMISSION_NAMES
@@ -34,7 +34,7 @@ from casemgr.cases.models import Level, Pap, Severity, Source, Tlp
 from casemgr.configfiles import yamlfile
 from casemgr.configfiles.yamlfile import Document, Problem, field_name
 from casemgr.playbooks import conditions
-from casemgr.playbooks.definition import Action, InputType, Playbook, SharedStep, Step, StepUse
+from casemgr.playbooks.definition import MAX_STEPS, Action, InputType, Playbook, SharedStep, Step, StepUse
 
 if typing.TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -246,7 +246,9 @@ def _load_document(document: Document, shared: Mapping[str, SharedStep],
             if loc[:1] == ("steps",) and (step_problems or len(loc) > 2):
                 continue  # the steps were checked one by one, against the file's own indexes
             problems.append(document.problem(loc, _words(Playbook, error)))
-    problems += _graph_problems(document, steps, registry)
+    written = {r["id"] for r in raw_steps if isinstance(r, dict) and isinstance(r.get("id"), str)} \
+        if isinstance(raw_steps, list) else set()
+    problems += _graph_problems(document, steps, written, registry)
     if registry is not None and isinstance(data.get("categories"), list):
         for i, code in enumerate(data["categories"]):
             if isinstance(code, str) and code not in registry.categories:
@@ -350,7 +352,10 @@ def _placeholders(text: str) -> Iterable[tuple[str, str | None]]:
 # ---------------------------------------------------------------- across steps
 
 
-def _graph_problems(document: Document, steps: list[tuple[int, Step]], registry: Registry | None) -> list[Problem]:
+def _graph_problems(document: Document, steps: list[tuple[int, Step]], written: set[str],
+                    registry: Registry | None) -> list[Problem]:
+    """The checks across steps. `written`: the ids of every step in the file, the ones with problems of their
+    own too (a reference to such a step is not a second problem)."""
     problems: list[Problem] = []
     by_id: dict[str, tuple[int, Step]] = {}
     for i, step in steps:
@@ -368,9 +373,9 @@ def _graph_problems(document: Document, steps: list[tuple[int, Step]], registry:
             if dep == step.id:
                 problems.append(document.problem(where, "a step cannot depend on itself"))
                 broken[step.id] = "depends on itself"
-            elif dep not in by_id:
+            elif dep not in written:
                 problems.append(document.problem(where, f"no step {dep!r} in this playbook; the steps are "
-                                                 f"{_listing(list(by_id))}"))
+                                                 f"{_listing(sorted(written))}"))
                 broken[step.id] = f"depends on {dep!r}, which is not in this playbook"
             elif dep in seen:
                 problems.append(document.problem(where, f"{dep!r} is listed twice"))
@@ -397,8 +402,9 @@ def _graph_problems(document: Document, steps: list[tuple[int, Step]], registry:
             continue  # a duplicate id: its checks would compare against the other step
         at: Where = ("steps", i)
         problems += _input_problems(document, at, step.inputs) if step.used is None else []
-        problems += _condition_problems(document, at, step, by_id, before=ancestors.get(step.id, set()),
-                                        registry=registry)
+        if set(step.depends_on) <= set(by_id) | {step.id}:  # else its ancestors are not all known
+            problems += _condition_problems(document, at, step, by_id, before=ancestors.get(step.id, set()),
+                                            registry=registry)
         problems += _actions_problems(document, at, step.actions, step.inputs, registry)
         problems += _who_problems(document, (*at, "who"), step.who, registry)
     return problems
@@ -597,6 +603,41 @@ def _who_problems(document: Document, at: Where, who: Any, registry: Registry | 
     return []
 
 
+# ---------------------------------------------------------------- the published JSON Schema
+
+
+class PlaybookFile(Playbook):
+    """A playbook as its file is written: a step may be a `use:` of a shared step."""
+
+    steps: list[Step | StepUse] = Field(min_length=1, max_length=MAX_STEPS)  # type: ignore[assignment]
+
+
+SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
+    "playbook.schema.json": (PlaybookFile, "A casemgr playbook file (playbooks/*.yaml)"),
+    "shared-step.schema.json": (SharedStep, "A casemgr shared step file (playbooks/steps/*.yaml)")}
+SCHEMA_FOLDER = Path(__file__).resolve().parent / "data"
+
+
+def json_schemas() -> dict[str, str]:
+    """The JSON Schemas (draft 2020-12) of the two file formats, as committed in casemgr/playbooks/data/.
+    Regenerate: python -c "from casemgr.playbooks import loader; loader.write_json_schemas()" """
+    import json
+
+    texts = {}
+    for name, (model, title) in SCHEMA_FILES.items():
+        schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"casemgr:{name}",
+                  **model.model_json_schema(by_alias=True), "title": title,
+                  "description": "The format is documented in docs/playbook-format.md; casemgr playbook validate "
+                                 "checks what a schema cannot (ids, dependencies, conditions)."}
+        texts[name] = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    return texts
+
+
+def write_json_schemas() -> None:
+    for name, text in json_schemas().items():
+        (SCHEMA_FOLDER / name).write_text(text, encoding="utf-8")
+
+
 # ---------------------------------------------------------------- words
 
 
@@ -618,6 +659,8 @@ def _words(model: type[BaseModel], error: Any) -> str:
         hint = _PATTERNS.get(pattern)
         if hint:
             return f"{error['input']!r} is not {hint}"
+    if kind == "string_type" and isinstance(error["input"], int | float) and not isinstance(error["input"], bool):
+        return f"should be a text: write it in quotes (YAML reads {error['input']!r} as a number)"
     if kind in {"string_type", "int_type", "bool_type", "list_type", "dict_type", "model_type", "float_type"}:
         wanted = {"string_type": "a text", "int_type": "a whole number", "bool_type": "true or false",
                   "list_type": "a list (items each starting with -)", "dict_type": "a mapping of keys",
