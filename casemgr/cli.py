@@ -222,8 +222,9 @@ def _import_shipped_playbooks(ctx: CliContext) -> None:
 
     with ctx.transaction() as s:
         results = library.sync_folder(s, ctx.actor(), loader.SHIPPED)
-    new = [f"{r.version.playbook.code} {r.version.version}" for r in results if r.created]
-    click.echo(f"shipped playbooks: {len(results)}, imported {', '.join(new) if new else 'none (all stored already)'}")
+        new = [f"{r.version.playbook.code} {r.version.version}" for r in results if r.created]
+        total = len(results)
+    click.echo(f"shipped playbooks: {total}, imported {', '.join(new) if new else 'none (all stored already)'}")
 
 
 def _ensure_keyring(settings: Settings) -> None:
