@@ -52,7 +52,7 @@ class ImportResult:
 class PlaybookRefused(Invalid):
     """A playbook file the loader refused: every problem, each "file:line: field: message"."""
 
-    def __init__(self, problems: list[loader.Problem]) -> None:
+    def __init__(self, problems: list[loader.Problem] | list[str]) -> None:
         lines = [str(p) for p in problems]
         more = f" (and {len(lines) - 1} more problem{'s' if len(lines) > 2 else ''})" if len(lines) > 1 else ""
         super().__init__(f"the playbook was refused: {lines[0]}{more}", details={"problems": lines})
@@ -75,6 +75,8 @@ def import_text(session: Session, actor: Actor, cmd: ImportPlaybook, *,
 
     Raises Forbidden; PlaybookRefused (422, every problem); Conflict (that version stored with other content)."""
     _require_manage(actor, "import playbooks")
+    if cmd.file_name.lower().endswith(".json"):  # an OASIS CACAO 2.0 playbook (docs/cacao.md)
+        return _store(session, actor, _from_cacao(cmd), cmd, SourceFormat.CACAO)
     if shared is None:
         shared, problems = loader.read_shared_steps(loader.SHIPPED / "steps")
         if problems:
@@ -83,6 +85,15 @@ def import_text(session: Session, actor: Actor, cmd: ImportPlaybook, *,
     if pb is None:
         raise PlaybookRefused(problems)
     return _store(session, actor, pb, cmd, SourceFormat.YAML)
+
+
+def _from_cacao(cmd: ImportPlaybook) -> definition.Playbook:
+    from casemgr.playbooks import cacao  # jsonschema and the OASIS schemas: loaded only for a CACAO file
+
+    try:
+        return cacao.from_cacao(cmd.text)
+    except cacao.CacaoRefused as exc:
+        raise PlaybookRefused([f"{cmd.file_name}: {p}" for p in exc.problems]) from None
 
 
 def _store(session: Session, actor: Actor, pb: definition.Playbook, cmd: ImportPlaybook,

@@ -17,8 +17,20 @@ def _yaml(version: object) -> str:
     return library.canonical_yaml(version)  # type: ignore[arg-type]
 
 
-# --format NAME -> what writes a version in it (wt-cacao adds "cacao")
-EXPORTS: dict[str, Callable[[object], str]] = {"yaml": _yaml}
+def _cacao(version: object) -> str:
+    """The version as a CACAO 2.0 JSON playbook (docs/cacao.md), dated when it was imported, so that
+    exporting it again gives the same document."""
+    import json
+
+    from casemgr.playbooks import cacao, library
+
+    stamp = version.imported_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")  # type: ignore[attr-defined]
+    doc = cacao.to_cacao(library.definition_of(version), created=stamp)  # type: ignore[arg-type]
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# --format NAME -> what writes a version in it
+EXPORTS: dict[str, Callable[[object], str]] = {"yaml": _yaml, "cacao": _cacao}
 
 
 @playbook.command("import")
