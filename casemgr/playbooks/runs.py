@@ -292,8 +292,9 @@ def _perform(session: Session, actor: Actor, case: Case, step_def: definition.St
 
     if action.transition is not None:
         target = CaseStatus(action.transition)
-        if case.status == target:
-            return
+        order = list(CaseStatus)  # the lifecycle's forward order: new ... closed
+        if order.index(case.status) >= order.index(target):
+            return  # there already, or past it: a playbook never moves a case back (a person reopens it)
         if target not in lifecycle.allowed_next(case.status):
             raise Conflict(f"a {case.status} case cannot move to {target}; it can move to: "
                            f"{', '.join(lifecycle.allowed_next(case.status))}", field="step",
@@ -580,8 +581,9 @@ def _evidence_id(session: Session, actor: Actor, case: Case, spec: definition.St
 
 def _indicator_lines(session: Session, actor: Actor, case: Case, spec: definition.StepInput,
                      raw: Any) -> list[tuple[Any, str]]:
-    """The values, one per line, each with its type as the free-text finder recognises it."""
-    from casemgr.indicators import service as indicators
+    """The values, one per line (defanged forms too), each typed and normalized by the indicators' own reading
+    of a typed-in value (casemgr/indicators/observables.py: guess_type, normalize_input)."""
+    from casemgr.indicators import observables
 
     lines = raw if isinstance(raw, list) else str(raw).splitlines()
     if not all(isinstance(v, str) for v in lines):
@@ -593,11 +595,11 @@ def _indicator_lines(session: Session, actor: Actor, case: Case, spec: definitio
         raise _bad(spec, f"may hold at most {MAX_INDICATOR_LINES} values")
     typed = []
     for line, value in enumerate(dict.fromkeys(values), start=1):
-        found = indicators.extract_candidates(session, actor, case.id, value)
-        if len(found) != 1:
+        kind = observables.guess_type(value)
+        if kind is None:
             raise _bad(spec, f"line {line}: {value!r} is not one indicator value (an address, domain, URL, e-mail "
                        "address or file hash)")
-        typed.append((found[0].type, found[0].value))
+        typed.append((kind, observables.normalize_input(kind, value, hint=False).value))
     return typed
 
 
