@@ -131,15 +131,20 @@ def world(app: Flask, api: Callable[..., Any], login: Callable[..., Any], open_c
     # A custom field with the <code> path value too, so that /case-fields/<code> finds one.
     field = admin.post("/api/v1/case-fields", json={"code": "scribe", "label": "X", "type": "text"})
     assert field.status_code == 201, field.get_json()
+    from casemgr.auth.actor import Actor
     from casemgr.indicators import sharing
+    from casemgr.playbooks import library, loader
 
     with db.transaction() as s:
         collection = sharing.shareable_collection_id(s)
+        library.sync_folder(s, Actor.system(), loader.SHIPPED)
+    run = manager.post(f"/api/v1/cases/{case['id']}/playbook-runs", json={"playbook": "phishing"})
+    assert run.status_code == 201, run.get_json()
     values = {"case_id": case["id"], "evidence_id": item.get_json()["id"], "token_id": token,
               "username": manager.user.username, "object_id": added.get_json()["stix"]["id"],
               "collection_id": collection, "filename": "app.css", "action": "seal",
               "entry_id": note.get_json()["id"], "team_id": team.get_json()["id"],
-              "code": "scribe"}
+              "code": "scribe", "run_id": run.get_json()["id"], "step_id": "triage"}
     return World(app, manager, login("manager"), case, values, [admin, api("auditor")])
 
 
